@@ -1,0 +1,14 @@
+import path from 'node:path';
+
+/** The project checkout: two levels above this file (src/config). */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Everything Stagecoach writes at run time on this machine (git-ignored): dockerd's log and pid when we start it,
+ * the dev server's SQLite file, the demo's sample git repository, the artifact store, test results.
+ */
+export const STATE_DIR = process.env.STAGECOACH_STATE_DIR
+  ? path.resolve(process.env.STAGECOACH_STATE_DIR)
+  : path.join(PROJECT_ROOT, '.stagecoach');
+
+export const EXAMPLES_DIR = path.join(PROJECT_ROOT, 'examples');
