@@ -1,0 +1,75 @@
+vcl 4.1;
+# Stagecoach dispatcher VCL template. The entrypoint substitutes @PUBLISH_HOST@, @PUBLISH_PORT@ and @PURGE_TOKEN@.
+
+backend publish {
+    .host = "@PUBLISH_HOST@";
+    .port = "@PUBLISH_PORT@";
+    .connect_timeout = 2s;
+    .first_byte_timeout = 30s;
+    .between_bytes_timeout = 10s;
+}
+
+sub vcl_recv {
+    if (req.method == "BAN" || req.method == "PURGE") {
+        if (req.http.X-Purge-Token != "@PURGE_TOKEN@") {
+            return (synth(403, "Forbidden"));
+        }
+        if (req.method == "BAN") {
+            ban("req.url ~ .");
+            return (synth(200, "Banned"));
+        }
+        return (purge);
+    }
+    unset req.http.X-Purge-Token;
+
+    # Health goes through to the publish every time (checks dispatcher + publish).
+    if (req.url ~ "^/health(\?.*)?$") {
+        return (pass);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+    # The sample app has no sessions: ignore cookies for caching decisions.
+    unset req.http.Cookie;
+    return (hash);
+}
+
+sub vcl_hash {
+    # One site per dispatcher: the cache key is the URL only, so a cache warmed through the dispatcher's own
+    # address serves requests arriving through the load balancer (different Host header).
+    hash_data(req.url);
+    return (lookup);
+}
+
+sub vcl_backend_response {
+    # Never keep server errors.
+    if (beresp.status >= 500) {
+        set beresp.uncacheable = true;
+        set beresp.ttl = 1s;
+        return (deliver);
+    }
+    # Otherwise fall through to the builtin logic, which honours Cache-Control (max-age / s-maxage for the TTL;
+    # no-store, no-cache, private, Set-Cookie, Vary: * make the response uncacheable).
+}
+
+sub vcl_deliver {
+    if (obj.hits > 0) {
+        set resp.http.X-Cache = "HIT";
+    } else {
+        set resp.http.X-Cache = "MISS";
+    }
+    unset resp.http.Via;
+    unset resp.http.X-Varnish;
+}
+
+sub vcl_purge {
+    return (synth(200, "Purged"));
+}
+
+sub vcl_synth {
+    set resp.http.Content-Type = "text/plain; charset=utf-8";
+    set resp.http.Cache-Control = "no-store";
+    synthetic(resp.reason + {"
+"});
+    return (deliver);
+}

@@ -1,0 +1,54 @@
+/**
+ * The dispatcher cache (Varnish): flushed with BAN over HTTP on every deployment, then warmed with the configured
+ * pages before the dispatcher takes traffic. BAN is accepted only with the orchestrator's token.
+ */
+import { createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { EnvironmentConfig } from '../shared/types';
+import { containerName, publishedPort } from './docker';
+import type { DockerProvider } from './docker-hosts';
+import { httpGet } from './health';
+
+export const DISPATCHER_PORT = 80;
+
+/** The token a dispatcher accepts BAN/PURGE with: derived from the worker's secret, per pipeline and environment. */
+export function purgeToken(secret: string, pipelineId: string, environment: string): string {
+  return createHmac('sha256', secret).update(`${pipelineId}/${environment}`).digest('hex').slice(0, 32);
+}
+
+export function createCacheActivities(deps: { docker: DockerProvider; secret: string }) {
+  async function dispatcherUrl(pipelineId: string, environment: EnvironmentConfig, pair: number) {
+    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, `dispatcher-${pair}`));
+    return `http://127.0.0.1:${await publishedPort(container, DISPATCHER_PORT)}`;
+  }
+
+  async function flushCache(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ status: number }> {
+    const url = await dispatcherUrl(input.pipelineId, input.environment, input.pair);
+    const res = await fetch(`${url}/`, {
+      method: 'BAN',
+      headers: { 'X-Purge-Token': purgeToken(deps.secret, input.pipelineId, input.environment.name) },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) throw new Error(`dispatcher-${input.pair} refused BAN: HTTP ${res.status}`);
+    return { status: res.status };
+  }
+
+  /** Requests each page through the dispatcher, then once more to prove it is now served from cache. */
+  async function warmCache(input: {
+    pipelineId: string; environment: EnvironmentConfig; pair: number; pages: string[];
+  }): Promise<{ pages: Array<{ path: string; status: number; cached: boolean }> }> {
+    const url = await dispatcherUrl(input.pipelineId, input.environment, input.pair);
+    const pages = [];
+    for (const path of input.pages) {
+      const first = await httpGet(`${url}${path}`);
+      if (!first.ok) {
+        throw ApplicationFailure.nonRetryable(`warming ${path} through dispatcher-${input.pair} answered ${first.status ?? first.error}`, 'CacheWarmFailed');
+      }
+      const second = await httpGet(`${url}${path}`);
+      pages.push({ path, status: first.status!, cached: second.headers?.get('x-cache') === 'HIT' });
+    }
+    return { pages };
+  }
+
+  return { flushCache, warmCache };
+}

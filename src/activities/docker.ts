@@ -1,0 +1,375 @@
+/**
+ * Docker Engine, through dockerode: the app's containerized build with its unit tests, the runtime images, and the
+ * replacement of one container by name with a new image. Long work heartbeats and stops when the activity is
+ * cancelled (closing the build request makes the engine abort the build).
+ */
+import type { Readable } from 'node:stream';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type Docker from 'dockerode';
+import tarStream from 'tar-stream';
+import { NonRetryable } from '../shared/errors';
+import type { EnvironmentConfig, ImageArtifact, PipelineConfig } from '../shared/types';
+import type { ArtifactStore } from './artifacts';
+import { executionRef } from './artifacts';
+import type { DockerProvider } from './docker-hosts';
+
+export const LABEL = {
+  pipeline: 'stagecoach.pipeline',
+  environment: 'stagecoach.environment',
+  node: 'stagecoach.node',
+  execution: 'stagecoach.execution',
+  commit: 'stagecoach.commit',
+  deployKey: 'stagecoach.deploy-key',
+  previousImage: 'stagecoach.previous-image',
+} as const;
+
+export const containerName = (pipelineId: string, environment: string, node: string) => `sc-${pipelineId}-${environment}-${node}`;
+export const networkName = (pipelineId: string, environment: string) => `sc-${pipelineId}-${environment}`;
+
+export interface UnitTestResults {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** `classname.name` of each failing test. */
+  failures: string[];
+}
+
+/** Counts a JUnit XML report (the format every test runner can write). */
+export function parseJUnit(xml: string): UnitTestResults {
+  const results: UnitTestResults = { total: 0, passed: 0, failed: 0, skipped: 0, failures: [] };
+  const testcase = /<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g;
+  const attr = (attrs: string, name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(attrs)?.[1] ?? '';
+  for (const match of xml.matchAll(testcase)) {
+    const [, attrs, body = ''] = match;
+    results.total += 1;
+    if (/<(failure|error)\b/.test(body)) {
+      results.failed += 1;
+      results.failures.push([attr(attrs, 'classname'), attr(attrs, 'name')].filter(Boolean).join('.'));
+    } else if (/<skipped\b/.test(body)) {
+      results.skipped += 1;
+    } else {
+      results.passed += 1;
+    }
+  }
+  return results;
+}
+
+export interface BuildDeps {
+  docker: DockerProvider;
+  artifacts: ArtifactStore;
+  exportCommit(repository: string, commitId: string, subdir?: string): Promise<Readable>;
+}
+
+interface BuildRequest {
+  context: Readable;
+  tag?: string;
+  target?: string;
+  dockerfile?: string;
+  labels?: Record<string, string>;
+  buildargs?: Record<string, string>;
+  log: { write(line: string): void };
+}
+
+/** Runs one image build on the engine, streaming its log; answers the image ID. */
+async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
+  const ctx = Context.current();
+  const stream = (await docker.buildImage(req.context, {
+    t: req.tag,
+    target: req.target,
+    dockerfile: req.dockerfile,
+    labels: req.labels,
+    buildargs: req.buildargs,
+    rm: true,
+    forcerm: true,
+  })) as Readable;
+  let lines = 0;
+  let imageId: string | undefined;
+  const tail: string[] = [];
+  const onCancel = () => stream.destroy(new Error('build cancelled'));
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: {
+        stream?: string; error?: string; aux?: { ID?: string }; status?: string;
+      }) => {
+        if (event.aux?.ID) imageId = event.aux.ID;
+        const text = event.error ?? event.stream ?? event.status;
+        if (!text) return;
+        for (const line of text.split('\n').filter((l) => l.trim())) {
+          lines += 1;
+          req.log.write(line);
+          tail.push(line);
+          if (tail.length > 20) tail.shift();
+        }
+        ctx.heartbeat({ lines });
+        if (event.error) reject(new Error(event.error));
+      });
+    });
+  } catch (err) {
+    if (ctx.cancellationSignal.aborted) throw err;
+    throw ApplicationFailure.create({
+      type: NonRetryable.BuildFailed,
+      message: `docker build${req.target ? ` (target ${req.target})` : ''} failed: ${(err as Error).message.trim()}\n${tail.slice(-8).join('\n')}`,
+      nonRetryable: true,
+    });
+  } finally {
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+  }
+  if (!imageId && req.tag) imageId = (await docker.getImage(req.tag).inspect()).Id;
+  if (!imageId) throw new Error('docker build finished without reporting an image ID');
+  return imageId;
+}
+
+/** Reads the files under one directory of an image (through a created, never started, container). */
+async function readImageDir(docker: Docker, imageId: string, dir: string): Promise<Map<string, Buffer>> {
+  const container = await docker.createContainer({ Image: imageId, Cmd: ['true'] });
+  try {
+    const archive = (await container.getArchive({ path: dir })) as unknown as Readable;
+    const files = new Map<string, Buffer>();
+    const extract = tarStream.extract();
+    await new Promise<void>((resolve, reject) => {
+      extract.on('entry', (header, body, next) => {
+        const chunks: Buffer[] = [];
+        body.on('data', (c: unknown) => chunks.push(c as Buffer));
+        body.on('end', () => {
+          if (header.type === 'file') files.set(header.name.split('/').slice(1).join('/'), Buffer.concat(chunks));
+          next();
+        });
+        body.resume();
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      archive.on('error', reject);
+      archive.pipe(extract);
+    });
+    return files;
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+export function createDockerBuildActivities(deps: BuildDeps) {
+  const local = () => deps.docker();
+
+  async function checkDockerEngines(input: { environments: EnvironmentConfig[] }): Promise<{ engines: string[] }> {
+    const engines: string[] = [];
+    for (const env of [undefined, ...input.environments.map((e) => e.docker)]) {
+      const where = env?.host ? `${env.protocol ?? 'http'}://${env.host}:${env.port ?? ''}` : 'local engine';
+      try {
+        const version = await deps.docker(env).version();
+        engines.push(`${where}: Docker ${version.Version} (API ${version.ApiVersion})`);
+      } catch (err) {
+        throw ApplicationFailure.create({
+          type: NonRetryable.DockerUnreachable,
+          message: `Docker Engine (${where}) does not answer: ${(err as Error).message}. Start it (npm run provision) or fix the environment's docker settings.`,
+          nonRetryable: true,
+        });
+      }
+    }
+    return { engines: [...new Set(engines)] };
+  }
+
+  /** The app's test stage: builds it, reads its JUnit report, and fails naming the failing tests. */
+  async function buildAndTest(input: {
+    pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app'];
+  }): Promise<{ unitTests: UnitTestResults; reportRef: string; logRef: string; testImageId: string }> {
+    const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'build/build.log'));
+    try {
+      log.write(`# build of ${input.repository} at ${input.commitId}, target ${input.app.testTarget}`);
+      const testImageId = await buildImage(local(), {
+        context: await deps.exportCommit(input.repository, input.commitId),
+        target: input.app.testTarget,
+        dockerfile: input.app.dockerfile,
+        labels: { [LABEL.pipeline]: input.pipelineId, [LABEL.execution]: input.executionId, [LABEL.commit]: input.commitId },
+        log,
+      });
+      const files = await readImageDir(local(), testImageId, '/out');
+      const xml = files.get('junit.xml')?.toString('utf8');
+      if (!xml) {
+        throw ApplicationFailure.create({
+          type: NonRetryable.BuildFailed,
+          message: `The ${input.app.testTarget} stage left no /out/junit.xml: the Dockerfile's test stage must write its JUnit report there.`,
+          nonRetryable: true,
+        });
+      }
+      const reportRef = await deps.artifacts.put(executionRef(input.pipelineId, input.executionId, 'build/junit.xml'), xml);
+      const unitTests = parseJUnit(xml);
+      const exitCode = Number(files.get('exit-code')?.toString().trim() ?? '0');
+      log.write(`# unit tests: ${unitTests.passed} passed, ${unitTests.failed} failed, ${unitTests.skipped} skipped (runner exit ${exitCode})`);
+      if (unitTests.failed > 0 || exitCode !== 0) {
+        throw ApplicationFailure.create({
+          type: NonRetryable.UnitTestsFailed,
+          message: unitTests.failures.length
+            ? `${unitTests.failed} unit test(s) failed: ${unitTests.failures.join(', ')}`
+            : `the unit test runner exited with ${exitCode}`,
+          nonRetryable: true,
+          details: [{ unitTests, reportRef }],
+        });
+      }
+      return { unitTests, reportRef, logRef: log.ref, testImageId };
+    } finally {
+      await log.close();
+    }
+  }
+
+  /**
+   * Builds the immutable runtime images once per execution, tagged by commit and execution. Idempotent: an image
+   * already carrying this execution's tag is reused, so a retried activity builds nothing twice.
+   */
+  async function buildImages(input: {
+    pipelineId: string; executionId: string; repository: string; commitId: string; version: string;
+    app: PipelineConfig['app']; which: 'all' | 'dispatcher';
+  }): Promise<{ images: { app?: ImageArtifact; dispatcher: ImageArtifact }; logRef: string }> {
+    const docker = local();
+    const tagSuffix = `${input.commitId.slice(0, 12)}-${input.executionId}`;
+    const labels = {
+      [LABEL.pipeline]: input.pipelineId, [LABEL.execution]: input.executionId, [LABEL.commit]: input.commitId,
+      'org.opencontainers.image.version': input.version,
+    };
+    const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'buildImage/build.log'));
+    const existing = async (tag: string) => docker.getImage(tag).inspect().then((i) => i.Id, () => undefined);
+    try {
+      const build = async (tag: string, context: Readable, target?: string, dockerfile?: string) => {
+        const found = await existing(tag);
+        if (found) {
+          log.write(`# ${tag} already built (${found}), reused`);
+          return { id: found, tag };
+        }
+        log.write(`# building ${tag}${target ? ` (target ${target})` : ''}`);
+        return { id: await buildImage(docker, { context, tag, target, dockerfile, labels, log }), tag };
+      };
+      const images: { app?: ImageArtifact; dispatcher: ImageArtifact } = {
+        dispatcher: await build(`${input.app.imageName}-dispatcher:${tagSuffix}`,
+          await deps.exportCommit(input.repository, input.commitId, input.app.dispatcherContext)),
+      };
+      if (input.which === 'all') {
+        images.app = await build(`${input.app.imageName}:${tagSuffix}`,
+          await deps.exportCommit(input.repository, input.commitId), input.app.runtimeTarget, input.app.dockerfile);
+      }
+      return { images, logRef: log.ref };
+    } finally {
+      await log.close();
+    }
+  }
+
+  return { checkDockerEngines, buildAndTest, buildImages };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Containers
+
+export interface ReplaceContainerInput {
+  pipelineId: string;
+  environment: EnvironmentConfig;
+  /** Node name inside the environment: author, publish-1, dispatcher-1, lb. Also its DNS alias on the network. */
+  node: string;
+  image: string;
+  env: Record<string, string>;
+  containerPort: number;
+  /** Host port on 127.0.0.1; 0 or undefined lets Docker choose. */
+  hostPort?: number;
+  /** Idempotency key (execution and node): a container already created under this key is kept, never redone. */
+  deployKey: string;
+}
+
+export interface ReplaceContainerResult {
+  container: string;
+  image: string;
+  /** The image the node ran before this replacement (what a rollback restores); undefined on a first deploy. */
+  previousImage?: string;
+  hostPort: number;
+  /** True when the container already existed under this deploy key (a retry after a crash): nothing was redone. */
+  reused: boolean;
+}
+
+/** The host port (127.0.0.1) a container publishes for a container port. */
+export async function publishedPort(container: Docker.Container, containerPort: number): Promise<number> {
+  const info = await container.inspect();
+  const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
+  if (!binding) throw new Error(`container ${info.Name} publishes no port for ${containerPort}/tcp`);
+  return Number(binding.HostPort);
+}
+
+export async function inspectOrUndefined(container: Docker.Container) {
+  return container.inspect().catch((err: { statusCode?: number }) => {
+    if (err.statusCode === 404) return undefined;
+    throw err;
+  });
+}
+
+export async function ensureNetwork(docker: Docker, name: string, labels: Record<string, string>): Promise<void> {
+  const networks = await docker.listNetworks({ filters: { name: [name] } });
+  if (networks.some((n) => n.Name === name)) return;
+  await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels }).catch((err: { statusCode?: number }) => {
+    if (err.statusCode !== 409) throw err;
+  });
+}
+
+export function createContainerActivities(deps: { docker: DockerProvider }) {
+  async function replaceContainer(input: ReplaceContainerInput): Promise<ReplaceContainerResult> {
+    const docker = deps.docker(input.environment.docker);
+    const name = containerName(input.pipelineId, input.environment.name, input.node);
+    const network = networkName(input.pipelineId, input.environment.name);
+    const current = docker.getContainer(name);
+    const info = await inspectOrUndefined(current);
+    if (info && info.Config.Labels?.[LABEL.deployKey] === input.deployKey && info.State.Running) {
+      return {
+        container: name, image: info.Image, previousImage: info.Config.Labels[LABEL.previousImage] || undefined,
+        hostPort: await publishedPort(current, input.containerPort), reused: true,
+      };
+    }
+    // A container made under this key that is not running failed to start: keep the image it replaced.
+    const previousImage = info
+      ? (info.Config.Labels?.[LABEL.deployKey] === input.deployKey ? info.Config.Labels[LABEL.previousImage] : info.Image)
+      : undefined;
+    const image = await docker.getImage(input.image).inspect().catch(() => {
+      throw ApplicationFailure.create({
+        type: NonRetryable.InvalidImage, nonRetryable: true,
+        message: `Image ${input.image} is not on the Docker Engine of environment ${input.environment.name}`,
+      });
+    });
+    if (info) {
+      await current.stop({ t: 5 }).catch(() => undefined);
+      await current.remove({ force: true }).catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 404) throw err;
+      });
+    }
+    const portKey = `${input.containerPort}/tcp`;
+    const created = await docker.createContainer({
+      name,
+      Image: image.Id,
+      Env: Object.entries(input.env).map(([k, v]) => `${k}=${v}`),
+      Labels: {
+        [LABEL.pipeline]: input.pipelineId,
+        [LABEL.environment]: input.environment.name,
+        [LABEL.node]: input.node,
+        [LABEL.deployKey]: input.deployKey,
+        [LABEL.previousImage]: previousImage ?? '',
+      },
+      ExposedPorts: { [portKey]: {} },
+      HostConfig: {
+        PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: input.hostPort ? String(input.hostPort) : '' }] },
+        NetworkMode: network,
+        RestartPolicy: { Name: 'unless-stopped' },
+      },
+      NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [input.node] } } },
+    });
+    try {
+      await created.start();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/port is already allocated|address already in use/i.test(message)) {
+        throw ApplicationFailure.create({
+          type: 'PortInUse',
+          message: `127.0.0.1:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
+        });
+      }
+      throw err;
+    }
+    return { container: name, image: image.Id, previousImage, hostPort: await publishedPort(created, input.containerPort), reused: false };
+  }
+
+  return { replaceContainer };
+}

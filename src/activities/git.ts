@@ -1,0 +1,102 @@
+/**
+ * Git: resolve the configured branch to a commit and export exactly that commit's files for builds. Works on any URL
+ * or path git can read, through a local mirror so every build of a commit sees the same bytes.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { ApplicationFailure } from '@temporalio/common';
+import { resolveRepository } from '../config/pipeline-config';
+import { NonRetryable } from '../shared/errors';
+
+const run = promisify(execFile);
+
+export interface GitDeps { stateDir: string }
+
+export interface ResolvedCommit {
+  commitId: string;
+  /** The repository's VERSION file at that commit, or the short commit id. */
+  version: string;
+}
+
+async function git(args: string[], cwd?: string): Promise<string> {
+  const { stdout } = await run('git', args, { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  return stdout;
+}
+
+export function createGitActivities({ stateDir }: GitDeps) {
+  const mirrorDir = (repository: string) =>
+    path.join(stateDir, 'git-mirrors', createHash('sha1').update(repository).digest('hex').slice(0, 16));
+
+  /** Keeps a bare mirror of the repository current and answers its path. */
+  async function syncMirror(repository: string): Promise<string> {
+    const url = resolveRepository(repository);
+    const dir = mirrorDir(url);
+    try {
+      await fs.access(path.join(dir, 'HEAD'));
+      await git(['fetch', '--prune', '--quiet', 'origin', '+refs/heads/*:refs/heads/*'], dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(path.dirname(dir), { recursive: true });
+      await git(['clone', '--mirror', '--quiet', url, dir]);
+    }
+    return dir;
+  }
+
+  async function resolveBranch(input: { repository: string; branch: string }): Promise<ResolvedCommit> {
+    const url = resolveRepository(input.repository);
+    let heads: string;
+    try {
+      heads = await git(['ls-remote', '--heads', url, `refs/heads/${input.branch}`]);
+    } catch (err) {
+      throw ApplicationFailure.create({
+        type: NonRetryable.RepositoryNotFound,
+        message: `Repository ${input.repository} cannot be read: ${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]}`,
+        nonRetryable: true,
+      });
+    }
+    const line = heads.split('\n').find((l) => l.endsWith(`refs/heads/${input.branch}`));
+    if (!line) {
+      const all = await git(['ls-remote', '--heads', url]).catch(() => '');
+      const branches = all.split('\n').filter(Boolean).map((l) => l.split('refs/heads/')[1]);
+      throw ApplicationFailure.create({
+        type: NonRetryable.BranchNotFound,
+        message: `Branch "${input.branch}" does not exist in ${input.repository}` +
+          (branches.length ? ` (branches: ${branches.join(', ')})` : ''),
+        nonRetryable: true,
+      });
+    }
+    const commitId = line.split(/\s+/)[0];
+    const mirror = await syncMirror(input.repository);
+    const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
+    return { commitId, version };
+  }
+
+  /**
+   * A tar stream of one directory of a commit (the repository root by default): the exact build context.
+   * The caller consumes the stream; errors surface on it.
+   */
+  async function exportCommit(repository: string, commitId: string, subdir = ''): Promise<Readable> {
+    const mirror = await syncMirror(repository);
+    const treeish = subdir && subdir !== '.' ? `${commitId}:${subdir}` : commitId;
+    const child = spawn('git', ['archive', '--format=tar', treeish], { cwd: mirror, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (code) => {
+      if (code !== 0) child.stdout.destroy(new Error(`git archive ${treeish} failed: ${stderr.trim()}`));
+    });
+    return child.stdout;
+  }
+
+  /** Whether a path exists in a commit (files the app may or may not ship, such as functional tests). */
+  async function commitHasPath(repository: string, commitId: string, filePath: string): Promise<boolean> {
+    const mirror = await syncMirror(repository);
+    const out = await git(['ls-tree', '--name-only', commitId, filePath], mirror).catch(() => '');
+    return out.trim().length > 0;
+  }
+
+  return { activities: { resolveBranch }, helpers: { exportCommit, commitHasPath, syncMirror } };
+}

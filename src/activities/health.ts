@@ -1,0 +1,38 @@
+/** HTTP health checks with bounded retries: a new container gets a short while to come up, never forever. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { NonRetryable } from '../shared/errors';
+
+export interface HttpCheckResult { ok: boolean; status?: number; body?: string; error?: string; ms: number }
+
+export async function httpGet(url: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<HttpCheckResult & { headers?: Headers }> {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers, redirect: 'manual' });
+    const body = await res.text();
+    return { ok: res.ok, status: res.status, body, headers: res.headers, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message, ms: Math.round(performance.now() - started) };
+  }
+}
+
+export function createHealthActivities() {
+  /** Polls `url` until it answers 2xx; fails (non-retryable: the loop is the retry) after `attempts` tries. */
+  async function checkHealth(input: { url: string; attempts?: number; intervalMs?: number; what: string }): Promise<{ attempts: number; status: number; ms: number }> {
+    const attempts = input.attempts ?? 40;
+    let last: HttpCheckResult | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      last = await httpGet(input.url, 3000);
+      if (last.ok) return { attempts: attempt, status: last.status!, ms: last.ms };
+      Context.current().heartbeat({ attempt });
+      await sleep(input.intervalMs ?? 250);
+    }
+    throw ApplicationFailure.create({
+      type: NonRetryable.HealthCheckFailed, nonRetryable: true,
+      message: `${input.what} failed its health check ${input.url} ${attempts} times: ` +
+        (last?.status ? `HTTP ${last.status} ${last.body?.slice(0, 200) ?? ''}` : last?.error ?? 'no answer'),
+    });
+  }
+  return { checkHealth };
+}

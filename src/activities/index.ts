@@ -1,0 +1,71 @@
+/**
+ * All activities, from one factory that receives their dependencies (Docker clients, artifact store, configuration
+ * directory, secrets), so tests and the worker wire them the same way. Workflows import only the type.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { pipelinesDir } from '../config/pipeline-config';
+import { STATE_DIR } from '../config/paths';
+import { createDirectoryArtifactStore, type ArtifactStore } from './artifacts';
+import { createConfigActivities } from './config';
+import { createCacheActivities } from './cache';
+import { createDockerBuildActivities } from './docker';
+import { createDockerProvider, type DockerProvider } from './docker-hosts';
+import { createGitActivities } from './git';
+import { createHealthActivities } from './health';
+import { createLoadBalancerActivities } from './load-balancer';
+import { createTestActivities } from './tests';
+import { createTopologyActivities } from './topology';
+
+export interface ActivityDeps {
+  docker: DockerProvider;
+  artifacts: ArtifactStore;
+  pipelinesDir: string;
+  stateDir: string;
+  /** Secret the dispatchers' purge tokens derive from. */
+  secret: string;
+}
+
+/** Reads (or creates once) the worker's secret in the state directory; STAGECOACH_SECRET overrides it. */
+export function workerSecret(stateDir: string): string {
+  if (process.env.STAGECOACH_SECRET) return process.env.STAGECOACH_SECRET;
+  const file = path.join(stateDir, 'secret');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const secret = randomBytes(24).toString('hex');
+    fs.writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    return fs.readFileSync(file, 'utf8').trim();
+  }
+}
+
+export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const stateDir = overrides.stateDir ?? STATE_DIR;
+  return {
+    docker: createDockerProvider(new Docker()),
+    artifacts: createDirectoryArtifactStore(process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(stateDir, 'artifacts')),
+    pipelinesDir: pipelinesDir(),
+    stateDir,
+    secret: overrides.secret ?? workerSecret(stateDir),
+    ...overrides,
+  };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const git = createGitActivities({ stateDir: deps.stateDir });
+  return {
+    ...createConfigActivities({ pipelinesDir: deps.pipelinesDir }),
+    ...git.activities,
+    ...createDockerBuildActivities({ docker: deps.docker, artifacts: deps.artifacts, exportCommit: git.helpers.exportCommit }),
+    ...createTopologyActivities({ docker: deps.docker, secret: deps.secret }),
+    ...createLoadBalancerActivities({ docker: deps.docker }),
+    ...createCacheActivities({ docker: deps.docker, secret: deps.secret }),
+    ...createHealthActivities(),
+    ...createTestActivities({ commitHasPath: git.helpers.commitHasPath }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

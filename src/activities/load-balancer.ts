@@ -1,0 +1,117 @@
+/**
+ * The load balancer: HAProxy driven through its runtime API (a TCP socket published on 127.0.0.1). Every command is
+ * idempotent (setting a state twice is harmless), so a retry after a worker crash never doubles an effect.
+ */
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { HAPROXY_BACKEND } from '../topology/haproxy-config';
+import type { EnvironmentConfig } from '../shared/types';
+import { containerName, publishedPort } from './docker';
+import type { DockerProvider } from './docker-hosts';
+
+export const RUNTIME_API_PORT = 9999;
+
+/** Sends one command to the HAProxy runtime API and answers its whole reply. */
+export function haproxyCommand(port: number, command: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API timed out on "${command}"`)));
+    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('data', (d) => { reply += d.toString(); });
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+  });
+}
+
+export interface ServerStat {
+  backend: string;
+  server: string;
+  /** UP, DOWN, DRAIN, MAINT, "UP 1/2", "DOWN 1/2", "no check"... as HAProxy reports it. */
+  status: string;
+  /** Current sessions. */
+  sessions: number;
+}
+
+/** Parses `show stat` CSV by its header, so column order changes in HAProxy do not matter. */
+export function parseShowStat(csv: string): ServerStat[] {
+  const lines = csv.split('\n').filter((l) => l.trim());
+  const header = lines.shift()?.replace(/^#\s*/, '').split(',') ?? [];
+  const col = (name: string) => header.indexOf(name);
+  const [px, sv, st, scur] = [col('pxname'), col('svname'), col('status'), col('scur')];
+  return lines.map((l) => l.split(',')).filter((f) => f[sv] !== 'FRONTEND' && f[sv] !== 'BACKEND')
+    .map((f) => ({ backend: f[px], server: f[sv], status: f[st], sessions: Number(f[scur] || 0) }));
+}
+
+export type ServerAdminState = 'ready' | 'drain' | 'maint';
+
+export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
+  async function runtimePort(pipelineId: string, environment: EnvironmentConfig): Promise<number> {
+    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, 'lb'));
+    return publishedPort(container, RUNTIME_API_PORT);
+  }
+
+  async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
+    const port = await runtimePort(input.pipelineId, input.environment);
+    return parseShowStat(await haproxyCommand(port, 'show stat')).filter((s) => s.backend === HAPROXY_BACKEND);
+  }
+
+  async function serverStat(port: number, server: string): Promise<ServerStat> {
+    const stat = parseShowStat(await haproxyCommand(port, 'show stat')).find((s) => s.backend === HAPROXY_BACKEND && s.server === server);
+    if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, 'InvalidTopology');
+    return stat;
+  }
+
+  /** `set server dispatchers/<server> state drain|maint|ready`; answers the status HAProxy reports afterwards. */
+  async function setServerState(input: {
+    pipelineId: string; environment: EnvironmentConfig; server: string; state: ServerAdminState;
+  }): Promise<{ status: string }> {
+    const port = await runtimePort(input.pipelineId, input.environment);
+    const reply = (await haproxyCommand(port, `set server ${HAPROXY_BACKEND}/${input.server} state ${input.state}`)).trim();
+    if (reply) throw new Error(`HAProxy refused "set server ${input.server} state ${input.state}": ${reply}`);
+    return { status: (await serverStat(port, input.server)).status };
+  }
+
+  /**
+   * Waits (bounded) until a drained server has no sessions left. Answers whether it got there; when the bound
+   * passes, the caller puts it in maintenance anyway, as Cloud Manager does.
+   */
+  async function waitForSessionsDrained(input: {
+    pipelineId: string; environment: EnvironmentConfig; server: string; timeoutMs: number;
+  }): Promise<{ drained: boolean; sessions: number; waitedMs: number }> {
+    const port = await runtimePort(input.pipelineId, input.environment);
+    const started = Date.now();
+    for (;;) {
+      const { sessions } = await serverStat(port, input.server);
+      const waitedMs = Date.now() - started;
+      if (sessions === 0) return { drained: true, sessions, waitedMs };
+      if (waitedMs >= input.timeoutMs) return { drained: false, sessions, waitedMs };
+      Context.current().heartbeat({ sessions });
+      await sleep(200);
+    }
+  }
+
+  /** Waits until HAProxy's own health checks report the server UP (back in service). */
+  async function waitForServerUp(input: {
+    pipelineId: string; environment: EnvironmentConfig; server: string; timeoutMs?: number;
+  }): Promise<{ status: string; waitedMs: number }> {
+    const port = await runtimePort(input.pipelineId, input.environment);
+    const started = Date.now();
+    const timeoutMs = input.timeoutMs ?? 60_000;
+    let status = '';
+    while (Date.now() - started < timeoutMs) {
+      status = (await serverStat(port, input.server)).status;
+      if (status === 'UP') return { status, waitedMs: Date.now() - started };
+      Context.current().heartbeat({ status });
+      await sleep(200);
+    }
+    throw ApplicationFailure.create({
+      type: 'ServerNotUp', nonRetryable: true,
+      message: `HAProxy still reports ${input.server} as "${status}" after ${Math.round(timeoutMs / 1000)} s: its dispatcher or publish does not pass /health`,
+    });
+  }
+
+  return { readServers, setServerState, waitForSessionsDrained, waitForServerUp };
+}

@@ -1,0 +1,165 @@
+/**
+ * An environment's topology on Docker: its network, its HAProxy load balancer (built from examples/loadbalancer),
+ * and what each node runs now. Nodes themselves are created and replaced by the rollout (docker.ts).
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
+import tarFs from 'tar-fs';
+import { EXAMPLES_DIR } from '../config/paths';
+import { renderHaproxyConfig } from '../topology/haproxy-config';
+import type { EnvironmentConfig } from '../shared/types';
+import { purgeToken, DISPATCHER_PORT } from './cache';
+import {
+  LABEL, containerName, createContainerActivities, ensureNetwork, inspectOrUndefined, networkName, publishedPort,
+  type ReplaceContainerResult,
+} from './docker';
+import type { DockerProvider } from './docker-hosts';
+import { RUNTIME_API_PORT } from './load-balancer';
+
+export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
+const LB_PORT = 80;
+
+export const pairServerName = (pair: number) => `pair-${pair}`;
+
+export interface EnvironmentDescription {
+  url: string;
+  authorUrl?: string;
+  /** Image ID each node runs now (absent: the node does not exist yet). */
+  nodes: Record<string, string | undefined>;
+}
+
+async function directoryHash(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const name of (await fs.readdir(dir)).sort()) {
+    hash.update(name).update(await fs.readFile(path.join(dir, name)));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+export type NodeRole = 'author' | 'publish' | 'dispatcher';
+
+export function createTopologyActivities(deps: { docker: DockerProvider; secret: string }) {
+  const containers = createContainerActivities({ docker: deps.docker });
+
+  /**
+   * Replaces one node's container with a new image, configured for its role. Idempotent by deploy key (execution,
+   * node, effect): a retry or a resumed rollout never replaces a node twice.
+   */
+  async function deployNode(input: {
+    pipelineId: string; environment: EnvironmentConfig; role: NodeRole; node: string; image: string; appPort: number; deployKey: string;
+  }): Promise<ReplaceContainerResult> {
+    const { environment } = input;
+    const base = { pipelineId: input.pipelineId, environment, node: input.node, image: input.image, deployKey: input.deployKey };
+    if (input.role === 'dispatcher') {
+      return containers.replaceContainer({
+        ...base,
+        containerPort: DISPATCHER_PORT,
+        env: {
+          PUBLISH_HOST: input.node.replace('dispatcher-', 'publish-'),
+          PUBLISH_PORT: String(input.appPort),
+          PURGE_TOKEN: purgeToken(deps.secret, input.pipelineId, environment.name),
+        },
+      });
+    }
+    return containers.replaceContainer({
+      ...base,
+      containerPort: input.appPort,
+      hostPort: input.role === 'author' ? environment.authorPort : 0,
+      env: { APP_MODE: input.role, PORT: String(input.appPort) },
+    });
+  }
+
+  async function ensureLoadBalancerImage(environment: EnvironmentConfig): Promise<string> {
+    const docker = deps.docker(environment.docker);
+    const tag = `stagecoach/loadbalancer:${await directoryHash(LOAD_BALANCER_DIR)}`;
+    const found = await docker.getImage(tag).inspect().catch(() => undefined);
+    if (found) return found.Id;
+    const stream = (await docker.buildImage(tarFs.pack(LOAD_BALANCER_DIR) as unknown as Readable, { t: tag, rm: true })) as Readable;
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()),
+        (e: { error?: string }) => { if (e.error) reject(new Error(`load balancer image build failed: ${e.error}`)); }));
+    return (await docker.getImage(tag).inspect()).Id;
+  }
+
+  /**
+   * Makes sure the environment's network and load balancer exist, with one HAProxy server per configured pair.
+   * Idempotent. A load balancer whose configuration no longer matches (the number of pairs changed) is recreated.
+   */
+  async function prepareEnvironment(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<EnvironmentDescription> {
+    const { pipelineId, environment } = input;
+    const docker = deps.docker(environment.docker);
+    const labels = { [LABEL.pipeline]: pipelineId, [LABEL.environment]: environment.name };
+    await ensureNetwork(docker, networkName(pipelineId, environment.name), labels);
+    const config = renderHaproxyConfig({
+      servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
+      frontendPort: LB_PORT,
+      runtimeApiPort: RUNTIME_API_PORT,
+    });
+    const image = await ensureLoadBalancerImage(environment);
+    const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
+    const name = containerName(pipelineId, environment.name, 'lb');
+    let lb = docker.getContainer(name);
+    const info = await inspectOrUndefined(lb);
+    if (!info || info.Config.Labels?.['stagecoach.config-hash'] !== configHash || !info.State.Running) {
+      if (info) await lb.remove({ force: true });
+      const network = networkName(pipelineId, environment.name);
+      lb = await docker.createContainer({
+        name,
+        Image: image,
+        Env: [`HAPROXY_CFG=${config}`],
+        Labels: { ...labels, [LABEL.node]: 'lb', 'stagecoach.config-hash': configHash },
+        ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
+        HostConfig: {
+          PortBindings: {
+            [`${LB_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: environment.loadBalancerPort ? String(environment.loadBalancerPort) : '' }],
+            [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }],
+          },
+          NetworkMode: network,
+          RestartPolicy: { Name: 'unless-stopped' },
+        },
+        NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['lb'] } } },
+      });
+      try {
+        await lb.start();
+      } catch (err) {
+        await lb.remove({ force: true }).catch(() => undefined);
+        throw ApplicationFailure.create({
+          type: 'PortInUse',
+          message: `The ${environment.name} load balancer cannot start: ${(err as Error).message}. ` +
+            `Free 127.0.0.1:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
+        });
+      }
+    }
+    return describeEnvironment(input);
+  }
+
+  async function describeEnvironment(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<EnvironmentDescription> {
+    const { pipelineId, environment } = input;
+    const docker = deps.docker(environment.docker);
+    const nodeNames = ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
+    const nodes: Record<string, string | undefined> = {};
+    let authorUrl: string | undefined;
+    for (const node of nodeNames) {
+      const container = docker.getContainer(containerName(pipelineId, environment.name, node));
+      const info = await inspectOrUndefined(container);
+      nodes[node] = info?.State.Running ? info.Image : undefined;
+      if (node === 'author' && info?.State.Running) authorUrl = `http://127.0.0.1:${await publishedPort(container, 8080).catch(() => 0)}/`;
+    }
+    const lbPort = await publishedPort(docker.getContainer(containerName(pipelineId, environment.name, 'lb')), LB_PORT);
+    return { url: `http://127.0.0.1:${lbPort}/`, authorUrl, nodes };
+  }
+
+  return { prepareEnvironment, describeEnvironment, deployNode };
+}
+
+/** Removes every container and network of a pipeline (tests and `stagecoach` clean-up; never used by workflows). */
+export async function removePipelineTopology(docker: import('dockerode'), pipelineId: string): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const networks = await docker.listNetworks({ filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  return containers.length;
+}

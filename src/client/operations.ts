@@ -1,0 +1,142 @@
+/**
+ * What a user can do with Stagecoach, on @temporalio/client: start, look, approve, reject, schedule, override,
+ * cancel. The CLI, the demo, the tests and the HTTP API all go through here, so they refuse the same things the
+ * same way.
+ */
+import {
+  Client, Connection, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { loadPipelineConfig } from '../config/pipeline-config';
+import { STATE_DIR } from '../config/paths';
+import { createGitActivities } from '../activities/git';
+import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, pipelineWorkflowId } from '../shared/ids';
+import {
+  approveUpdate, cancelUpdate, executionStateQuery, overrideUpdate, pipelineStateQuery, rejectUpdate, scheduleUpdate,
+  startUpdate, type ExecutionAction, type MessageAck, type StartRequest, type StartResult,
+} from '../shared/messages';
+import { PipelineIdKey } from '../shared/search-attributes';
+import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
+
+export type ErrorKind = 'refused' | 'not-found' | 'invalid' | 'unreachable' | 'busy';
+
+/** An error meant for the user: its message says what is wrong and what to do. */
+export class StagecoachError extends Error {
+  constructor(readonly kind: ErrorKind, message: string) {
+    super(message);
+    this.name = 'StagecoachError';
+  }
+}
+
+const UPDATES = { approve: approveUpdate, reject: rejectUpdate, schedule: scheduleUpdate, override: overrideUpdate, cancel: cancelUpdate };
+
+export async function connectClient(): Promise<Client> {
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  const address = connectionOptions.address ?? 'localhost:7233';
+  try {
+    const connection = await Connection.connect({ ...connectionOptions, address, connectTimeout: '5s' });
+    return new Client({ connection, namespace: namespace ?? 'default' });
+  } catch (err) {
+    throw new StagecoachError('unreachable', `Cannot reach Temporal at ${address}: ${(err as Error).message}\n` +
+      'Check that the server runs (`./bin/stagecoach dev` starts one, or `npm run demo`) and that TEMPORAL_ADDRESS, ' +
+      'TEMPORAL_NAMESPACE and TLS/API key settings point at it.');
+  }
+}
+
+/** Turns Temporal's update and lookup failures into a StagecoachError with the workflow's own reason. */
+function userError(err: unknown, what: string): unknown {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause as { message?: string; type?: string } | undefined;
+    const kind: ErrorKind = cause?.type === 'PipelineBusy' ? 'busy' : 'refused';
+    return new StagecoachError(kind, cause?.message ?? err.message);
+  }
+  if (err instanceof WorkflowNotFoundError) return new StagecoachError('not-found', `${what} does not exist`);
+  const details = (err as { details?: string; cause?: { message?: string } });
+  if (details?.cause?.message && /Update rejected|rejected/i.test(String((err as Error).message))) {
+    return new StagecoachError('refused', details.cause.message);
+  }
+  return err;
+}
+
+export class Stagecoach {
+  constructor(readonly client: Client) {}
+
+  static async connect(): Promise<Stagecoach> {
+    return new Stagecoach(await connectClient());
+  }
+
+  /**
+   * Checks what can be checked before anything starts: the pipeline exists, its config is valid, its branch exists.
+   * A mistake here changes nothing anywhere.
+   */
+  async preflight(pipelineId: string): Promise<{ config: PipelineConfig; commitId: string }> {
+    let config: PipelineConfig;
+    try {
+      config = await loadPipelineConfig(pipelineId);
+    } catch (err) {
+      throw new StagecoachError(/Unknown pipeline/.test((err as Error).message) ? 'not-found' : 'invalid', (err as Error).message);
+    }
+    try {
+      const { commitId } = await createGitActivities({ stateDir: STATE_DIR }).activities.resolveBranch(config);
+      return { config, commitId };
+    } catch (err) {
+      throw new StagecoachError('invalid', (err as Error).message);
+    }
+  }
+
+  async startExecution(pipelineId: string, request: StartRequest): Promise<StartResult> {
+    await this.preflight(pipelineId);
+    const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPES.pipeline, {
+      workflowId: pipelineWorkflowId(pipelineId),
+      taskQueue: TASK_QUEUE,
+      args: [{ pipelineId }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: PipelineIdKey, value: pipelineId }],
+      staticSummary: `Pipeline ${pipelineId}: serializes its executions`,
+    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(startUpdate, { args: [request], startWorkflowOperation });
+    } catch (err) {
+      throw userError(err, `pipeline ${pipelineId}`);
+    }
+  }
+
+  async pipelineState(pipelineId: string): Promise<PipelineState> {
+    try {
+      return await this.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).query(pipelineStateQuery);
+    } catch (err) {
+      const e = userError(err, `pipeline ${pipelineId}`);
+      if (e instanceof StagecoachError && e.kind === 'not-found') {
+        throw new StagecoachError('not-found', `pipeline ${pipelineId} has no executions yet (start one with \`stagecoach start ${pipelineId}\`)`);
+      }
+      throw e;
+    }
+  }
+
+  async executionState(pipelineId: string, executionId: string): Promise<ExecutionState> {
+    try {
+      return await this.client.workflow.getHandle(executionWorkflowId(pipelineId, executionId)).query(executionStateQuery);
+    } catch (err) {
+      throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+    }
+  }
+
+  /** Sends one execution message as an update: answers when accepted, throws a StagecoachError with the reason when refused. */
+  async send(pipelineId: string, executionId: string, action: ExecutionAction, request: Record<string, unknown>): Promise<MessageAck> {
+    const handle = this.client.workflow.getHandle(executionWorkflowId(pipelineId, executionId));
+    try {
+      await handle.describe();
+    } catch (err) {
+      throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+    }
+    try {
+      return await handle.executeUpdate(UPDATES[action] as typeof approveUpdate, { args: [request as never] });
+    } catch (err) {
+      throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.connection.close();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Pipeline configuration: one YAML file per pipeline in the pipelines directory (examples/pipelines by default,
+ * STAGECOACH_PIPELINES_DIR to change it). Validated here with the path of every bad field, so a mistake is reported
+ * before anything starts.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { PIPELINE_ID_PATTERN } from '../shared/ids';
+import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
+import type { PipelineConfig } from '../shared/types';
+import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
+
+export const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
+
+export function pipelinesDir(): string {
+  return process.env.STAGECOACH_PIPELINES_DIR ? path.resolve(process.env.STAGECOACH_PIPELINES_DIR) : DEFAULT_PIPELINES_DIR;
+}
+
+/** '14 days', '90s', '500ms', '2 hours' or a number of milliseconds: what Temporal timers accept. */
+const duration = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)$/i,
+    'a duration such as "14 days", "90s", "500ms"'),
+]);
+
+const port = z.number().int().min(0).max(65535);
+
+const dockerHost = z.object({
+  socketPath: z.string().optional(),
+  host: z.string().optional(),
+  port: z.number().int().optional(),
+  protocol: z.enum(['http', 'https', 'ssh']).optional(),
+  username: z.string().optional(),
+  certPath: z.string().optional(),
+}).strict();
+
+const environment = (type: 'stage' | 'prod') => z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes').default(type),
+  pairs: z.number().int().min(1).max(64).default(type === 'stage' ? 1 : 2),
+  window: z.number().int().min(1).default(1),
+  loadBalancerPort: port.default(0),
+  authorPort: port.default(0),
+  docker: dockerHost.optional(),
+  drainTimeout: duration.default('30s'),
+}).strict().transform((env) => ({ ...env, type }))
+  .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] });
+
+const ROLES = ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
+
+export const pipelineConfigSchema = z.object({
+  id: z.string().regex(PIPELINE_ID_PATTERN, 'lowercase letters, digits and dashes, at most 40 characters'),
+  name: z.string().optional(),
+  type: z.enum(['fullStack', 'webTier']).default('fullStack'),
+  repository: z.string().min(1),
+  branch: z.string().min(1).default('main'),
+  app: z.object({
+    imageName: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).optional(),
+    dockerfile: z.string().default('Dockerfile'),
+    testTarget: z.string().default('test'),
+    runtimeTarget: z.string().default('runtime'),
+    port: z.number().int().min(1).max(65535).default(8080),
+    healthPath: z.string().startsWith('/').default('/health'),
+    dispatcherContext: z.string().default('dispatcher'),
+  }).strict().prefault({}),
+  environments: z.object({
+    stage: environment('stage').prefault({}),
+    prod: environment('prod').prefault({}),
+  }).strict().prefault({}),
+  approval: z.object({
+    approvers: z.array(z.object({ name: z.string().min(1), roles: z.array(z.enum(ROLES)).min(1) }).strict()).default([]),
+    timeout: duration.default(DEFAULT_WAIT_TIMEOUT),
+  }).strict().prefault({}),
+  schedule: z.object({ timeout: duration.default(DEFAULT_WAIT_TIMEOUT) }).strict().prefault({}),
+  productTest: z.object({
+    pages: z.array(z.object({ path: z.string().startsWith('/'), expect: z.string().optional() }).strict())
+      .default([{ path: '/' }]),
+  }).strict().prefault({}),
+  cache: z.object({ warmPages: z.array(z.string().startsWith('/')).default(['/']) }).strict().prefault({}),
+  audit: z.object({ pages: z.array(z.string().startsWith('/')).max(25).default(['/']) }).strict().prefault({}),
+}).strict();
+
+export class InvalidPipelineConfigError extends Error {
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`Invalid pipeline configuration ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'InvalidPipelineConfigError';
+  }
+}
+
+export class PipelineNotFoundError extends Error {
+  constructor(readonly pipelineId: string, readonly dir: string, known: string[]) {
+    super(`Unknown pipeline "${pipelineId}": no ${pipelineId}.yaml in ${dir}` +
+      (known.length ? ` (known pipelines: ${known.join(', ')})` : ' (no pipelines configured there)'));
+    this.name = 'PipelineNotFoundError';
+  }
+}
+
+/** Validates raw configuration (already parsed from YAML) and fills in the defaults. */
+export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineConfig {
+  const result = pipelineConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new InvalidPipelineConfigError(source, result.error.issues.map((issue) =>
+      `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`));
+  }
+  const config = result.data;
+  return {
+    ...config,
+    name: config.name ?? config.id,
+    app: { ...config.app, imageName: config.app.imageName ?? `stagecoach/${config.id}` },
+  } as PipelineConfig;
+}
+
+export async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  return entries.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
+}
+
+/** Loads and validates `<dir>/<pipelineId>.yaml`; the file's `id` must match its name. */
+export async function loadPipelineConfig(pipelineId: string, dir = pipelinesDir()): Promise<PipelineConfig> {
+  if (!PIPELINE_ID_PATTERN.test(pipelineId)) {
+    throw new PipelineNotFoundError(pipelineId, dir, await listPipelineIds(dir));
+  }
+  const file = path.join(dir, `${pipelineId}.yaml`);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new PipelineNotFoundError(pipelineId, dir, await listPipelineIds(dir));
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new InvalidPipelineConfigError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const config = parsePipelineConfig(raw, file);
+  if (config.id !== pipelineId) {
+    throw new InvalidPipelineConfigError(file, [`id: is "${config.id}" but the file is named ${pipelineId}.yaml`]);
+  }
+  return config;
+}
+
+/** A repository given as a relative path is relative to the project root. */
+export function resolveRepository(repository: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repository) || /^[^/]+@[^:]+:/.test(repository)) return repository;
+  return path.resolve(PROJECT_ROOT, repository);
+}

@@ -1,0 +1,29 @@
+/** Workflow IDs and the task queue: one place, so the CLI, API, worker and tests agree. */
+
+export const TASK_QUEUE = 'stagecoach';
+
+export const WORKFLOW_TYPES = {
+  pipeline: 'pipeline',
+  pipelineExecution: 'pipelineExecution',
+  rollingDeployment: 'rollingDeployment',
+} as const;
+
+/** Pipeline ids and execution ids appear in workflow ids, container names and URLs. */
+export const PIPELINE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+export function pipelineWorkflowId(pipelineId: string): string {
+  return `stagecoach-${pipelineId}`;
+}
+
+export function executionWorkflowId(pipelineId: string, executionId: string): string {
+  return `stagecoach-${pipelineId}-execution-${executionId}`;
+}
+
+export function rolloutWorkflowId(pipelineId: string, executionId: string, environmentType: string): string {
+  return `${executionWorkflowId(pipelineId, executionId)}-deploy-${environmentType}`;
+}
+
+/** Idempotency key of one effect on one node of one execution: the same key never acts twice. */
+export function nodeEffectKey(parts: { pipelineId: string; executionId: string; environmentType: string; node: string; effect: string }): string {
+  return `${parts.pipelineId}/${parts.executionId}/${parts.environmentType}/${parts.node}/${parts.effect}`;
+}

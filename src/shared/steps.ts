@@ -1,0 +1,58 @@
+/** The pipeline's steps as data: which steps an execution runs, in order, for each pipeline type and trigger. */
+import type { EnvironmentType, ExecutionMode, PhaseId, PipelineType, StepAction, Trigger } from './types';
+
+export interface StepDefinition {
+  stepId: string;
+  phaseId: PhaseId;
+  action: StepAction;
+  environmentType?: EnvironmentType;
+  /** Modes in which the step is skipped (EMERGENCY skips the audit, never the approval). */
+  skippedIn?: ExecutionMode[];
+}
+
+const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinition> = {}): StepDefinition => ({
+  stepId: extra.environmentType ? `${action}-${extra.environmentType}` : action,
+  phaseId,
+  action,
+  ...extra,
+});
+
+export const FULL_STACK_STEPS: readonly StepDefinition[] = [
+  step('stageDeployment', 'validate'),
+  step('stageDeployment', 'build'),
+  step('stageDeployment', 'codeQuality'),
+  step('stageDeployment', 'buildImage'),
+  step('stageDeployment', 'deploy', { environmentType: 'stage' }),
+  step('stageTesting', 'productTest'),
+  step('stageTesting', 'functionalTest'),
+  step('stageTesting', 'uiTest'),
+  step('stageTesting', 'contentAudit', { skippedIn: ['EMERGENCY'] }),
+  step('production', 'approval'),
+  step('production', 'schedule'),
+  step('production', 'deploy', { environmentType: 'prod' }),
+];
+
+/** Web tier: dispatcher configuration only, so a cache rule change ships in minutes. */
+export const WEB_TIER_STEPS: readonly StepDefinition[] = [
+  step('stageDeployment', 'validate'),
+  step('stageDeployment', 'buildImage'),
+  step('stageDeployment', 'deploy', { environmentType: 'stage' }),
+  step('production', 'approval'),
+  step('production', 'schedule'),
+  step('production', 'deploy', { environmentType: 'prod' }),
+];
+
+/** Re-executing the production deployment: validate, copy the previous artifacts, deploy them. */
+export const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
+  step('stageDeployment', 'validate'),
+  step('stageDeployment', 'build'),
+  step('production', 'deploy', { environmentType: 'prod' }),
+];
+
+export function stepsFor(type: PipelineType, trigger: Trigger): readonly StepDefinition[] {
+  if (trigger === 'RE_EXECUTE') return RE_EXECUTE_STEPS;
+  return type === 'webTier' ? WEB_TIER_STEPS : FULL_STACK_STEPS;
+}
+
+/** The default limit of every waiting step, as Cloud Manager has it. */
+export const DEFAULT_WAIT_TIMEOUT = '14 days';

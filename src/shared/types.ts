@@ -1,0 +1,238 @@
+/**
+ * Types shared by workflows, activities, the CLI and the API. Plain data only (it crosses Temporal payloads).
+ * Status vocabularies follow Cloud Manager's PipelineExecution and PipelineExecutionStepState definitions.
+ */
+
+export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+export const STEP_STATUSES = [
+  'NOT_STARTED', 'RUNNING', 'FINISHED', 'ERROR', 'ROLLING_BACK', 'ROLLED_BACK', 'WAITING', 'CANCELLED', 'FAILED',
+] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const TRIGGERS = ['MANUAL', 'ON_COMMIT', 'PUSH_UPGRADES', 'RE_EXECUTE'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+export const MODES = ['NORMAL', 'EMERGENCY'] as const;
+export type ExecutionMode = (typeof MODES)[number];
+
+export type PhaseId = 'stageDeployment' | 'stageTesting' | 'production';
+export type StepAction =
+  | 'validate' | 'build' | 'codeQuality' | 'buildImage' | 'deploy'
+  | 'productTest' | 'functionalTest' | 'uiTest' | 'contentAudit' | 'approval' | 'schedule';
+export type EnvironmentType = 'stage' | 'prod';
+export type PipelineType = 'fullStack' | 'webTier';
+
+/** A Temporal duration: milliseconds, or a string such as '14 days', '90s'. */
+export type DurationSpec = string | number;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pipeline configuration (validated by src/config/pipeline-config.ts; here only its shape)
+
+export interface ApproverConfig {
+  name: string;
+  /** Cloud Manager roles: BUSINESS_OWNER, DEPLOYMENT_MANAGER, PROGRAM_MANAGER. */
+  roles: string[];
+}
+
+export interface DockerHostConfig {
+  /** Local socket (default), or a remote engine as dockerode supports it. */
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https' | 'ssh';
+  username?: string;
+  /** Directory holding ca.pem, cert.pem, key.pem for TLS. */
+  certPath?: string;
+}
+
+export interface EnvironmentConfig {
+  name: string;
+  type: EnvironmentType;
+  /** Number of dispatcher/publish pairs behind the load balancer. */
+  pairs: number;
+  /** How many pairs are rolled at once. */
+  window: number;
+  /** Host port (on 127.0.0.1) where the load balancer serves the site; 0 lets Docker choose. */
+  loadBalancerPort: number;
+  /** Host port (on 127.0.0.1) of the author instance; 0 lets Docker choose. */
+  authorPort: number;
+  docker?: DockerHostConfig;
+  /** Longest wait for a drained dispatcher's sessions to reach 0 before it is put in maintenance anyway. */
+  drainTimeout: DurationSpec;
+}
+
+export interface PageCheck {
+  path: string;
+  /** Text the page must contain; `{version}` is replaced by the version being deployed. */
+  expect?: string;
+}
+
+export interface PipelineConfig {
+  id: string;
+  name: string;
+  type: PipelineType;
+  /** Git URL or local path (a relative path is resolved against the project root). */
+  repository: string;
+  branch: string;
+  app: {
+    /** Image name prefix; tags are `<commit12>-<execution>`. */
+    imageName: string;
+    dockerfile: string;
+    testTarget: string;
+    runtimeTarget: string;
+    port: number;
+    healthPath: string;
+    /** The dispatcher's (Varnish) build context inside the repository. */
+    dispatcherContext: string;
+  };
+  environments: { stage: EnvironmentConfig; prod: EnvironmentConfig };
+  approval: { approvers: ApproverConfig[]; timeout: DurationSpec };
+  schedule: { timeout: DurationSpec };
+  productTest: { pages: PageCheck[] };
+  cache: { warmPages: string[] };
+  audit: { pages: string[] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Execution state: what the `state` query returns
+
+export interface StepState {
+  /** Position of the step in this execution, as a string (Cloud Manager's step state id). */
+  id: string;
+  /** Stable step identifier within the pipeline, e.g. `deploy-prod`. */
+  stepId: string;
+  phaseId: PhaseId;
+  action: StepAction;
+  environment?: string;
+  environmentType?: EnvironmentType;
+  status: StepStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  /** What the step did, in words and numbers; large outputs are references into the artifact store. */
+  details: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  at: string;
+  by: string;
+  /** The message name: approve, reject, schedule, override, cancel, start, reExecute. */
+  action: string;
+  via: 'signal' | 'update' | 'system';
+  outcome: 'accepted' | 'refused';
+  reason?: string;
+  details?: Record<string, unknown>;
+}
+
+/** What the execution waits for now, and who may act. */
+export interface WaitingState {
+  stepId: string;
+  action: StepAction;
+  since: string;
+  /** When the wait ends by itself (the step's timeout). */
+  expiresAt: string;
+  /** Messages accepted right now. */
+  accepts: string[];
+  /** Who may send them (empty: anyone). */
+  allowed: string[];
+  /** For a scheduled deployment: when the timer fires. */
+  scheduledAt?: string;
+}
+
+export interface ImageArtifact {
+  /** Immutable image ID (sha256:...): what every environment deploys. */
+  id: string;
+  tag: string;
+}
+
+export interface ExecutionArtifacts {
+  images?: { app: ImageArtifact; dispatcher: ImageArtifact };
+  version?: string;
+  unitTests?: { passed: number; failed: number; skipped: number; reportRef?: string };
+  /** References into the artifact store (relative paths), never the bytes. */
+  reports: Array<{ name: string; ref: string }>;
+  /** For a re-execution: whose artifacts these are. */
+  copiedFrom?: string;
+}
+
+export type NodeRole = 'author' | 'pair';
+export type NodeCyclePhase =
+  | 'pending' | 'draining' | 'detached' | 'deploying' | 'health-checking' | 'flushing' | 'warming' | 'attaching'
+  | 'done' | 'restoring' | 'restored' | 'failed';
+
+export interface RolloutNodeState {
+  /** `author`, or the pair name `pair-1`, ... */
+  name: string;
+  role: NodeRole;
+  phase: NodeCyclePhase;
+  previousImages?: Record<string, string>;
+  currentImages?: Record<string, string>;
+  /** Host ports (127.0.0.1) of the node's containers, by role. */
+  ports?: Record<string, number>;
+  updatedAt?: string;
+  error?: string;
+}
+
+export interface RolloutState {
+  environment: string;
+  environmentType: EnvironmentType;
+  status: 'RUNNING' | 'FINISHED' | 'ROLLING_BACK' | 'ROLLED_BACK' | 'FAILED' | 'CANCELLED';
+  window: number;
+  currentNode?: string;
+  nodes: RolloutNodeState[];
+  url?: string;
+  reason?: string;
+}
+
+export interface ExecutionState {
+  id: string;
+  pipelineId: string;
+  pipelineType: PipelineType;
+  status: ExecutionStatus;
+  trigger: Trigger;
+  mode: ExecutionMode;
+  /** Who started it (never allowed to approve it). */
+  user: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  repository: string;
+  branch: string;
+  commitId?: string;
+  steps: StepState[];
+  currentStepId?: string;
+  waiting?: WaitingState;
+  artifacts: ExecutionArtifacts;
+  rollouts: Partial<Record<EnvironmentType, RolloutState>>;
+  /** URLs (on 127.0.0.1) where each environment serves. */
+  urls: Partial<Record<EnvironmentType, string>>;
+  audit: AuditEntry[];
+  /** Why the execution ended the way it did, when it did not finish. */
+  reason?: string;
+  /** For a re-execution: the execution whose artifacts it deploys. */
+  reExecutionOf?: string;
+}
+
+export interface ExecutionSummary {
+  id: string;
+  workflowId: string;
+  status: ExecutionStatus;
+  trigger: Trigger;
+  user: string;
+  createdAt: string;
+  finishedAt?: string;
+  /** Status of the production deploy step when the execution ended (undefined when never reached). */
+  prodDeployStatus?: StepStatus;
+  artifacts?: ExecutionArtifacts;
+  commitId?: string;
+}
+
+export interface PipelineState {
+  pipelineId: string;
+  running?: ExecutionSummary;
+  /** Newest last; only the most recent ones are kept. */
+  executions: ExecutionSummary[];
+  nextExecutionNumber: number;
+  audit: AuditEntry[];
+}

@@ -1,0 +1,63 @@
+/**
+ * The Stagecoach worker: hosts the three workflows and every activity on the `stagecoach` task queue. Connects
+ * through Temporal's standard environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS / API key,
+ * TEMPORAL_PROFILE and the config file, as @temporalio/envconfig reads them), defaulting to localhost:7233, so the
+ * same worker runs against the embedded dev server, a Temporal cluster or Temporal Cloud unchanged.
+ */
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
+import { TASK_QUEUE } from './shared/ids';
+
+export interface StagecoachWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  deps?: Partial<ActivityDeps>;
+  /** A prebuilt workflow bundle (tests build it once); default: bundle src/workflows at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  identity?: string;
+}
+
+export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities(defaultActivityDeps(options.deps)),
+    identity: options.identity,
+    // On SIGTERM/SIGINT the worker stops polling and gives running activities this long to finish or heartbeat out.
+    shutdownGraceTime: '30 seconds',
+    // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
+    maxCachedWorkflows: 500,
+  });
+}
+
+/** Connection settings from the environment (see the module comment); the default is the local dev server. */
+export function connectionSettings() {
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  return { connectionOptions: { address: 'localhost:7233', ...connectionOptions }, namespace: namespace ?? 'default' };
+}
+
+export async function runWorker(): Promise<void> {
+  const { connectionOptions, namespace } = connectionSettings();
+  const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
+    throw new Error(`Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
+      'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
+  });
+  const worker = await createWorker({ connection, namespace });
+  console.log(`[worker] polling task queue "${TASK_QUEUE}" on ${connectionOptions.address} (namespace ${namespace})`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: Error) => {
+    console.error(`[worker] ${err.message}`);
+    process.exit(1);
+  });
+}

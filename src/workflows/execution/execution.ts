@@ -1,0 +1,238 @@
+/**
+ * One pipeline execution: its state, its message handlers and its step loop. The step list is data (shared/steps.ts),
+ * each action's work lives in step-runners.ts; this class owns statuses, times, waits, cancellation and what the
+ * Web UI shows.
+ */
+import {
+  ApplicationFailure, CancellationScope, condition, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { Refusal } from '../../shared/errors';
+import {
+  approveSignal, approveUpdate, cancelSignal, cancelUpdate, executionStateQuery, overrideSignal, overrideUpdate,
+  rejectSignal, rejectUpdate, rolloutProgressSignal, scheduleSignal, scheduleUpdate,
+  type ExecutionAction, type MessageAck,
+} from '../../shared/messages';
+import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
+import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
+import { durationMs, payloadProblem, refusalReason } from './message-rules';
+import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
+import { STEP_RUNNERS, StopExecution, type Decisions, type StepContext } from './step-runners';
+
+const now = () => new Date().toISOString();
+
+export class Execution implements StepContext {
+  readonly state: ExecutionState;
+  readonly decisions: Decisions = {};
+  private cancelRequest?: { by: string; reason?: string };
+  private stepScope?: CancellationScope;
+  private scheduleVersion = 0;
+
+  constructor(readonly input: ExecutionInput) {
+    this.state = initialState(input, now());
+  }
+
+  get config() {
+    return this.input.config;
+  }
+
+  nowMs(): number {
+    return Date.now();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Messages
+
+  installHandlers(): void {
+    setHandler(executionStateQuery, () => this.state);
+    const pairs = [
+      ['approve', approveSignal, approveUpdate], ['reject', rejectSignal, rejectUpdate], ['schedule', scheduleSignal, scheduleUpdate],
+      ['override', overrideSignal, overrideUpdate], ['cancel', cancelSignal, cancelUpdate],
+    ] as const;
+    for (const [action, signal, update] of pairs) {
+      setHandler(signal, (request: unknown) => { this.receive(action, request, 'signal'); });
+      setHandler(update, (request: unknown) => this.receive(action, request, 'update'), {
+        validator: (request: unknown) => {
+          const problem = payloadProblem(action, request);
+          if (problem) throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message: problem, nonRetryable: true });
+        },
+      });
+    }
+    setHandler(rolloutProgressSignal, ({ environmentType, rollout }) => {
+      this.state.rollouts[environmentType] = rollout;
+      if (rollout.url) this.state.urls[environmentType] = rollout.url;
+      const step = this.state.steps.find((s) => s.action === 'deploy' && s.environmentType === environmentType);
+      if (step?.status === 'RUNNING' && rollout.status === 'ROLLING_BACK') step.status = 'ROLLING_BACK';
+      if (step) step.details.summary = rollout.currentNode ? `${rollout.status}: ${rollout.currentNode} ${rollout.nodes.find((n) => n.name === rollout.currentNode)?.phase}` : rollout.status;
+      this.touch();
+    });
+  }
+
+  /** Accepts or refuses one message; every request is audited. Updates learn the refusal as an ApplicationFailure. */
+  private receive(action: ExecutionAction, request: unknown, via: 'signal' | 'update'): MessageAck {
+    const by = typeof (request as { by?: unknown })?.by === 'string' ? (request as { by: string }).by : '(unknown)';
+    const problem = payloadProblem(action, request)
+      ?? refusalReason(action, request as Record<string, unknown>, this.state, this.config, this.nowMs());
+    if (problem) {
+      appendAudit(this.state, { at: now(), by, action, via, outcome: 'refused', reason: problem });
+      this.touch();
+      if (via === 'update') {
+        const type = /not waiting|has ended|already/.test(problem) ? Refusal.NotWaiting : Refusal.NotAllowed;
+        throw ApplicationFailure.create({ type, message: problem, nonRetryable: true });
+      }
+      return { accepted: true, message: problem };
+    }
+    const message = this.apply(action, request as Record<string, unknown>);
+    appendAudit(this.state, { at: now(), by, action, via, outcome: 'accepted', details: compact(request as Record<string, unknown>) });
+    this.touch();
+    return { accepted: true, message };
+  }
+
+  private apply(action: ExecutionAction, request: Record<string, unknown>): string {
+    const by = String(request.by);
+    const reason = typeof request.reason === 'string' ? request.reason : undefined;
+    switch (action) {
+      case 'approve':
+      case 'reject':
+        this.decisions.approval = { decision: action === 'approve' ? 'approved' : 'rejected', by, at: now(), reason };
+        if (this.state.waiting) this.state.waiting.accepts = ['cancel'];
+        return `execution ${this.state.id} ${action === 'approve' ? 'approved' : 'rejected'} by ${by}`;
+      case 'schedule':
+        this.scheduleVersion += 1;
+        this.decisions.schedule = { by, at: request.at as string | undefined, now: request.now === true, receivedAt: now(), version: this.scheduleVersion };
+        return request.now ? `execution ${this.state.id} deploys to production now` : `execution ${this.state.id} deploys to production at ${String(request.at)}`;
+      case 'override':
+        return 'no quality gate waits for an override';
+      case 'cancel':
+        this.cancelRequest = { by, reason };
+        this.setStatus('CANCELLING');
+        this.stepScope?.cancel();
+        return `execution ${this.state.id} is being cancelled`;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The step loop
+
+  async run(): Promise<ExecutionResult> {
+    this.setStatus('RUNNING');
+    this.stepScope = new CancellationScope();
+    try {
+      await this.stepScope.run(async () => {
+        for (const step of this.state.steps) {
+          if (this.cancelRequest) throw new StopExecution('CANCELLED', 'CANCELLED', this.cancelReason());
+          await this.runStep(step);
+        }
+      });
+      this.finish('FINISHED');
+    } catch (err) {
+      const step = this.state.steps.find((s) => s.stepId === this.state.currentStepId);
+      if (err instanceof StopExecution) {
+        this.endStep(step, err.stepStatus, err.message);
+        this.finish(err.executionStatus, err.message);
+      } else if (isCancellation(err)) {
+        const reason = this.cancelReason();
+        // A rollout that was rolled back keeps its ROLLED_BACK status.
+        this.endStep(step, step?.status === 'ROLLING_BACK' || this.rolledBack(step) ? 'ROLLED_BACK' : 'CANCELLED', reason);
+        this.finish('CANCELLED', reason);
+      } else {
+        const { status, message } = classifyFailure(err);
+        this.endStep(step, status, message);
+        this.finish(status === 'FAILED' ? 'FAILED' : 'ERROR', `${step?.action ?? 'a step'} ${status === 'FAILED' ? 'failed' : 'errored'}: ${message}`);
+      }
+    }
+    return { status: this.state.status, reason: this.state.reason, state: this.state };
+  }
+
+  private async runStep(step: StepState): Promise<void> {
+    const definition = definitionOf(this.state, step);
+    this.state.currentStepId = step.stepId;
+    step.startedAt = now();
+    if (definition.skippedIn?.includes(this.state.mode)) {
+      step.details = { summary: `skipped in ${this.state.mode} mode`, skipped: true };
+      this.endStep(step, 'FINISHED');
+      return;
+    }
+    step.status = 'RUNNING';
+    this.publish();
+    await STEP_RUNNERS[step.action](this, step);
+    this.endStep(step, 'FINISHED');
+  }
+
+  private endStep(step: StepState | undefined, status: StepState['status'], reason?: string): void {
+    if (!step) return;
+    step.status = status;
+    step.finishedAt = now();
+    if (reason && status !== 'FINISHED') step.details = { ...step.details, summary: reason, reason };
+    this.state.waiting = undefined;
+    this.publish();
+  }
+
+  private rolledBack(step: StepState | undefined): boolean {
+    const rollout = step?.environmentType ? this.state.rollouts[step.environmentType] : undefined;
+    return rollout?.status === 'CANCELLED' || rollout?.status === 'ROLLED_BACK';
+  }
+
+  private cancelReason(): string {
+    const c = this.cancelRequest;
+    return c ? `cancelled by ${c.by}${c.reason ? `: ${c.reason}` : ''}` : 'cancelled through Temporal (workflow cancellation)';
+  }
+
+  async wait(
+    step: StepState, waiting: Omit<WaitingState, 'stepId' | 'action' | 'since' | 'expiresAt'>, timeout: string | number,
+    done: () => boolean, expiresAt?: string,
+  ): Promise<boolean> {
+    const timeoutMs = durationMs(timeout);
+    step.status = 'WAITING';
+    this.state.waiting = {
+      stepId: step.stepId, action: step.action, since: now(),
+      expiresAt: expiresAt ?? new Date(this.nowMs() + timeoutMs).toISOString(), ...waiting,
+    };
+    this.publish();
+    const result = await condition(done, timeoutMs);
+    step.status = 'RUNNING';
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Status and what the Web UI shows
+
+  private setStatus(status: ExecutionStatus): void {
+    this.state.status = status;
+    this.publish();
+  }
+
+  private finish(status: ExecutionStatus, reason?: string): void {
+    this.state.finishedAt = now();
+    this.state.reason = reason;
+    this.state.currentStepId = this.state.currentStepId ?? undefined;
+    this.setStatus(status);
+  }
+
+  private touch(): void {
+    this.state.updatedAt = now();
+  }
+
+  publish(): void {
+    this.touch();
+    const step = this.state.steps.find((s) => s.stepId === this.state.currentStepId);
+    upsertSearchAttributes([
+      { key: PipelineStatusKey, value: this.state.status },
+      ...(step ? [{ key: PipelineStepKey, value: step.action }] : []),
+      ...(this.state.commitId ? [{ key: CommitIdKey, value: this.state.commitId }] : []),
+    ]);
+    setCurrentDetails(renderDetails(this.state, this.nowMs()));
+  }
+}
+
+/** A failure of a known, non-retryable kind (tests failed, bad config) is FAILED; anything else is an ERROR. */
+function classifyFailure(err: unknown): { status: 'FAILED' | 'ERROR'; message: string } {
+  let current = err as { message?: string; cause?: unknown; type?: string; nonRetryable?: boolean } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  const failed = current instanceof ApplicationFailure && (current.nonRetryable || current.type !== undefined);
+  return { status: failed ? 'FAILED' : 'ERROR', message: current?.message ?? String(err) };
+}
+
+function compact(request: Record<string, unknown>): Record<string, unknown> {
+  const { by: _by, ...rest } = request;
+  return rest;
+}

@@ -1,0 +1,95 @@
+/**
+ * When an execution accepts approve, reject, schedule, override and cancel. Pure functions answering the reason for
+ * a refusal (undefined when accepted), shared by the signal and the update of each message.
+ */
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { ExecutionAction } from '../../shared/messages';
+import type { ExecutionState, PipelineConfig } from '../../shared/types';
+import { TERMINAL_STATUSES } from './state';
+
+const MAX_TEXT = 1000;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks a message's payload shape: what the update validator rejects before anything is recorded. */
+export function payloadProblem(action: ExecutionAction, request: unknown): string | undefined {
+  if (!isObject(request)) return `${action} takes one object argument, e.g. {"by": "alice"}`;
+  const { by } = request;
+  if (typeof by !== 'string' || !by.trim()) return `${action} needs "by": the name of who is asking`;
+  if (by.length > 100) return '"by" is longer than 100 characters';
+  for (const key of ['comment', 'reason'] as const) {
+    const value = request[key];
+    if (value !== undefined && (typeof value !== 'string' || value.length > MAX_TEXT)) return `"${key}" must be a string of at most ${MAX_TEXT} characters`;
+  }
+  if (action === 'schedule') {
+    const { at, now } = request;
+    if ((at === undefined) === (now !== true)) return 'schedule needs exactly one of "now": true or "at": an ISO 8601 time';
+    if (at !== undefined && (typeof at !== 'string' || Number.isNaN(Date.parse(at)))) return `"at" is not an ISO 8601 time: ${JSON.stringify(at)}`;
+  }
+  if (action === 'override') {
+    const { metrics } = request;
+    if (!Array.isArray(metrics) || metrics.some((m) => typeof m !== 'string')) return 'override needs "metrics": the list of failing metric ids it overrides';
+  }
+  return undefined;
+}
+
+function notWaitingFor(state: ExecutionState, what: string): string {
+  if (TERMINAL_STATUSES.includes(state.status)) return `execution ${state.id} has ended (${state.status}): nothing waits for ${what}`;
+  const step = state.steps.find((s) => s.stepId === state.currentStepId);
+  return `execution ${state.id} is not waiting for ${what}` + (step ? ` (current step: ${step.action}, ${step.status})` : '');
+}
+
+/** The approvers a decision may come from: configured approvers other than the one who started the execution. */
+export function eligibleApprovers(state: ExecutionState, config: PipelineConfig): string[] {
+  return config.approval.approvers.map((a) => a.name).filter((name) => name !== state.user);
+}
+
+function approverProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
+  if (by === state.user) return `self-approval is not allowed: ${by} started execution ${state.id}`;
+  const approvers = config.approval.approvers;
+  if (approvers.length && !approvers.some((a) => a.name === by)) {
+    return `${by} is not an approver of pipeline ${state.pipelineId} (approvers: ${approvers.map((a) => a.name).join(', ')})`;
+  }
+  return undefined;
+}
+
+export function refusalReason(
+  action: ExecutionAction, request: Record<string, unknown>, state: ExecutionState, config: PipelineConfig, nowMs: number,
+): string | undefined {
+  const by = String(request.by);
+  const waiting = state.waiting;
+  switch (action) {
+    case 'approve':
+    case 'reject':
+      if (!waiting?.accepts.includes(action)) return notWaitingFor(state, 'an approval decision');
+      return approverProblem(state, config, by);
+    case 'schedule': {
+      if (!waiting?.accepts.includes('schedule')) return notWaitingFor(state, 'a schedule');
+      const approvers = config.approval.approvers;
+      if (approvers.length && !approvers.some((a) => a.name === by)) {
+        return `${by} may not schedule deployments of pipeline ${state.pipelineId} (allowed: ${approvers.map((a) => a.name).join(', ')})`;
+      }
+      if (typeof request.at === 'string') {
+        const at = Date.parse(request.at);
+        if (at <= nowMs) return `the time ${request.at} is in the past (now: ${new Date(nowMs).toISOString()}); use --now to deploy at once`;
+        const limit = Date.parse(waiting.expiresAt);
+        if (at > limit) return `the time ${request.at} is beyond the schedule step's waiting limit (${waiting.expiresAt})`;
+      }
+      return undefined;
+    }
+    case 'override':
+      if (!waiting?.accepts.includes('override')) return notWaitingFor(state, 'a quality gate override');
+      return undefined;
+    case 'cancel':
+      if (TERMINAL_STATUSES.includes(state.status)) return `execution ${state.id} has already ended (${state.status})`;
+      if (state.status === 'CANCELLING') return `execution ${state.id} is already being cancelled`;
+      return undefined;
+  }
+}
+
+/** Milliseconds of a configured duration ('14 days', '90s', 500). */
+export function durationMs(duration: string | number): number {
+  return msToNumber(duration as never);
+}

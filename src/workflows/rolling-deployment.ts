@@ -1,0 +1,202 @@
+/**
+ * rollingDeployment: one environment's rollout, a child of the execution. Runs the cycle of rollout-plan.ts on each
+ * node and reports every phase change to its parent. A rollout that does not finish, because a node fails or the
+ * execution is cancelled, restores every node it touched to its previous images with the same detach/attach cycle,
+ * so the environment ends on one version with every node attached.
+ */
+import {
+  CancellationScope, defineQuery, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import { nodeEffectKey } from '../shared/ids';
+import { rolloutProgressSignal } from '../shared/messages';
+import type { EnvironmentConfig, RolloutNodeState, RolloutState } from '../shared/types';
+import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
+import { durationMs } from './execution/message-rules';
+import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleOperation, type CycleStep } from './rollout-plan';
+
+export interface RolloutInput {
+  pipelineId: string;
+  executionId: string;
+  environment: EnvironmentConfig;
+  /** Image IDs to deploy; without `app` (web tier) only the dispatchers change. */
+  images: { app?: string; dispatcher: string };
+  app: { port: number; healthPath: string };
+  warmPages: string[];
+}
+
+/** One recorded effect: what the rollout did to which node, in order. Proves the order and that nothing doubled. */
+export interface CycleRecord { at: string; node: string; op: CycleOperation; restore: boolean; detail?: string }
+
+export type RolloutResult = RolloutState & { cycle: CycleRecord[] };
+
+export const rolloutStateQuery = defineQuery<RolloutResult>('state');
+
+export async function rollingDeployment(input: RolloutInput): Promise<RolloutResult> {
+  const { environment } = input;
+  const parent = workflowInfo().parent;
+  const pairs = Array.from({ length: environment.pairs }, (_, i) => i + 1);
+  const state: RolloutResult = {
+    environment: environment.name,
+    environmentType: environment.type,
+    status: 'RUNNING',
+    window: environment.window,
+    nodes: [
+      ...(input.images.app ? [{ name: 'author', role: 'author' as const, phase: 'pending' as const }] : []),
+      ...pairs.map((p) => ({ name: `pair-${p}`, role: 'pair' as const, phase: 'pending' as const })),
+    ],
+    cycle: [],
+  };
+  setHandler(rolloutStateQuery, () => state);
+
+  const report = () => {
+    if (!parent) return;
+    const { cycle: _cycle, ...rollout } = state;
+    // Fire and forget: progress is informational and must never slow down or block the rollout.
+    getExternalWorkflowHandle(parent.workflowId, parent.runId)
+      .signal(rolloutProgressSignal, { environmentType: environment.type, rollout })
+      .catch(() => undefined);
+  };
+  const node = (name: string) => state.nodes.find((n) => n.name === name)!;
+  const setPhase = (n: RolloutNodeState, phase: RolloutNodeState['phase']) => {
+    if (n.phase === phase) return;
+    n.phase = phase;
+    n.updatedAt = new Date().toISOString();
+    state.currentNode = n.name;
+    report();
+  };
+
+  const common = { pipelineId: input.pipelineId, environment };
+  const key = (nodeName: string, effect: string, restore: boolean) =>
+    nodeEffectKey({ pipelineId: input.pipelineId, executionId: input.executionId, environmentType: environment.type, node: nodeName, effect: restore ? `${effect}-restore` : effect });
+
+  /** Runs one operation of a node's cycle. `images` are what the node should run after it. */
+  async function perform(n: RolloutNodeState, step: CycleStep, images: Record<string, string | undefined>, restore: boolean) {
+    const pair = n.role === 'pair' ? Number(n.name.slice('pair-'.length)) : 0;
+    const server = `pair-${pair}`;
+    const replace = async (role: 'publish' | 'dispatcher' | 'author', nodeName: string) => {
+      const image = images[role];
+      if (!image) return 'unchanged';
+      const result = await containerActivities.deployNode({
+        ...common, role, node: nodeName, image, appPort: input.app.port, deployKey: key(nodeName, 'replace', restore),
+      });
+      n.previousImages ??= {};
+      if (!restore && !(role in n.previousImages)) n.previousImages[role] = result.previousImage ?? '';
+      n.currentImages = { ...n.currentImages, [role]: result.image };
+      n.ports = { ...n.ports, [role]: result.hostPort };
+      return result.reused ? 'already done' : `now ${result.image.slice(7, 19)}`;
+    };
+    const health = async (role: 'publish' | 'dispatcher' | 'author') => {
+      const port = n.ports?.[role];
+      if (!port) return 'unchanged';
+      const r = await healthActivities.checkHealth({ url: `http://127.0.0.1:${port}${input.app.healthPath}`, what: `${role} of ${n.name}` });
+      return `healthy after ${r.attempts} attempt(s)`;
+    };
+    let detail: string | undefined;
+    switch (step.op) {
+      case 'drain': detail = (await loadBalancerActivities.setServerState({ ...common, server, state: 'drain' })).status; break;
+      case 'waitSessions': {
+        const r = await loadBalancerActivities.waitForSessionsDrained({ ...common, server, timeoutMs: durationMs(environment.drainTimeout) });
+        detail = r.drained ? 'no sessions' : `${r.sessions} session(s) left after ${r.waitedMs} ms`;
+        break;
+      }
+      case 'maint': detail = (await loadBalancerActivities.setServerState({ ...common, server, state: 'maint' })).status; break;
+      case 'replacePublish': detail = await replace('publish', `publish-${pair}`); break;
+      case 'replaceDispatcher': detail = await replace('dispatcher', `dispatcher-${pair}`); break;
+      case 'replaceAuthor': detail = await replace('author', 'author'); break;
+      case 'healthPublish': detail = await health('publish'); break;
+      case 'healthDispatcher': detail = await health('dispatcher'); break;
+      case 'healthAuthor': detail = await health('author'); break;
+      case 'flush': await cacheActivities.flushCache({ ...common, pair }); break;
+      case 'warm': {
+        const r = await cacheActivities.warmCache({ ...common, pair, pages: input.warmPages });
+        detail = r.pages.map((p) => `${p.path}${p.cached ? ' cached' : ' NOT cached'}`).join(', ');
+        break;
+      }
+      case 'ready': detail = (await loadBalancerActivities.setServerState({ ...common, server, state: 'ready' })).status; break;
+      case 'waitUp': detail = (await loadBalancerActivities.waitForServerUp({ ...common, server })).status; break;
+    }
+    state.cycle.push({ at: new Date().toISOString(), node: n.name, op: step.op, restore, detail });
+  }
+
+  async function runCycle(n: RolloutNodeState, images: Record<string, string | undefined>, restore: boolean) {
+    const cycle = n.role === 'author' ? AUTHOR_CYCLE : PAIR_CYCLE;
+    for (const step of cycle) {
+      setPhase(n, restore && step.phase === 'deploying' ? 'restoring' : step.phase);
+      await perform(n, step, images, restore);
+    }
+    setPhase(n, restore ? 'restored' : 'done');
+  }
+
+  const newImages = { author: input.images.app, publish: input.images.app, dispatcher: input.images.dispatcher };
+  /** Nodes whose containers were (or may have been) replaced: what a rollback restores. */
+  const touched: RolloutNodeState[] = [];
+
+  try {
+    // Network and load balancer first: idempotent, and nothing is detached yet if they cannot be made.
+    state.url = (await containerActivities.prepareEnvironment(common)).url;
+    report();
+    if (input.images.app) {
+      touched.push(node('author'));
+      await runCycle(node('author'), newImages, false);
+    }
+    for (const group of windowsOf(environment.pairs, environment.window)) {
+      const nodes = group.map((p) => node(`pair-${p}`));
+      touched.push(...nodes);
+      const results = await Promise.allSettled(nodes.map((n) => runCycle(n, newImages, false)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+    state.status = 'FINISHED';
+    state.currentNode = undefined;
+    state.url = (await containerActivities.describeEnvironment(common)).url;
+    report();
+    return state;
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    const failedNode = state.nodes.find((n) => n.name === state.currentNode);
+    if (failedNode && !cancelled) failedNode.error = rootMessage(err);
+    state.reason = cancelled ? 'the execution was cancelled during the rollout' : `${state.currentNode ?? 'a node'} failed: ${rootMessage(err)}`;
+    state.status = 'ROLLING_BACK';
+    report();
+    // Restore in a scope that a cancellation cannot interrupt: the environment must end on one version, attached.
+    await CancellationScope.nonCancellable(async () => {
+      for (const n of [...touched].reverse()) {
+        try {
+          if (n.previousImages === undefined) {
+            // Never replaced (it failed or was cancelled before its containers changed): only attach it again.
+            if (n.role === 'pair') for (const step of PAIR_CYCLE.slice(-2)) await perform(n, step, {}, true);
+            setPhase(n, 'restored');
+            continue;
+          }
+          const previous = n.previousImages;
+          const restoreImages = { author: previous.author || undefined, publish: previous.publish || undefined, dispatcher: previous.dispatcher || undefined };
+          if (!Object.values(restoreImages).some(Boolean)) {
+            // First deployment of this node: there is no previous version; it stays out of the load balancer.
+            n.error ??= 'no previous version to restore (first deployment): left detached';
+            if (n.role === 'pair') await loadBalancerActivities.setServerState({ ...common, server: n.name, state: 'maint' });
+            setPhase(n, 'failed');
+            continue;
+          }
+          await runCycle(n, restoreImages, true);
+        } catch (restoreErr) {
+          n.phase = 'failed';
+          n.error = `restore failed: ${rootMessage(restoreErr)}`;
+          state.status = 'FAILED';
+        }
+      }
+      if (state.status === 'ROLLING_BACK') state.status = cancelled ? 'CANCELLED' : 'ROLLED_BACK';
+      state.currentNode = undefined;
+      state.url = (await containerActivities.describeEnvironment(common).catch(() => undefined))?.url;
+      report();
+    });
+    if (cancelled) throw err;
+    return state;
+  }
+
+}
+
+function rootMessage(err: unknown): string {
+  let current = err as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return current?.message ?? String(err);
+}

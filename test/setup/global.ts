@@ -1,0 +1,50 @@
+/**
+ * Starts one real Temporal dev server (the pinned CLI, through TestWorkflowEnvironment.createLocal) with Stagecoach's
+ * search attributes, and bundles the workflow code once for every test file's worker.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { PROJECT_ROOT, STATE_DIR } from '../../src/config/paths';
+import { findTemporalCli } from '../../src/provision';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalCli: string;
+    workflowBundlePath: string;
+  }
+}
+
+let env: TestWorkflowEnvironment | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const temporalCli = await findTemporalCli();
+  if (!temporalCli) throw new Error('Temporal CLI not found: run `npm run provision` (npm test does it first).');
+  env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCli },
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(PROJECT_ROOT, 'src', 'workflows', 'index.ts'), logger: quietLogger });
+  const workflowBundlePath = path.join(STATE_DIR, 'test', 'workflow-bundle.js');
+  await fs.mkdir(path.dirname(workflowBundlePath), { recursive: true });
+  await fs.writeFile(workflowBundlePath, code);
+  project.provide('temporalAddress', env.address);
+  project.provide('temporalCli', temporalCli);
+  project.provide('workflowBundlePath', workflowBundlePath);
+}
+
+export async function teardown(): Promise<void> {
+  await env?.teardown();
+}
+
+const quietLogger = {
+  log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined,
+  warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
+};
