@@ -124,10 +124,17 @@ export class Stagecoach {
   /** Sends one execution message as an update: answers when accepted, throws a StagecoachError with the reason when refused. */
   async send(pipelineId: string, executionId: string, action: ExecutionAction, request: Record<string, unknown>): Promise<MessageAck> {
     const handle = this.client.workflow.getHandle(executionWorkflowId(pipelineId, executionId));
+    let described;
     try {
-      await handle.describe();
+      described = await handle.describe();
     } catch (err) {
       throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+    }
+    if (described.status.name !== 'RUNNING') {
+      // A closed workflow takes no updates: answer in the execution's own terms.
+      const state = await handle.query(executionStateQuery).catch(() => undefined);
+      throw new StagecoachError('refused', `execution ${executionId} has ended (${state?.status ?? described.status.name}): ` +
+        `nothing waits for ${action}${state?.reason ? ` (${state.reason})` : ''}`);
     }
     try {
       return await handle.executeUpdate(UPDATES[action] as typeof approveUpdate, { args: [request as never] });
