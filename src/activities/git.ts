@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { resolveRepository } from '../config/pipeline-config';
@@ -83,12 +83,16 @@ export function createGitActivities({ stateDir }: GitDeps) {
     const mirror = await syncMirror(repository);
     const treeish = subdir && subdir !== '.' ? `${commitId}:${subdir}` : commitId;
     const child = spawn('git', ['archive', '--format=tar', treeish], { cwd: mirror, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A plain PassThrough, not the child's pipe socket: dockerode sends a small, already-finished socket as an empty
+    // body ("Cannot locate specified Dockerfile").
+    const out = new PassThrough();
+    child.stdout.pipe(out);
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('close', (code) => {
-      if (code !== 0) child.stdout.destroy(new Error(`git archive ${treeish} failed: ${stderr.trim()}`));
+      if (code !== 0) out.destroy(new Error(`git archive ${treeish} failed: ${stderr.trim()}`));
     });
-    return child.stdout;
+    return out;
   }
 
   /** Whether a path exists in a commit (files the app may or may not ship, such as functional tests). */

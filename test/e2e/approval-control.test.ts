@@ -65,6 +65,7 @@ describe('approval', () => {
     ]);
     expect(state.audit[3].reason).toMatch(/not waiting for a schedule/);
     // Once ended, nothing is offered any more.
+    await h.recordHistory('execution-reject', executionWorkflowId(ID, executionId));
     expect(await refusal(h.stagecoach.send(ID, executionId, 'approve', { by: 'bob' }))).toMatch(/has ended \(CANCELLED\): nothing waits for approve/);
   });
 
@@ -74,6 +75,7 @@ describe('approval', () => {
     const state = await h.waitFor(ID, executionId, hasEnded, 8 * 60_000);
     expect(state.status).toBe('CANCELLED');
     expect(state.reason).toMatch(/no approval decision within 3s/);
+    await h.recordHistory('execution-approval-timeout', executionWorkflowId(ID, executionId));
     expect(state.steps.find((s) => s.action === 'approval')!.status).toBe('CANCELLED');
     expect(state.waiting).toBeUndefined();
     expect(await prodContainers()).toBe(0);
@@ -96,6 +98,7 @@ describe('approval', () => {
     const ended = await h.waitFor(ID, executionId, hasEnded);
     expect(ended.status).toBe('CANCELLED');
     expect(ended.reason).toBe('cancelled by bob: demo over');
+    await h.recordHistory('execution-signal-approve-then-cancel', executionWorkflowId(ID, executionId));
     expect(await prodContainers()).toBe(0);
     expect(containerName(ID, 'prod', 'lb')).toBe('sc-t-approval-prod-lb');
   });

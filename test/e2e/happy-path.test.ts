@@ -3,7 +3,7 @@
  * One execution goes from validation to Production; the state and the search attributes are checked at each wait.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { executionWorkflowId } from '../../src/shared/ids';
+import { executionWorkflowId, pipelineWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 
 const ID = 't-happy';
@@ -76,5 +76,8 @@ describe('an execution from validation to Production', () => {
     const description = await h.client.workflow.getHandle(executionWorkflowId(ID, executionId)).describe();
     expect(description.typedSearchAttributes.get({ name: 'PipelineStatus', type: 'KEYWORD' } as never)).toBe('FINISHED');
     expect(state.audit.map((a) => [a.action, a.by, a.outcome])).toEqual([['approve', 'alice', 'accepted'], ['schedule', 'alice', 'accepted']]);
+    await h.recordHistory('execution-happy-path', executionWorkflowId(ID, executionId));
+    await h.recordHistory('rollout-prod', rolloutWorkflowId(ID, executionId, 'prod'));
+    await h.recordHistory('pipeline', pipelineWorkflowId(ID));
   });
 });

@@ -2,9 +2,11 @@
  * A test's view of Stagecoach: a worker on the shared dev server, a client, a pipeline configuration of its own
  * (its own id, so containers and workflow ids never collide with another test's) and a real git repository.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
@@ -16,6 +18,8 @@ import { syncSampleRepo } from '../../src/dev/sample-repo';
 import type { ExecutionState } from '../../src/shared/types';
 import { createWorker } from '../../src/worker';
 
+export const FIXTURES_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
+
 export interface Harness {
   stagecoach: Stagecoach;
   client: Client;
@@ -24,6 +28,11 @@ export interface Harness {
   repo: string;
   tmp: string;
   docker: Docker;
+  /**
+   * With RECORD_FIXTURES=1, saves a workflow's history as a replay fixture (test/fixtures/histories/<name>.json).
+   * Re-record after a deliberate, patched() workflow change; see test/replay.test.ts.
+   */
+  recordHistory(name: string, workflowId: string): Promise<void>;
   /** Writes `<id>.yaml` into the pipelines directory. */
   writePipeline(config: Record<string, unknown>): Promise<void>;
   /** Polls the execution's state until `until` holds; fails with the last state after `timeoutMs`. */
@@ -72,6 +81,13 @@ export async function startHarness(name: string, pipelineIds: string[]): Promise
 
   return {
     stagecoach, client, worker, pipelinesDir, repo, tmp, docker,
+    async recordHistory(fixture, workflowId) {
+      if (!process.env.RECORD_FIXTURES) return;
+      const { stdout } = await promisify(execFile)(inject('temporalCli'), [
+        'workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json',
+      ], { maxBuffer: 64 * 1024 * 1024 });
+      await fs.writeFile(path.join(FIXTURES_DIR, `${fixture}.json`), stdout);
+    },
     async writePipeline(config) {
       await fs.writeFile(path.join(pipelinesDir, `${String(config.id)}.yaml`), YAML.stringify(config));
     },
