@@ -10,6 +10,4 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY examples ./examples
 COPY bin ./bin
-ENV STAGECOACH_STATE_DIR=/var/lib/stagecoach
-VOLUME /var/lib/stagecoach
 CMD ["node", "bin/stagecoach", "worker"]
