@@ -4,9 +4,11 @@
  * TEMPORAL_PROFILE and the config file, as @temporalio/envconfig reads them), defaulting to localhost:7233, so the
  * same worker runs against the embedded dev server, a Temporal cluster or Temporal Cloud unchanged.
  */
+import os from 'node:os';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
+import { StagecoachError } from './client/operations';
 import { TASK_QUEUE } from './shared/ids';
 
 export interface StagecoachWorkerOptions {
@@ -26,7 +28,8 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(defaultActivityDeps(options.deps)),
-    identity: options.identity,
+    // Passing identity: undefined would replace the SDK's default identity and fail Worker.create.
+    ...(options.identity ? { identity: options.identity } : {}),
     // On SIGTERM/SIGINT the worker stops polling and gives running activities this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
     // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
@@ -37,17 +40,18 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
 /** Connection settings from the environment (see the module comment); the default is the local dev server. */
 export function connectionSettings() {
   const { connectionOptions, namespace } = loadClientConnectConfig();
-  return { connectionOptions: { address: 'localhost:7233', ...connectionOptions }, namespace: namespace ?? 'default' };
+  // envconfig returns `address: undefined` when nothing is configured: default it explicitly.
+  return { connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? 'localhost:7233' }, namespace: namespace ?? 'default' };
 }
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
-    throw new Error(`Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
+    throw new StagecoachError('unreachable', `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
   });
-  const worker = await createWorker({ connection, namespace });
-  console.log(`[worker] polling task queue "${TASK_QUEUE}" on ${connectionOptions.address} (namespace ${namespace})`);
+  const worker = await createWorker({ connection, namespace, identity: `${process.pid}@${os.hostname()} (stagecoach worker)` });
+  console.log(`[worker] polling task queue "${TASK_QUEUE}" on ${connectionOptions.address} (namespace ${namespace}); Ctrl-C stops it`);
   try {
     await worker.run();
   } finally {
