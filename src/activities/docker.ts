@@ -314,7 +314,10 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
     const network = networkName(input.pipelineId, input.environment.name);
     const current = docker.getContainer(name);
     const info = await inspectOrUndefined(current);
-    if (info && info.Config.Labels?.[LABEL.deployKey] === input.deployKey && info.State.Running) {
+    const wanted = await docker.getImage(input.image).inspect().then((i) => i.Id, () => undefined);
+    // Already running this image (a retry, a resumed rollout, or a restore of a node that was never replaced):
+    // nothing to redo, so no node is ever deployed twice.
+    if (info && info.State.Running && (info.Config.Labels?.[LABEL.deployKey] === input.deployKey || info.Image === wanted)) {
       return {
         container: name, image: info.Image, previousImage: info.Config.Labels[LABEL.previousImage] || undefined,
         hostPort: await publishedPort(current, input.containerPort), reused: true,

@@ -58,6 +58,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         ...base,
         containerPort: DISPATCHER_PORT,
         env: {
+          STAGECOACH_NODE: input.node,
           PUBLISH_HOST: input.node.replace('dispatcher-', 'publish-'),
           PUBLISH_PORT: String(input.appPort),
           PURGE_TOKEN: purgeToken(deps.secret, input.pipelineId, environment.name),
@@ -68,7 +69,8 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       ...base,
       containerPort: input.appPort,
       hostPort: input.role === 'author' ? environment.authorPort : 0,
-      env: { APP_MODE: input.role, PORT: String(input.appPort) },
+      // STAGECOACH_NODE tells the app which node it is (logs, and tests that break one node on purpose).
+      env: { APP_MODE: input.role, PORT: String(input.appPort), STAGECOACH_NODE: input.node },
     });
   }
 

@@ -5,7 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
-  EnvironmentType, ExecutionMode, ExecutionState, PipelineState, RolloutState, Trigger,
+  EnvironmentType, ExecutionMode, ExecutionState, PipelineState, RolloutResult, RolloutState, Trigger,
 } from './types';
 
 export interface ApproveRequest { by: string; comment?: string }
@@ -38,6 +38,8 @@ export const executionStateQuery = defineQuery<ExecutionState>('state');
 /** Sent by a rollingDeployment child to its execution at every change of a node's cycle. */
 export interface RolloutProgress { environmentType: EnvironmentType; rollout: RolloutState }
 export const rolloutProgressSignal = defineSignal<[RolloutProgress]>('rolloutProgress');
+/** On a rollingDeployment: its state and the recorded cycle of effects. */
+export const rolloutStateQuery = defineQuery<RolloutResult>('state');
 
 // Pipeline messages
 export const startSignal = defineSignal<[StartRequest]>('start');

@@ -185,6 +185,12 @@ export interface RolloutState {
   reason?: string;
 }
 
+/** One recorded effect of a rollout: what it did to which node, in order. Proves the order and that nothing doubled. */
+export interface CycleRecord { at: string; node: string; op: string; restore: boolean; detail?: string }
+
+/** What a rollingDeployment answers (and its `state` query returns): its state and its recorded cycle. */
+export type RolloutResult = RolloutState & { cycle: CycleRecord[] };
+
 export interface ExecutionState {
   id: string;
   pipelineId: string;

@@ -2,7 +2,7 @@
  * Named activity option profiles. Each says how long one kind of work may take and when retrying is pointless:
  * bad configuration, a missing branch and failed tests are never retried (NON_RETRYABLE_TYPES).
  */
-import { proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../shared/errors';
 
@@ -14,19 +14,25 @@ const retry = (maximumAttempts: number): RetryPolicy => ({
   nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
 });
 
+/**
+ * Work on real components waits for a cancelled activity to really stop (or finish) before the workflow moves on,
+ * so a rollback never races a replacement still running on the same container.
+ */
+const waitForStop = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
 export const PROFILES = {
   /** Reading configuration, git refs, quick Docker queries. */
   quick: { startToCloseTimeout: '1 minute', retry: retry(3) },
   /** Docker image builds: long, heartbeating (a silent build is presumed dead), cancelled by closing the request. */
-  dockerBuild: { startToCloseTimeout: '45 minutes', heartbeatTimeout: '2 minutes', retry: retry(2) },
+  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '2 minutes', retry: retry(2) },
   /** Creating and replacing containers, the load balancer and its image. */
-  container: { startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: retry(3) },
+  container: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: retry(3) },
   /** Load balancer runtime API commands and bounded waits on its state. */
-  loadBalancer: { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry: retry(5) },
+  loadBalancer: { cancellationType: waitForStop, startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry: retry(5) },
   /** Dispatcher cache flush and warm-up over HTTP. */
-  cache: { startToCloseTimeout: '2 minutes', retry: retry(3) },
+  cache: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', retry: retry(3) },
   /** HTTP health checks: their own loop is bounded, so a failure is final. */
-  healthCheck: { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30 seconds', retry: retry(2) },
+  healthCheck: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '30 seconds', retry: retry(2) },
   /** Tests and audits against Stage. */
   stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '5 minutes', retry: retry(2) },
 } satisfies Record<string, ActivityOptions>;

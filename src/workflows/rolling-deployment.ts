@@ -5,14 +5,14 @@
  * so the environment ends on one version with every node attached.
  */
 import {
-  CancellationScope, defineQuery, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo,
+  CancellationScope, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { nodeEffectKey } from '../shared/ids';
-import { rolloutProgressSignal } from '../shared/messages';
-import type { EnvironmentConfig, RolloutNodeState, RolloutState } from '../shared/types';
+import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
+import type { EnvironmentConfig, RolloutNodeState, RolloutResult } from '../shared/types';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
-import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleOperation, type CycleStep } from './rollout-plan';
+import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleStep } from './rollout-plan';
 
 export interface RolloutInput {
   pipelineId: string;
@@ -24,12 +24,6 @@ export interface RolloutInput {
   warmPages: string[];
 }
 
-/** One recorded effect: what the rollout did to which node, in order. Proves the order and that nothing doubled. */
-export interface CycleRecord { at: string; node: string; op: CycleOperation; restore: boolean; detail?: string }
-
-export type RolloutResult = RolloutState & { cycle: CycleRecord[] };
-
-export const rolloutStateQuery = defineQuery<RolloutResult>('state');
 
 export async function rollingDeployment(input: RolloutInput): Promise<RolloutResult> {
   const { environment } = input;
@@ -48,13 +42,17 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
   };
   setHandler(rolloutStateQuery, () => state);
 
-  const report = () => {
-    if (!parent) return;
+  /**
+   * Reports progress to the execution. Fire and forget while rolling (progress must never slow the rollout down);
+   * awaited during a rollback, so the execution has heard ROLLING_BACK and the final status before this ends.
+   */
+  const report = (delivered = false): Promise<void> => {
+    if (!parent) return Promise.resolve();
     const { cycle: _cycle, ...rollout } = state;
-    // Fire and forget: progress is informational and must never slow down or block the rollout.
-    getExternalWorkflowHandle(parent.workflowId, parent.runId)
+    const sent = getExternalWorkflowHandle(parent.workflowId, parent.runId)
       .signal(rolloutProgressSignal, { environmentType: environment.type, rollout })
       .catch(() => undefined);
+    return delivered ? sent : Promise.resolve();
   };
   const node = (name: string) => state.nodes.find((n) => n.name === name)!;
   const setPhase = (n: RolloutNodeState, phase: RolloutNodeState['phase']) => {
@@ -62,7 +60,7 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     n.phase = phase;
     n.updatedAt = new Date().toISOString();
     state.currentNode = n.name;
-    report();
+    void report();
   };
 
   const common = { pipelineId: input.pipelineId, environment };
@@ -79,8 +77,6 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
       const result = await containerActivities.deployNode({
         ...common, role, node: nodeName, image, appPort: input.app.port, deployKey: key(nodeName, 'replace', restore),
       });
-      n.previousImages ??= {};
-      if (!restore && !(role in n.previousImages)) n.previousImages[role] = result.previousImage ?? '';
       n.currentImages = { ...n.currentImages, [role]: result.image };
       n.ports = { ...n.ports, [role]: result.hostPort };
       return result.reused ? 'already done' : `now ${result.image.slice(7, 19)}`;
@@ -133,8 +129,17 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
 
   try {
     // Network and load balancer first: idempotent, and nothing is detached yet if they cannot be made.
-    state.url = (await containerActivities.prepareEnvironment(common)).url;
-    report();
+    const before = await containerActivities.prepareEnvironment(common);
+    state.url = before.url;
+    // What each node runs now is what a rollback restores ('' where the node does not exist yet). Known before any
+    // node is touched, so a crash or a cancellation in the middle of a replacement cannot lose it.
+    for (const n of state.nodes) {
+      const pair = n.name.slice('pair-'.length);
+      n.previousImages = n.role === 'author'
+        ? { author: before.nodes.author ?? '' }
+        : { publish: input.images.app ? before.nodes[`publish-${pair}`] ?? '' : '', dispatcher: before.nodes[`dispatcher-${pair}`] ?? '' };
+    }
+    void report();
     if (input.images.app) {
       touched.push(node('author'));
       await runCycle(node('author'), newImages, false);
@@ -149,7 +154,7 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     state.status = 'FINISHED';
     state.currentNode = undefined;
     state.url = (await containerActivities.describeEnvironment(common)).url;
-    report();
+    void report();
     return state;
   } catch (err) {
     const cancelled = isCancellation(err);
@@ -157,18 +162,12 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     if (failedNode && !cancelled) failedNode.error = rootMessage(err);
     state.reason = cancelled ? 'the execution was cancelled during the rollout' : `${state.currentNode ?? 'a node'} failed: ${rootMessage(err)}`;
     state.status = 'ROLLING_BACK';
-    report();
     // Restore in a scope that a cancellation cannot interrupt: the environment must end on one version, attached.
     await CancellationScope.nonCancellable(async () => {
+      await report(true);
       for (const n of [...touched].reverse()) {
         try {
-          if (n.previousImages === undefined) {
-            // Never replaced (it failed or was cancelled before its containers changed): only attach it again.
-            if (n.role === 'pair') for (const step of PAIR_CYCLE.slice(-2)) await perform(n, step, {}, true);
-            setPhase(n, 'restored');
-            continue;
-          }
-          const previous = n.previousImages;
+          const previous = n.previousImages ?? {};
           const restoreImages = { author: previous.author || undefined, publish: previous.publish || undefined, dispatcher: previous.dispatcher || undefined };
           if (!Object.values(restoreImages).some(Boolean)) {
             // First deployment of this node: there is no previous version; it stays out of the load balancer.
@@ -187,7 +186,7 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
       if (state.status === 'ROLLING_BACK') state.status = cancelled ? 'CANCELLED' : 'ROLLED_BACK';
       state.currentNode = undefined;
       state.url = (await containerActivities.describeEnvironment(common).catch(() => undefined))?.url;
-      report();
+      await report(true);
     });
     if (cancelled) throw err;
     return state;

@@ -1,0 +1,175 @@
+/**
+ * Rolling deployment on real HAProxy and Varnish (issue 3): zero downtime under a bounded load, the order proven from
+ * the recorded cycle, cache flush and warm-up, rollback when a node fails its health check, and cancel mid-roll.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDockerProvider } from '../../src/activities/docker-hosts';
+import { createLoadBalancerActivities } from '../../src/activities/load-balancer';
+import { parsePipelineConfig } from '../../src/config/pipeline-config';
+import { commitChange, syncSampleRepo } from '../../src/dev/sample-repo';
+import { executionWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
+import { rolloutStateQuery } from '../../src/shared/messages';
+import type { ExecutionState, RolloutResult } from '../../src/shared/types';
+import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
+import { startLoad, summarize } from '../helpers/load';
+
+const ID = 't-roll';
+let h: Harness;
+const config = () => testPipeline(ID, h.repo, { environments: {
+  stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
+  prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
+} });
+
+beforeAll(async () => {
+  h = await startHarness('rollout', [ID]);
+  await h.writePipeline(config());
+});
+afterAll(async () => h?.close());
+
+/** Runs an execution to the approval wait, approves and schedules it now; answers once it is deploying to prod. */
+async function toProduction(by = 'carol'): Promise<{ executionId: string; atApproval: ExecutionState }> {
+  const { executionId } = await h.stagecoach.startExecution(ID, { by });
+  const atApproval = await h.waitFor(ID, executionId, isWaitingAt('approval'), 8 * 60_000);
+  expect(atApproval.status, atApproval.reason).toBe('RUNNING');
+  return { executionId, atApproval };
+}
+async function release(executionId: string) {
+  await h.stagecoach.send(ID, executionId, 'approve', { by: 'alice' });
+  await h.waitFor(ID, executionId, isWaitingAt('schedule'));
+  await h.stagecoach.send(ID, executionId, 'schedule', { by: 'alice', now: true });
+}
+const rollout = (executionId: string) =>
+  h.client.workflow.getHandle(rolloutWorkflowId(ID, executionId, 'prod')).query(rolloutStateQuery) as Promise<RolloutResult>;
+const prodServers = async () => {
+  const lb = createLoadBalancerActivities({ docker: createDockerProvider() });
+  return lb.readServers({ pipelineId: ID, environment: parsePipelineConfig(config()).environments.prod });
+};
+const versionOf = async (url: string) => (await fetch(url)).headers.get('x-app-version');
+
+describe('rolling deployment to a 2-pair Production', () => {
+  let prodUrl: string;
+  let goodExecution: string;
+
+  it('first deployment brings up the whole topology', async () => {
+    await syncSampleRepo(h.repo, '3.0.0');
+    const { executionId } = await toProduction();
+    await release(executionId);
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    expect(state.status, state.reason).toBe('FINISHED');
+    prodUrl = state.urls.prod!;
+    expect(await versionOf(prodUrl)).toBe('3.0.0');
+  });
+
+  it('replaces every node with zero downtime, in order, flushing and warming each cache', async () => {
+    await syncSampleRepo(h.repo, '3.0.1');
+    const { executionId } = await toProduction();
+    goodExecution = executionId;
+    // A page cached before the deployment, through the load balancer (old version).
+    await fetch(`${prodUrl}products`);
+    const load = startLoad(prodUrl);
+    await new Promise((r) => setTimeout(r, 1500));
+    await release(executionId);
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const samples = await load.stop();
+    expect(state.status, state.reason).toBe('FINISHED');
+
+    const summary = summarize(samples);
+    expect(summary.total).toBeGreaterThan(100);
+    expect(summary.non2xx).toBe(0);
+    expect(summary.errors).toBe(0);
+    expect(summary.maxGapMs).toBeLessThan(1000);
+    const firstNew = samples.findIndex((s) => s.version === '3.0.1');
+    const lastOld = samples.map((s) => s.version).lastIndexOf('3.0.0');
+    expect(samples.slice(0, 10).every((s) => s.version === '3.0.0')).toBe(true);
+    expect(samples.slice(-10).every((s) => s.version === '3.0.1')).toBe(true);
+    expect(firstNew).toBeGreaterThan(0);
+    expect(lastOld).toBeLessThan(samples.length - 10);
+
+    // Order, from the recorded cycle: author first; each pair detached before it is touched; the next pair is
+    // detached only once the previous one is UP in HAProxy; each effect exactly once.
+    const { cycle } = await rollout(executionId);
+    const ops = cycle.map((c) => `${c.node}:${c.op}`);
+    expect(ops.slice(0, 2)).toEqual(['author:replaceAuthor', 'author:healthAuthor']);
+    for (const pair of ['pair-1', 'pair-2']) {
+      const mine = ops.filter((o) => o.startsWith(`${pair}:`)).map((o) => o.split(':')[1]);
+      expect(mine).toEqual(['drain', 'waitSessions', 'maint', 'replacePublish', 'replaceDispatcher', 'healthPublish',
+        'healthDispatcher', 'flush', 'warm', 'ready', 'waitUp']);
+    }
+    expect(ops.indexOf('pair-2:drain')).toBe(ops.indexOf('pair-1:waitUp') + 1);
+    expect(cycle.find((c) => c.node === 'pair-1' && c.op === 'waitUp')!.detail).toBe('UP');
+
+    // Cache: the page cached before the deploy is fresh; warmed pages are hits on the first visitor request.
+    const products = await fetch(`${prodUrl}products`);
+    expect(products.headers.get('x-app-version')).toBe('3.0.1');
+    const about = await fetch(`${prodUrl}about`);
+    expect(about.headers.get('x-cache')).toBe('HIT');
+    expect((await prodServers()).map((s) => s.status)).toEqual(['UP', 'UP']);
+  });
+
+  it('a node that fails its health check rolls every updated pair back, with zero downtime', async () => {
+    await syncSampleRepo(h.repo, '3.0.2', async (dir) => {
+      const file = path.join(dir, 'app', 'server.py');
+      const source = await fs.readFile(file, 'utf8');
+      await fs.writeFile(file, source.replace('            if path == "/health":',
+        '            if path == "/health" and os.environ.get("STAGECOACH_NODE") == "publish-2":\n' +
+        '                self._send(500, "broken on purpose\\n", "text/plain", "no-store")\n' +
+        '            elif path == "/health":'));
+    });
+    const { executionId } = await toProduction();
+    const load = startLoad(prodUrl);
+    await release(executionId);
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const summary = summarize(await load.stop());
+    expect(state.status).toBe('FAILED');
+    expect(state.reason).toMatch(/rolled back: pair-2 failed: publish of pair-2 failed its health check/);
+    const step = state.steps.find((s) => s.stepId === 'deploy-prod')!;
+    expect(step.status).toBe('ROLLED_BACK');
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0 });
+    expect(summary.maxGapMs).toBeLessThan(1000);
+
+    const result = await rollout(executionId);
+    expect(result.status).toBe('ROLLED_BACK');
+    const restores = result.cycle.filter((c) => c.restore).map((c) => `${c.node}:${c.op}`);
+    // pair-2 first (it failed), then pair-1, then the author: one at a time, each detached and re-attached.
+    expect(restores.filter((o) => o.endsWith(':drain')).map((o) => o.split(':')[0])).toEqual(['pair-2', 'pair-1']);
+    expect(restores.at(-1)).toBe('author:healthAuthor');
+    expect(await versionOf(prodUrl)).toBe('3.0.1');
+    const previous = (await h.stagecoach.executionState(ID, goodExecution)).artifacts.images!;
+    for (const node of result.nodes.filter((n) => n.role === 'pair')) {
+      expect(node.currentImages).toEqual({ publish: previous.app.id, dispatcher: previous.dispatcher.id });
+    }
+    expect((await prodServers()).map((s) => s.status)).toEqual(['UP', 'UP']);
+    await h.recordHistory('execution-rollback', executionWorkflowId(ID, executionId));
+    await h.recordHistory('rollout-rolled-back', rolloutWorkflowId(ID, executionId, 'prod'));
+  });
+
+  it('cancel during pair 2 restores pairs 1 and 2 and ends CANCELLED', async () => {
+    await commitChange(h.repo, 'version 3.0.3', async (dir) => fs.writeFile(path.join(dir, 'VERSION'), '3.0.3\n'));
+    const { executionId } = await toProduction();
+    await release(executionId);
+    // Wait until pair 2 is being replaced, then cancel.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const r = await rollout(executionId).catch(() => undefined);
+      const pair2 = r?.nodes.find((n) => n.name === 'pair-2');
+      if (pair2 && ['detached', 'deploying', 'health-checking'].includes(pair2.phase)) break;
+      if (Date.now() > deadline) throw new Error(`pair-2 never started: ${JSON.stringify(r?.nodes)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await h.stagecoach.send(ID, executionId, 'cancel', { by: 'alice', reason: 'wrong release' });
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    expect(state.status).toBe('CANCELLED');
+    expect(state.steps.find((s) => s.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
+    const result = await rollout(executionId).catch(() => undefined);
+    const rolloutState = result ?? state.rollouts.prod!;
+    expect(rolloutState.status).toBe('CANCELLED');
+    expect(await versionOf(prodUrl)).toBe('3.0.1');
+    expect((await prodServers()).map((s) => s.status)).toEqual(['UP', 'UP']);
+    await h.recordHistory('execution-cancel-mid-rollout', executionWorkflowId(ID, executionId));
+    await h.recordHistory('rollout-cancelled', rolloutWorkflowId(ID, executionId, 'prod'));
+  });
+});
