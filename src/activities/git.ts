@@ -31,22 +31,37 @@ export function createGitActivities({ stateDir }: GitDeps) {
   const mirrorDir = (repository: string) =>
     path.join(stateDir, 'git-mirrors', createHash('sha1').update(repository).digest('hex').slice(0, 16));
 
+  /** Mirror syncs in flight, per mirror directory: concurrent activities on one repository share one fetch. */
+  const syncing = new Map<string, Promise<string>>();
+
   /** Keeps a bare mirror of the repository current and answers its path. */
-  async function syncMirror(repository: string): Promise<string> {
+  function syncMirror(repository: string): Promise<string> {
     const url = resolveRepository(repository);
     const dir = mirrorDir(url);
-    try {
-      await fs.access(path.join(dir, 'HEAD'));
-      await git(['fetch', '--prune', '--quiet', 'origin', '+refs/heads/*:refs/heads/*'], dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(path.dirname(dir), { recursive: true });
-      await git(['clone', '--mirror', '--quiet', url, dir]);
-    }
-    return dir;
+    const previous = syncing.get(dir) ?? Promise.resolve(dir);
+    const next = previous.catch(() => dir).then(async () => {
+      try {
+        await fs.access(path.join(dir, 'HEAD'));
+        await git(['fetch', '--prune', '--quiet', 'origin', '+refs/heads/*:refs/heads/*'], dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // Clone beside it, then rename: another process never sees a half-made mirror.
+        await fs.mkdir(path.dirname(dir), { recursive: true });
+        const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
+        await git(['clone', '--mirror', '--quiet', url, partial]);
+        await fs.rename(partial, dir).catch(async (renameErr: NodeJS.ErrnoException) => {
+          await fs.rm(partial, { recursive: true, force: true });
+          if (renameErr.code !== 'ENOTEMPTY' && renameErr.code !== 'EEXIST') throw renameErr;
+        });
+      }
+      return dir;
+    });
+    syncing.set(dir, next);
+    return next;
   }
 
-  async function resolveBranch(input: { repository: string; branch: string }): Promise<ResolvedCommit> {
+  /** The commit at the head of a branch, straight from the repository (no mirror): what a preflight needs. */
+  async function branchHead(input: { repository: string; branch: string }): Promise<string> {
     const url = resolveRepository(input.repository);
     let heads: string;
     try {
@@ -69,7 +84,11 @@ export function createGitActivities({ stateDir }: GitDeps) {
         nonRetryable: true,
       });
     }
-    const commitId = line.split(/\s+/)[0];
+    return line.split(/\s+/)[0];
+  }
+
+  async function resolveBranch(input: { repository: string; branch: string }): Promise<ResolvedCommit> {
+    const commitId = await branchHead(input);
     const mirror = await syncMirror(input.repository);
     const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
     return { commitId, version };
@@ -102,5 +121,5 @@ export function createGitActivities({ stateDir }: GitDeps) {
     return out.trim().length > 0;
   }
 
-  return { activities: { resolveBranch }, helpers: { exportCommit, commitHasPath, syncMirror } };
+  return { activities: { resolveBranch }, helpers: { branchHead, exportCommit, commitHasPath, syncMirror } };
 }

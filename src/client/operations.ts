@@ -12,8 +12,9 @@ import { STATE_DIR } from '../config/paths';
 import { createGitActivities } from '../activities/git';
 import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, pipelineWorkflowId } from '../shared/ids';
 import {
-  approveUpdate, cancelUpdate, executionStateQuery, overrideUpdate, pipelineStateQuery, rejectUpdate, scheduleUpdate,
-  startUpdate, type ExecutionAction, type MessageAck, type StartRequest, type StartResult,
+  approveUpdate, cancelUpdate, executionStateQuery, overrideUpdate, pipelineStateQuery, reExecuteUpdate, rejectUpdate,
+  scheduleUpdate, startUpdate, type ExecutionAction, type MessageAck, type ReExecuteRequest, type StartRequest,
+  type StartResult,
 } from '../shared/messages';
 import { PipelineIdKey } from '../shared/search-attributes';
 import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
@@ -48,6 +49,7 @@ function userError(err: unknown, what: string): unknown {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause as { message?: string; type?: string } | undefined;
     const kind: ErrorKind = cause?.type === 'PipelineBusy' ? 'busy' : 'refused';
+    // A pipeline workflow that ended (it never does by itself) answers like a missing one.
     return new StagecoachError(kind, cause?.message ?? err.message);
   }
   if (err instanceof WorkflowNotFoundError) return new StagecoachError('not-found', `${what} does not exist`);
@@ -56,6 +58,11 @@ function userError(err: unknown, what: string): unknown {
     return new StagecoachError('refused', details.cause.message);
   }
   return err;
+}
+
+function isTransientUpdateFailure(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: number; details?: string } }).cause;
+  return cause?.code === 9 && /unexpected workflow task failure/.test(cause.details ?? '');
 }
 
 export class Stagecoach {
@@ -77,7 +84,7 @@ export class Stagecoach {
       throw new StagecoachError(/Unknown pipeline/.test((err as Error).message) ? 'not-found' : 'invalid', (err as Error).message);
     }
     try {
-      const { commitId } = await createGitActivities({ stateDir: STATE_DIR }).activities.resolveBranch(config);
+      const commitId = await createGitActivities({ stateDir: STATE_DIR }).helpers.branchHead(config);
       return { config, commitId };
     } catch (err) {
       throw new StagecoachError('invalid', (err as Error).message);
@@ -98,6 +105,20 @@ export class Stagecoach {
       return await this.client.workflow.executeUpdateWithStart(startUpdate, { args: [request], startWorkflowOperation });
     } catch (err) {
       throw userError(err, `pipeline ${pipelineId}`);
+    }
+  }
+
+  /** Re-executes the production deployment of the pipeline's last execution (same images, same configuration). */
+  async reExecute(pipelineId: string, request: ReExecuteRequest): Promise<StartResult> {
+    const handle = this.client.workflow.getHandle(pipelineWorkflowId(pipelineId));
+    try {
+      return await handle.executeUpdate(reExecuteUpdate, { args: [request] });
+    } catch (err) {
+      const e = userError(err, `pipeline ${pipelineId}`);
+      if (e instanceof StagecoachError && e.kind === 'not-found') {
+        throw new StagecoachError('not-found', `pipeline ${pipelineId} has no executions to re-execute`);
+      }
+      throw e;
     }
   }
 
@@ -136,10 +157,18 @@ export class Stagecoach {
       throw new StagecoachError('refused', `execution ${executionId} has ended (${state?.status ?? described.status.name}): ` +
         `nothing waits for ${action}${state?.reason ? ` (${state.reason})` : ''}`);
     }
-    try {
-      return await handle.executeUpdate(UPDATES[action] as typeof approveUpdate, { args: [request as never] });
-    } catch (err) {
-      throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.executeUpdate(UPDATES[action] as typeof approveUpdate, { args: [request as never] });
+      } catch (err) {
+        // The server answers FAILED_PRECONDITION when an update races a workflow task that is just starting (seen
+        // on an execution's very first task); the update had no effect, so trying again is safe.
+        if (attempt < 4 && isTransientUpdateFailure(err)) {
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+          continue;
+        }
+        throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
+      }
     }
   }
 

@@ -16,7 +16,8 @@ export interface OverrideRequest { by: string; metrics: string[] }
 export interface CancelRequest { by: string; reason?: string }
 
 export interface StartRequest { by: string; trigger?: Trigger; mode?: ExecutionMode }
-export interface ReExecuteRequest { by: string }
+/** `executionId`, when given, must be the pipeline's last execution (the API re-executes a named one). */
+export interface ReExecuteRequest { by: string; executionId?: string }
 
 /** What an accepted update answers. */
 export interface MessageAck { accepted: true; message: string }

@@ -9,17 +9,22 @@ import {
 } from '@temporalio/workflow';
 import { Refusal } from '../shared/errors';
 import { TASK_QUEUE, executionWorkflowId } from '../shared/ids';
-import { pipelineStateQuery, startSignal, startUpdate, type StartRequest, type StartResult } from '../shared/messages';
+import {
+  pipelineStateQuery, reExecuteSignal, reExecuteUpdate, startSignal, startUpdate,
+  type ReExecuteRequest, type StartRequest, type StartResult,
+} from '../shared/messages';
 import { PipelineIdKey, PipelineStatusKey, PipelineTriggerKey } from '../shared/search-attributes';
-import { MODES, TRIGGERS, type AuditEntry, type ExecutionSummary, type PipelineState } from '../shared/types';
+import {
+  MODES, TRIGGERS, type AuditEntry, type ExecutionSummary, type PipelineConfig, type PipelineState, type Trigger,
+} from '../shared/types';
 import { quickActivities } from './activity-profiles';
-import type { ExecutionResult } from './execution/state';
+import type { ExecutionInput, ExecutionResult } from './execution/state';
 import { pipelineExecution } from './pipeline-execution';
 
 export interface PipelineInput {
   pipelineId: string;
   /** Carried over by continue-as-new. */
-  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit'>;
+  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit'> & { lastConfig?: PipelineConfig };
 }
 
 const KEPT_EXECUTIONS = 20;
@@ -35,6 +40,25 @@ function startProblem(request: unknown): string | undefined {
   return undefined;
 }
 
+/** Steps whose end, in any way, makes an execution re-executable. */
+const PROD_DEPLOY_COMPLETED = ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED', 'ROLLED_BACK'];
+
+/** Why the last execution cannot be re-executed now (undefined: it can). Cloud Manager's rules. */
+export function reExecuteProblem(state: PipelineState, busy: boolean, request: ReExecuteRequest): string | undefined {
+  const last = state.executions.at(-1);
+  if (busy) return `pipeline ${state.pipelineId} is busy: an execution is running; re-execute once it has ended`;
+  if (!last) return `pipeline ${state.pipelineId} has no execution to re-execute`;
+  if (request.executionId !== undefined && request.executionId !== last.id) {
+    return `only the pipeline's last execution (${last.id}) can be re-executed, not execution ${request.executionId}`;
+  }
+  if (last.trigger === 'PUSH_UPGRADES') return `execution ${last.id} was a push update (PUSH_UPGRADES): push updates cannot be re-executed`;
+  if (!last.prodDeployStatus || !PROD_DEPLOY_COMPLETED.includes(last.prodDeployStatus)) {
+    return `execution ${last.id} ended (${last.status}) before its production deployment: only a production deployment that ran can be re-executed`;
+  }
+  if (!last.artifacts?.images) return `execution ${last.id} has no images to deploy again`;
+  return undefined;
+}
+
 export async function pipeline(input: PipelineInput): Promise<void> {
   const state: PipelineState = {
     pipelineId: input.pipelineId,
@@ -44,6 +68,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   };
   let running: { summary: ExecutionSummary; handle: ChildWorkflowHandle<typeof pipelineExecution> } | undefined;
   let starting = false;
+  let lastConfig = input.carried?.lastConfig;
 
   const audit = (entry: Omit<AuditEntry, 'at'>) => {
     state.audit.push({ at: new Date().toISOString(), ...entry });
@@ -53,41 +78,65 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   setHandler(pipelineStateQuery, () => ({ ...state, running: running?.summary }));
 
   async function start(request: StartRequest, via: 'signal' | 'update'): Promise<StartResult> {
-    const problem = startProblem(request)
-      ?? (running || starting ? `pipeline ${state.pipelineId} is busy: execution ${running?.summary.id ?? state.nextExecutionNumber - 1} is running (status ${running?.summary.status ?? 'starting'})` : undefined);
-    if (problem) {
-      audit({ by: String(request?.by ?? '(unknown)'), action: 'start', via, outcome: 'refused', reason: problem });
-      throw ApplicationFailure.create({ type: problem.includes('busy') ? Refusal.Busy : Refusal.InvalidRequest, message: problem, nonRetryable: true });
-    }
+    const problem = startProblem(request) ?? busyProblem();
+    if (problem) refuse('start', request, via, problem);
+    return launch('start', request.by, via, request.trigger ?? 'MANUAL', request.mode ?? 'NORMAL');
+  }
+
+  async function reExecute(request: ReExecuteRequest, via: 'signal' | 'update'): Promise<StartResult> {
+    const problem = startProblem(request) ?? reExecuteProblem(state, running !== undefined || starting, request);
+    if (problem) refuse('reExecute', request, via, problem);
+    const last = state.executions.at(-1)!;
+    return launch('reExecute', request.by, via, 'RE_EXECUTE', 'NORMAL', {
+      executionId: last.id, artifacts: last.artifacts!, commitId: last.commitId,
+    });
+  }
+
+  function busyProblem(): string | undefined {
+    if (!running && !starting) return undefined;
+    return `pipeline ${state.pipelineId} is busy: execution ${running?.summary.id ?? state.nextExecutionNumber - 1} is running (status ${running?.summary.status ?? 'starting'})`;
+  }
+
+  function refuse(action: string, request: { by?: unknown }, via: 'signal' | 'update', problem: string): never {
+    audit({ by: String(request?.by ?? '(unknown)'), action, via, outcome: 'refused', reason: problem });
+    const type = problem.includes('busy') ? Refusal.Busy : action === 'reExecute' ? Refusal.NotReExecutable : Refusal.InvalidRequest;
+    throw ApplicationFailure.create({ type, message: problem, nonRetryable: true });
+  }
+
+  async function launch(
+    action: string, by: string, via: 'signal' | 'update', trigger: Trigger, mode: ExecutionInput['mode'],
+    reExecuteOf?: ExecutionInput['reExecuteOf'],
+  ): Promise<StartResult> {
     starting = true; // set before the first await: a second start in the meantime is refused
     try {
-      const config = await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
+      // A re-execution deploys with the same configuration as the execution it repeats.
+      const config = reExecuteOf && lastConfig ? lastConfig : await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
       const executionId = String(state.nextExecutionNumber);
       state.nextExecutionNumber += 1;
-      const trigger = request.trigger ?? 'MANUAL';
       const workflowId = executionWorkflowId(state.pipelineId, executionId);
       const handle = await startChild(pipelineExecution, {
         workflowId,
         taskQueue: TASK_QUEUE,
-        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode: request.mode ?? 'NORMAL', user: request.by, config }],
+        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode, user: by, config, reExecuteOf }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        staticSummary: `${config.name}: execution ${executionId} (${trigger}) started by ${request.by}`,
-        staticDetails: `Pipeline **${config.id}** · repository ${config.repository} · branch ${config.branch} · type ${config.type}`,
+        staticSummary: `${config.name}: execution ${executionId} (${trigger}${reExecuteOf ? ` of ${reExecuteOf.executionId}` : ''}) started by ${by}`,
+        staticDetails: `Pipeline **${config.id}** · repository ${config.repository} · branch ${config.branch} · type ${config.type} · mode ${mode}`,
         typedSearchAttributes: [
           { key: PipelineIdKey, value: state.pipelineId },
           { key: PipelineTriggerKey, value: trigger },
           { key: PipelineStatusKey, value: 'NOT_STARTED' },
         ],
       });
+      lastConfig = config;
       running = {
         handle,
-        summary: { id: executionId, workflowId, status: 'RUNNING', trigger, user: request.by, createdAt: new Date().toISOString() },
+        summary: { id: executionId, workflowId, status: 'RUNNING', trigger, user: by, createdAt: new Date().toISOString() },
       };
-      audit({ by: request.by, action: 'start', via, outcome: 'accepted', details: { executionId, trigger } });
+      audit({ by, action, via, outcome: 'accepted', details: { executionId, trigger, ...(reExecuteOf ? { of: reExecuteOf.executionId } : {}) } });
       return { executionId, workflowId };
     } catch (err) {
       const message = (err as { cause?: { message?: string }; message?: string }).cause?.message ?? (err as Error).message;
-      audit({ by: request.by, action: 'start', via, outcome: 'refused', reason: message });
+      audit({ by, action, via, outcome: 'refused', reason: message });
       throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message, nonRetryable: true });
     } finally {
       starting = false;
@@ -102,6 +151,15 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   });
   setHandler(startSignal, async (request) => {
     await start(request, 'signal').catch(() => undefined); // refusals are in the audit log
+  });
+  setHandler(reExecuteUpdate, (request) => reExecute(request, 'update'), {
+    validator: (request) => {
+      const problem = startProblem(request);
+      if (problem) throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message: problem, nonRetryable: true });
+    },
+  });
+  setHandler(reExecuteSignal, async (request) => {
+    await reExecute(request, 'signal').catch(() => undefined); // refusals are in the audit log
   });
 
   for (;;) {
@@ -131,7 +189,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       if (!running) {
         await continueAsNew<typeof pipeline>({
           pipelineId: state.pipelineId,
-          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit },
+          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit, lastConfig },
         });
       }
     }
