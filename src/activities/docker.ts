@@ -69,6 +69,8 @@ interface BuildRequest {
   dockerfile?: string;
   labels?: Record<string, string>;
   buildargs?: Record<string, string>;
+  /** Rebuild every layer (a push update picks up the updated base image and packages). */
+  noCache?: boolean;
   log: { write(line: string): void };
 }
 
@@ -83,6 +85,7 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
     buildargs: req.buildargs,
     rm: true,
     forcerm: true,
+    nocache: req.noCache ?? false,
   })) as Readable;
   let lines = 0;
   let imageId: string | undefined;
@@ -173,7 +176,7 @@ export function createDockerBuildActivities(deps: BuildDeps) {
 
   /** The app's test stage: builds it, reads its JUnit report, and fails naming the failing tests. */
   async function buildAndTest(input: {
-    pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app'];
+    pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean;
   }): Promise<{ unitTests: UnitTestResults; reportRef: string; logRef: string; testImageId: string }> {
     const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'build/build.log'));
     try {
@@ -183,6 +186,7 @@ export function createDockerBuildActivities(deps: BuildDeps) {
         target: input.app.testTarget,
         dockerfile: input.app.dockerfile,
         labels: { [LABEL.pipeline]: input.pipelineId, [LABEL.execution]: input.executionId, [LABEL.commit]: input.commitId },
+        noCache: input.noCache,
         log,
       });
       const files = await readImageDir(local(), testImageId, '/out');
@@ -220,7 +224,7 @@ export function createDockerBuildActivities(deps: BuildDeps) {
    */
   async function buildImages(input: {
     pipelineId: string; executionId: string; repository: string; commitId: string; version: string;
-    app: PipelineConfig['app']; which: 'all' | 'dispatcher';
+    app: PipelineConfig['app']; which: 'all' | 'dispatcher'; noCache?: boolean;
   }): Promise<{ images: { app?: ImageArtifact; dispatcher: ImageArtifact }; logRef: string }> {
     const docker = local();
     const tagSuffix = `${input.commitId.slice(0, 12)}-${input.executionId}`;
@@ -238,7 +242,7 @@ export function createDockerBuildActivities(deps: BuildDeps) {
           return { id: found, tag };
         }
         log.write(`# building ${tag}${target ? ` (target ${target})` : ''}`);
-        return { id: await buildImage(docker, { context, tag, target, dockerfile, labels, log }), tag };
+        return { id: await buildImage(docker, { context, tag, target, dockerfile, labels, log, noCache: input.noCache }), tag };
       };
       const images: { app?: ImageArtifact; dispatcher: ImageArtifact } = {
         dispatcher: await build(`${input.app.imageName}-dispatcher:${tagSuffix}`,

@@ -60,6 +60,11 @@ export function createGitActivities({ stateDir }: GitDeps) {
     return next;
   }
 
+  /** The head of the configured branch (the ON_COMMIT poller's question). */
+  async function headCommit(input: { repository: string; branch: string }): Promise<{ commitId: string }> {
+    return { commitId: await branchHead(input) };
+  }
+
   /** The commit at the head of a branch, straight from the repository (no mirror): what a preflight needs. */
   async function branchHead(input: { repository: string; branch: string }): Promise<string> {
     const url = resolveRepository(input.repository);
@@ -87,9 +92,22 @@ export function createGitActivities({ stateDir }: GitDeps) {
     return line.split(/\s+/)[0];
   }
 
-  async function resolveBranch(input: { repository: string; branch: string }): Promise<ResolvedCommit> {
-    const commitId = await branchHead(input);
+  /**
+   * The commit to build: the branch's head, or `pinnedCommit` (a push update rebuilds the commit already in
+   * Production) after checking that the branch still exists and the commit is in the repository.
+   */
+  async function resolveBranch(input: { repository: string; branch: string; pinnedCommit?: string }): Promise<ResolvedCommit> {
+    const head = await branchHead(input);
     const mirror = await syncMirror(input.repository);
+    const commitId = input.pinnedCommit ?? head;
+    if (input.pinnedCommit) {
+      await git(['cat-file', '-e', `${commitId}^{commit}`], mirror).catch(() => {
+        throw ApplicationFailure.create({
+          type: NonRetryable.BranchNotFound, nonRetryable: true,
+          message: `Commit ${commitId} is no longer in ${input.repository}: a push update rebuilds the commit in Production`,
+        });
+      });
+    }
     const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
     return { commitId, version };
   }
@@ -121,5 +139,5 @@ export function createGitActivities({ stateDir }: GitDeps) {
     return out.trim().length > 0;
   }
 
-  return { activities: { resolveBranch }, helpers: { branchHead, exportCommit, commitHasPath, syncMirror } };
+  return { activities: { resolveBranch, headCommit }, helpers: { branchHead, exportCommit, commitHasPath, syncMirror } };
 }

@@ -10,6 +10,7 @@ import { pipelinesDir } from '../config/pipeline-config';
 import { STATE_DIR } from '../config/paths';
 import { createDirectoryArtifactStore, type ArtifactStore } from './artifacts';
 import { createConfigActivities } from './config';
+import { createEventActivities } from './events';
 import { createCacheActivities } from './cache';
 import { createDockerBuildActivities } from './docker';
 import { createDockerProvider, type DockerProvider } from './docker-hosts';
@@ -65,6 +66,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCacheActivities({ docker: deps.docker, secret: deps.secret }),
     ...createHealthActivities(),
     ...createTestActivities({ commitHasPath: git.helpers.commitHasPath }),
+    ...createEventActivities(),
   };
 }
 

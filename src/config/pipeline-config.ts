@@ -71,7 +71,14 @@ export const pipelineConfigSchema = z.object({
   approval: z.object({
     approvers: z.array(z.object({ name: z.string().min(1), roles: z.array(z.enum(ROLES)).min(1) }).strict()).default([]),
     timeout: duration.default(DEFAULT_WAIT_TIMEOUT),
-  }).strict().prefault({}),
+    required: z.number().int().min(1).default(1),
+    managedReview: z.object({
+      approvers: z.array(z.string().min(1)).min(1),
+      timeout: duration.default(DEFAULT_WAIT_TIMEOUT),
+    }).strict().optional(),
+  }).strict().prefault({})
+    .refine((a) => a.approvers.length === 0 || a.required <= a.approvers.length,
+      { message: 'required cannot exceed the number of approvers', path: ['required'] }),
   schedule: z.object({ timeout: duration.default(DEFAULT_WAIT_TIMEOUT) }).strict().prefault({}),
   productTest: z.object({
     pages: z.array(z.object({ path: z.string().startsWith('/'), expect: z.string().optional() }).strict())
@@ -79,6 +86,16 @@ export const pipelineConfigSchema = z.object({
   }).strict().prefault({}),
   cache: z.object({ warmPages: z.array(z.string().startsWith('/')).default(['/']) }).strict().prefault({}),
   audit: z.object({ pages: z.array(z.string().startsWith('/')).max(25).default(['/']) }).strict().prefault({}),
+  events: z.object({
+    webhooks: z.array(z.object({
+      url: z.string().url(),
+      secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable holding the secret'),
+      events: z.array(z.enum(['started', 'waiting', 'ended'])).min(1).optional(),
+    }).strict()).default([]),
+  }).strict().prefault({}),
+  triggers: z.object({
+    onCommit: z.object({ pollInterval: duration.default('1 minute') }).strict().optional(),
+  }).strict().prefault({}),
 }).strict();
 
 export class InvalidPipelineConfigError extends Error {

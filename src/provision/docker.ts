@@ -43,7 +43,7 @@ async function pingEngine(docker: Docker, ms = 5_000): Promise<boolean> {
 }
 
 /** `apt-get install -y <pkgs>`; on failure runs `apt-get update` (lists may be missing on a fresh machine) and retries. */
-async function aptInstall(pkgs: string[], log: Log): Promise<void> {
+export async function aptInstall(pkgs: string[], log: Log): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = ['-y', '-o', 'DPkg::Lock::Timeout=300', 'install', '--no-install-recommends', ...pkgs];
   log(`apt-get install ${pkgs.join(' ')} (output in ${APT_LOG})`);

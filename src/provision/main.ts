@@ -1,15 +1,22 @@
-// `npm run provision` / `tsx src/provision/main.ts [--no-docker] [--no-temporal]`: provisions this machine and prints
-// one final "ready" line; on failure prints the error message (no stack) and exits 1.
+// `npm run provision` / `tsx src/provision/main.ts [--no-docker] [--no-temporal] [--compose] [--chromium]`: provisions
+// this machine and prints one final "ready" line; on failure prints the error message (no stack) and exits 1.
+// --compose: docker compose and the images docker-compose.yml cannot pull here; --chromium: Debian's chromium.
 import { provision } from './index';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--no-docker' && a !== '--no-temporal');
-  if (unknown.length > 0) throw new Error(`unknown argument(s): ${unknown.join(' ')} (accepted: --no-docker, --no-temporal)`);
-  const res = await provision({ docker: !args.includes('--no-docker'), temporal: !args.includes('--no-temporal') });
+  const accepted = ['--no-docker', '--no-temporal', '--compose', '--chromium'];
+  const unknown = args.filter((a) => !accepted.includes(a));
+  if (unknown.length > 0) throw new Error(`unknown argument(s): ${unknown.join(' ')} (accepted: ${accepted.join(', ')})`);
+  const res = await provision({
+    docker: !args.includes('--no-docker'), temporal: !args.includes('--no-temporal'),
+    compose: args.includes('--compose'), chromium: args.includes('--chromium'),
+  });
   const parts: string[] = [];
   if (res.temporalCli) parts.push(`temporal ${res.temporalCli} (v${res.temporalVersion ?? '?'})`);
   if (res.baseImage) parts.push(`docker ${res.dockerVersion ?? '?'}`, res.baseImage);
+  if (res.compose) parts.push(`${res.compose} ${res.composeVersion ?? ''}`.trim());
+  if (res.chromium) parts.push(res.chromium);
   console.log(`[provision] ready: ${parts.join(', ') || 'nothing requested'}`);
 }
 

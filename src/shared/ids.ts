@@ -6,6 +6,7 @@ export const WORKFLOW_TYPES = {
   pipeline: 'pipeline',
   pipelineExecution: 'pipelineExecution',
   rollingDeployment: 'rollingDeployment',
+  eventDelivery: 'eventDelivery',
 } as const;
 
 /** Pipeline ids and execution ids appear in workflow ids, container names and URLs. */
@@ -21,6 +22,10 @@ export function executionWorkflowId(pipelineId: string, executionId: string): st
 
 export function rolloutWorkflowId(pipelineId: string, executionId: string, environmentType: string): string {
   return `${executionWorkflowId(pipelineId, executionId)}-deploy-${environmentType}`;
+}
+
+export function eventDeliveryWorkflowId(pipelineId: string, executionId: string): string {
+  return `${executionWorkflowId(pipelineId, executionId)}-events`;
 }
 
 /** Idempotency key of one effect on one node of one execution: the same key never acts twice. */

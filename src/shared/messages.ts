@@ -4,6 +4,7 @@
  * (used by the CLI and API, which learn at once whether it was accepted). Each takes one object argument.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CloudEvent } from './events';
 import type {
   EnvironmentType, ExecutionMode, ExecutionState, PipelineState, RolloutResult, RolloutState, Trigger,
 } from './types';
@@ -41,6 +42,12 @@ export interface RolloutProgress { environmentType: EnvironmentType; rollout: Ro
 export const rolloutProgressSignal = defineSignal<[RolloutProgress]>('rolloutProgress');
 /** On a rollingDeployment: its state and the recorded cycle of effects. */
 export const rolloutStateQuery = defineQuery<RolloutResult>('state');
+
+// Event delivery (one eventDelivery workflow per execution that has webhooks)
+export const deliverEventsSignal = defineSignal<[{ events: CloudEvent[] }]>('deliverEvents');
+export const closeEventsSignal = defineSignal<[{ by: string }]>('closeEvents');
+export interface EventDeliveryState { delivered: number; pending: number; failed: Array<{ id: string; url: string; error: string }> }
+export const eventDeliveryStateQuery = defineQuery<EventDeliveryState>('state');
 
 // Pipeline messages
 export const startSignal = defineSignal<[StartRequest]>('start');

@@ -8,6 +8,8 @@ export interface StepDefinition {
   environmentType?: EnvironmentType;
   /** Modes in which the step is skipped (EMERGENCY skips the audit, never the approval). */
   skippedIn?: ExecutionMode[];
+  /** Present only when the pipeline configures it. */
+  when?: 'managedReview';
 }
 
 const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinition> = {}): StepDefinition => ({
@@ -28,6 +30,7 @@ export const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageTesting', 'uiTest'),
   step('stageTesting', 'contentAudit', { skippedIn: ['EMERGENCY'] }),
   step('production', 'approval'),
+  step('production', 'managed', { when: 'managedReview' }),
   step('production', 'schedule'),
   step('production', 'deploy', { environmentType: 'prod' }),
 ];
@@ -38,6 +41,7 @@ export const WEB_TIER_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'buildImage'),
   step('stageDeployment', 'deploy', { environmentType: 'stage' }),
   step('production', 'approval'),
+  step('production', 'managed', { when: 'managedReview' }),
   step('production', 'schedule'),
   step('production', 'deploy', { environmentType: 'prod' }),
 ];

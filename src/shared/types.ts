@@ -20,7 +20,7 @@ export type ExecutionMode = (typeof MODES)[number];
 export type PhaseId = 'stageDeployment' | 'stageTesting' | 'production';
 export type StepAction =
   | 'validate' | 'build' | 'codeQuality' | 'buildImage' | 'deploy'
-  | 'productTest' | 'functionalTest' | 'uiTest' | 'contentAudit' | 'approval' | 'schedule';
+  | 'productTest' | 'functionalTest' | 'uiTest' | 'contentAudit' | 'approval' | 'managed' | 'schedule';
 export type EnvironmentType = 'stage' | 'prod';
 export type PipelineType = 'fullStack' | 'webTier';
 
@@ -88,11 +88,32 @@ export interface PipelineConfig {
     dispatcherContext: string;
   };
   environments: { stage: EnvironmentConfig; prod: EnvironmentConfig };
-  approval: { approvers: ApproverConfig[]; timeout: DurationSpec };
+  approval: {
+    approvers: ApproverConfig[];
+    timeout: DurationSpec;
+    /** Distinct approvals needed (default 1). */
+    required: number;
+    /** Cloud Manager's managed review ("CSE oversight"): a second approval by a designated group, step `managed`. */
+    managedReview?: { approvers: string[]; timeout: DurationSpec };
+  };
   schedule: { timeout: DurationSpec };
   productTest: { pages: PageCheck[] };
   cache: { warmPages: string[] };
   audit: { pages: string[] };
+  /** Webhooks receiving Cloud Manager's execution and step events as signed CloudEvents. */
+  events: { webhooks: WebhookConfig[] };
+  triggers: {
+    /** Start an ON_COMMIT execution when the branch gets a new commit and the pipeline is idle. */
+    onCommit?: { pollInterval: DurationSpec };
+  };
+}
+
+export interface WebhookConfig {
+  url: string;
+  /** Name of the environment variable (on the worker) holding the HMAC secret; never the secret itself. */
+  secretEnv: string;
+  /** Event kinds sent (default all): started, waiting, ended. */
+  events?: Array<'started' | 'waiting' | 'ended'>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -138,6 +159,9 @@ export interface WaitingState {
   allowed: string[];
   /** For a scheduled deployment: when the timer fires. */
   scheduledAt?: string;
+  /** For an approval needing several: who has approved so far, and how many are needed. */
+  approvedBy?: string[];
+  required?: number;
 }
 
 export interface ImageArtifact {

@@ -2,3 +2,4 @@
 export { pipeline } from './pipeline';
 export { pipelineExecution } from './pipeline-execution';
 export { rollingDeployment } from './rolling-deployment';
+export { eventDelivery } from './event-delivery';

@@ -18,13 +18,14 @@ import {
   MODES, TRIGGERS, type AuditEntry, type ExecutionSummary, type PipelineConfig, type PipelineState, type Trigger,
 } from '../shared/types';
 import { quickActivities } from './activity-profiles';
+import { durationMs } from './execution/message-rules';
 import type { ExecutionInput, ExecutionResult } from './execution/state';
 import { pipelineExecution } from './pipeline-execution';
 
 export interface PipelineInput {
   pipelineId: string;
   /** Carried over by continue-as-new. */
-  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit'> & { lastConfig?: PipelineConfig };
+  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit'> & { lastConfig?: PipelineConfig; lastSeenCommit?: string };
 }
 
 const KEPT_EXECUTIONS = 20;
@@ -69,6 +70,8 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   let running: { summary: ExecutionSummary; handle: ChildWorkflowHandle<typeof pipelineExecution> } | undefined;
   let starting = false;
   let lastConfig = input.carried?.lastConfig;
+  let lastSeenCommit = input.carried?.lastSeenCommit;
+  let pollInterval = lastConfig?.triggers?.onCommit?.pollInterval;
 
   const audit = (entry: Omit<AuditEntry, 'at'>) => {
     state.audit.push({ at: new Date().toISOString(), ...entry });
@@ -78,9 +81,14 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   setHandler(pipelineStateQuery, () => ({ ...state, running: running?.summary }));
 
   async function start(request: StartRequest, via: 'signal' | 'update'): Promise<StartResult> {
-    const problem = startProblem(request) ?? busyProblem();
+    const trigger = request.trigger ?? 'MANUAL';
+    const last = state.executions.at(-1);
+    const problem = startProblem(request) ?? busyProblem()
+      ?? (trigger === 'PUSH_UPGRADES' && !last?.commitId ? `pipeline ${state.pipelineId} has no execution whose commit a push update could rebuild` : undefined);
     if (problem) refuse('start', request, via, problem);
-    return launch('start', request.by, via, request.trigger ?? 'MANUAL', request.mode ?? 'NORMAL');
+    // A push update rebuilds the commit of the last execution on the updated base image, whatever the branch says now.
+    const pinnedCommit = trigger === 'PUSH_UPGRADES' ? last!.commitId : undefined;
+    return launch('start', request.by, via, trigger, request.mode ?? 'NORMAL', undefined, pinnedCommit);
   }
 
   async function reExecute(request: ReExecuteRequest, via: 'signal' | 'update'): Promise<StartResult> {
@@ -105,7 +113,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
 
   async function launch(
     action: string, by: string, via: 'signal' | 'update', trigger: Trigger, mode: ExecutionInput['mode'],
-    reExecuteOf?: ExecutionInput['reExecuteOf'],
+    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string,
   ): Promise<StartResult> {
     starting = true; // set before the first await: a second start in the meantime is refused
     try {
@@ -117,7 +125,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       const handle = await startChild(pipelineExecution, {
         workflowId,
         taskQueue: TASK_QUEUE,
-        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode, user: by, config, reExecuteOf }],
+        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode, user: by, config, reExecuteOf, ...(pinnedCommit ? { pinnedCommit } : {}) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${config.name}: execution ${executionId} (${trigger}${reExecuteOf ? ` of ${reExecuteOf.executionId}` : ''}) started by ${by}`,
         staticDetails: `Pipeline **${config.id}** · repository ${config.repository} · branch ${config.branch} · type ${config.type} · mode ${mode}`,
@@ -128,6 +136,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
         ],
       });
       lastConfig = config;
+      pollInterval = config.triggers?.onCommit?.pollInterval;
       running = {
         handle,
         summary: { id: executionId, workflowId, status: 'RUNNING', trigger, user: by, createdAt: new Date().toISOString() },
@@ -162,8 +171,26 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     await reExecute(request, 'signal').catch(() => undefined); // refusals are in the audit log
   });
 
+  /**
+   * ON_COMMIT: while idle, look at the branch head every poll interval (when the pipeline configures it) and start
+   * an execution for a commit no execution has built yet.
+   */
+  async function pollForCommit(): Promise<void> {
+    const config = await quickActivities.loadPipeline({ pipelineId: state.pipelineId }).catch(() => undefined);
+    pollInterval = config?.triggers?.onCommit?.pollInterval;
+    if (!config || !pollInterval || running || starting) return;
+    const { commitId } = await quickActivities.headCommit({ repository: config.repository, branch: config.branch });
+    const built = state.executions.at(-1)?.commitId;
+    if (commitId === built || commitId === lastSeenCommit) return;
+    lastSeenCommit = commitId;
+    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL').catch(() => undefined); // refusals are audited
+  }
+
   for (;;) {
-    await condition(() => running !== undefined || shouldContinueAsNew());
+    const wake = () => running !== undefined || shouldContinueAsNew();
+    // Only a pipeline that polls for commits needs a timer here (and only its histories have one).
+    const woke = pollInterval ? await condition(wake, durationMs(pollInterval)) : (await condition(wake), true);
+    if (!woke && !running) await pollForCommit();
     if (running) {
       const current = running;
       let result: ExecutionResult | undefined;
@@ -189,7 +216,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       if (!running) {
         await continueAsNew<typeof pipeline>({
           pipelineId: state.pipelineId,
-          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit, lastConfig },
+          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit, lastConfig, lastSeenCommit },
         });
       }
     }

@@ -4,11 +4,15 @@
  * Web UI shows.
  */
 import {
-  ApplicationFailure, CancellationScope, condition, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes,
+  ApplicationFailure, CancellationScope, ParentClosePolicy, condition, isCancellation, setCurrentDetails, setHandler,
+  startChild, upsertSearchAttributes, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { buildEvent, type EventKind } from '../../shared/events';
+import { eventDeliveryWorkflowId } from '../../shared/ids';
 import { Refusal } from '../../shared/errors';
 import {
-  approveSignal, approveUpdate, cancelSignal, cancelUpdate, executionStateQuery, overrideSignal, overrideUpdate,
+  approveSignal, approveUpdate, cancelSignal, cancelUpdate, closeEventsSignal, deliverEventsSignal, executionStateQuery,
+  overrideSignal, overrideUpdate,
   rejectSignal, rejectUpdate, rolloutProgressSignal, scheduleSignal, scheduleUpdate,
   type ExecutionAction, type MessageAck,
 } from '../../shared/messages';
@@ -17,15 +21,19 @@ import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '.
 import { durationMs, payloadProblem, refusalReason } from './message-rules';
 import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
 import { STEP_RUNNERS, StopExecution, type Decisions, type StepContext } from './step-runners';
+import { eventDelivery } from '../event-delivery';
 
 const now = () => new Date().toISOString();
 
 export class Execution implements StepContext {
   readonly state: ExecutionState;
-  readonly decisions: Decisions = {};
+  readonly decisions: Decisions = { approvals: {} };
   private cancelRequest?: { by: string; reason?: string };
   private stepScope?: CancellationScope;
   private scheduleVersion = 0;
+  /** The execution's eventDelivery workflow, when the pipeline has webhooks. */
+  private delivery?: ChildWorkflowHandle<typeof eventDelivery>;
+  private eventSeq = 0;
 
   constructor(readonly input: ExecutionInput) {
     this.state = initialState(input, now());
@@ -92,10 +100,20 @@ export class Execution implements StepContext {
     const reason = typeof request.reason === 'string' ? request.reason : undefined;
     switch (action) {
       case 'approve':
-      case 'reject':
-        this.decisions.approval = { decision: action === 'approve' ? 'approved' : 'rejected', by, at: now(), reason };
-        if (this.state.waiting) this.state.waiting.accepts = ['cancel'];
-        return `execution ${this.state.id} ${action === 'approve' ? 'approved' : 'rejected'} by ${by}`;
+      case 'reject': {
+        const waiting = this.state.waiting!;
+        const decision = this.decisions.approvals[waiting.stepId];
+        if (action === 'reject') {
+          decision.rejected = { by, at: now(), reason };
+        } else {
+          decision.approvedBy.push(by);
+          waiting.allowed = waiting.allowed.filter((name) => name !== by);
+        }
+        const decided = decision.rejected !== undefined || decision.approvedBy.length >= (waiting.required ?? 1);
+        if (decided) waiting.accepts = ['cancel'];
+        const progress = !decided && action === 'approve' ? ` (${decision.approvedBy.length} of ${waiting.required} approvals)` : '';
+        return `${waiting.action} of execution ${this.state.id} ${action === 'approve' ? 'approved' : 'rejected'} by ${by}${progress}`;
+      }
       case 'schedule':
         this.scheduleVersion += 1;
         this.decisions.schedule = { by, at: request.at as string | undefined, now: request.now === true, receivedAt: now(), version: this.scheduleVersion };
@@ -115,6 +133,8 @@ export class Execution implements StepContext {
 
   async run(): Promise<ExecutionResult> {
     this.setStatus('RUNNING');
+    await CancellationScope.nonCancellable(() => this.openEvents());
+    this.emit('started');
     this.stepScope = new CancellationScope();
     try {
       await this.stepScope.run(async () => {
@@ -140,7 +160,38 @@ export class Execution implements StepContext {
         this.finish(status === 'FAILED' ? 'FAILED' : 'ERROR', `${step?.action ?? 'a step'} ${status === 'FAILED' ? 'failed' : 'errored'}: ${message}`);
       }
     }
+    await CancellationScope.nonCancellable(() => this.closeEvents());
     return { status: this.state.status, reason: this.state.reason, state: this.state };
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Events (webhooks), delivered by a workflow of their own so a slow receiver never holds the pipeline up
+
+  private async openEvents(): Promise<void> {
+    const webhooks = this.config.events?.webhooks ?? [];
+    if (!webhooks.length) return;
+    this.delivery = await startChild(eventDelivery, {
+      workflowId: eventDeliveryWorkflowId(this.state.pipelineId, this.state.id),
+      args: [{ webhooks }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `Webhook deliveries of ${this.state.pipelineId} execution ${this.state.id}`,
+    });
+  }
+
+  private emit(kind: EventKind, step?: StepState): void {
+    if (!this.delivery) return;
+    this.eventSeq += 1;
+    const event = buildEvent({ kind, state: this.state, step, seq: this.eventSeq, time: now(), actor: this.state.user });
+    // Not awaited: signals from one workflow arrive in the order sent, and the steps must not wait on delivery.
+    this.delivery.signal(deliverEventsSignal, { events: [event] }).catch(() => undefined);
+  }
+
+  private async closeEvents(): Promise<void> {
+    if (!this.delivery) return;
+    this.eventSeq += 1;
+    const ended = buildEvent({ kind: 'ended', state: this.state, seq: this.eventSeq, time: now(), actor: this.state.user });
+    await this.delivery.signal(deliverEventsSignal, { events: [ended] });
+    await this.delivery.signal(closeEventsSignal, { by: 'execution' });
   }
 
   private async runStep(step: StepState): Promise<void> {
@@ -154,6 +205,7 @@ export class Execution implements StepContext {
     }
     step.status = 'RUNNING';
     this.publish();
+    this.emit('started', step);
     await STEP_RUNNERS[step.action](this, step);
     this.endStep(step, 'FINISHED');
   }
@@ -165,6 +217,7 @@ export class Execution implements StepContext {
     if (reason && status !== 'FINISHED') step.details = { ...step.details, summary: reason, reason };
     this.state.waiting = undefined;
     this.publish();
+    this.emit('ended', step);
   }
 
   private rolledBack(step: StepState | undefined): boolean {
@@ -188,6 +241,7 @@ export class Execution implements StepContext {
       expiresAt: expiresAt ?? new Date(this.nowMs() + timeoutMs).toISOString(), ...waiting,
     };
     this.publish();
+    this.emit('waiting', step);
     const result = await condition(done, timeoutMs);
     step.status = 'RUNNING';
     return result;

@@ -47,7 +47,14 @@ export function eligibleApprovers(state: ExecutionState, config: PipelineConfig)
 }
 
 function approverProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
+  const waiting = state.waiting!;
   if (by === state.user) return `self-approval is not allowed: ${by} started execution ${state.id}`;
+  if (waiting.approvedBy?.includes(by)) return `${by} has already approved; ${waiting.required} distinct approvals are needed`;
+  if (waiting.action === 'managed') {
+    const reviewers = config.approval.managedReview?.approvers ?? [];
+    if (!reviewers.includes(by)) return `${by} is not a managed-review approver of pipeline ${state.pipelineId} (managed review: ${reviewers.join(', ')})`;
+    return undefined;
+  }
   const approvers = config.approval.approvers;
   if (approvers.length && !approvers.some((a) => a.name === by)) {
     return `${by} is not an approver of pipeline ${state.pipelineId} (approvers: ${approvers.map((a) => a.name).join(', ')})`;

@@ -13,6 +13,8 @@ export interface ExecutionInput {
   /** Who started it. */
   user: string;
   config: PipelineConfig;
+  /** For PUSH_UPGRADES: the commit in Production, rebuilt on the updated base image. */
+  pinnedCommit?: string;
   /** For RE_EXECUTE: the execution whose artifacts are deployed again. */
   reExecuteOf?: { executionId: string; artifacts: ExecutionState['artifacts']; commitId?: string };
 }
@@ -38,7 +40,9 @@ export function initialState(input: ExecutionInput, now: string): ExecutionState
     repository: input.config.repository,
     branch: input.config.branch,
     commitId: input.reExecuteOf?.commitId,
-    steps: definitions.map((d, i) => toStepState(d, i, input.config)),
+    steps: definitions
+      .filter((d) => d.when !== 'managedReview' || input.config.approval.managedReview !== undefined)
+      .map((d, i) => toStepState(d, i, input.config)),
     artifacts: { reports: [] },
     rollouts: {},
     urls: {},

@@ -19,8 +19,11 @@ export class StopExecution extends Error {
   }
 }
 
+export interface ApprovalDecision { approvedBy: string[]; rejected?: { by: string; at: string; reason?: string } }
+
 export interface Decisions {
-  approval?: { decision: 'approved' | 'rejected'; by: string; at: string; reason?: string };
+  /** By step id: approval, managed. */
+  approvals: Record<string, ApprovalDecision>;
   schedule?: ScheduleRequest & { receivedAt: string; version: number };
 }
 
@@ -47,13 +50,13 @@ const validate: StepRunner = async (ctx, step) => {
     if (!ctx.input.reExecuteOf.artifacts.images) throw new StopExecution('FAILED', 'FAILED', `execution ${ctx.input.reExecuteOf.executionId} has no images to deploy again`);
   }
   const engines = await quickActivities.checkDockerEngines({ environments: [config.environments.stage, config.environments.prod] });
-  const resolved = await quickActivities.resolveBranch({ repository: config.repository, branch: config.branch });
+  const resolved = await quickActivities.resolveBranch({ repository: config.repository, branch: config.branch, pinnedCommit: ctx.input.pinnedCommit });
   if (!ctx.input.reExecuteOf) {
     ctx.state.commitId = resolved.commitId;
     ctx.state.artifacts.version = resolved.version;
   }
   step.details = {
-    summary: `config valid; ${config.branch} at ${resolved.commitId.slice(0, 12)}; ${engines.engines.length} Docker engine(s) answer`,
+    summary: `config valid; ${ctx.input.pinnedCommit ? `push update of ${resolved.commitId.slice(0, 12)}` : `${config.branch} at ${resolved.commitId.slice(0, 12)}`}; ${engines.engines.length} Docker engine(s) answer`,
     repository: config.repository, branch: config.branch, commitId: resolved.commitId, version: resolved.version,
     dockerEngines: engines.engines,
   };
@@ -73,6 +76,7 @@ const build: StepRunner = async (ctx, step) => {
   const { config, state } = ctx;
   const result = await buildActivities.buildAndTest({
     pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!, app: config.app,
+    ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
   });
   state.artifacts.unitTests = { ...result.unitTests, reportRef: result.reportRef };
   state.artifacts.reports.push({ name: 'build log', ref: result.logRef }, { name: 'unit tests (JUnit)', ref: result.reportRef });
@@ -102,6 +106,7 @@ const buildImage: StepRunner = async (ctx, step) => {
   const result = await buildActivities.buildImages({
     pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!,
     version: state.artifacts.version ?? state.commitId!.slice(0, 12), app: config.app, which,
+    ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
   });
   state.artifacts.images = { app: result.images.app ?? { id: '', tag: '' }, dispatcher: result.images.dispatcher };
   state.artifacts.reports.push({ name: 'image build log', ref: result.logRef });
@@ -166,18 +171,35 @@ const contentAudit: StepRunner = async (ctx, step) => {
   };
 };
 
-const approval: StepRunner = async (ctx, step) => {
-  const allowed = eligibleApprovers(ctx.state, ctx.config);
-  const decided = await ctx.wait(step, { accepts: ['approve', 'reject', 'cancel'], allowed }, ctx.config.approval.timeout,
-    () => ctx.decisions.approval !== undefined);
+/**
+ * approval and managed (Cloud Manager's managed review): wait for the required number of distinct approvals from
+ * those allowed, or one reject. The one who started the execution never approves it.
+ */
+const approvalStep = (which: 'approval' | 'managed'): StepRunner => async (ctx, step) => {
+  const { config, state } = ctx;
+  const managed = config.approval.managedReview;
+  const timeout = which === 'approval' ? config.approval.timeout : managed!.timeout;
+  // `?? 1`: executions started before `required` existed carry configs without it (replay must agree).
+  const required = which === 'approval' ? config.approval.required ?? 1 : 1;
+  const allowed = which === 'approval' ? eligibleApprovers(state, config) : managed!.approvers.filter((n) => n !== state.user);
+  const decision: ApprovalDecision = { approvedBy: [] };
+  ctx.decisions.approvals[step.stepId] = decision;
+  const decided = await ctx.wait(step, { accepts: ['approve', 'reject', 'cancel'], allowed, approvedBy: decision.approvedBy, required },
+    timeout, () => decision.rejected !== undefined || decision.approvedBy.length >= required);
+  const what = which === 'approval' ? 'approval' : 'managed review';
   if (!decided) {
-    throw new StopExecution('CANCELLED', 'CANCELLED', `no approval decision within ${ctx.config.approval.timeout}: the approval timed out`);
+    throw new StopExecution('CANCELLED', 'CANCELLED',
+      `no ${what} decision within ${timeout}` + (decision.approvedBy.length ? ` (${decision.approvedBy.length} of ${required} approvals)` : '') + `: the ${what} timed out`);
   }
-  const decision = ctx.decisions.approval!;
-  step.details = { summary: `${decision.decision} by ${decision.by}`, decision: decision.decision, by: decision.by, at: decision.at, reason: decision.reason };
-  if (decision.decision === 'rejected') {
-    throw new StopExecution('CANCELLED', 'CANCELLED', `rejected by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`);
+  if (decision.rejected) {
+    const { by, reason } = decision.rejected;
+    step.details = { summary: `rejected by ${by}`, decision: 'rejected', by, reason };
+    throw new StopExecution('CANCELLED', 'CANCELLED', `${which === 'approval' ? '' : 'managed review '}rejected by ${by}${reason ? `: ${reason}` : ''}`);
   }
+  step.details = {
+    summary: `approved by ${decision.approvedBy.join(', ')}`, decision: 'approved', by: decision.approvedBy.join(', '),
+    approvedBy: decision.approvedBy, required,
+  };
 };
 
 const schedule: StepRunner = async (ctx, step) => {
@@ -203,5 +225,6 @@ const schedule: StepRunner = async (ctx, step) => {
 
 export const STEP_RUNNERS: Record<StepAction, StepRunner> = {
   validate, build, codeQuality, buildImage, deploy, productTest,
-  functionalTest: customTests('functional'), uiTest: customTests('ui'), contentAudit, approval, schedule,
+  functionalTest: customTests('functional'), uiTest: customTests('ui'), contentAudit,
+  approval: approvalStep('approval'), managed: approvalStep('managed'), schedule,
 };
