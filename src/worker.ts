@@ -34,6 +34,10 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
     shutdownGraceTime: '30 seconds',
     // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
     maxCachedWorkflows: 500,
+    // A cancellation reaches an activity only with a heartbeat's answer; the SDK's default throttle (80% of the
+    // heartbeat timeout, up to a minute) would let a cancelled docker build run on for most of a minute.
+    maxHeartbeatThrottleInterval: '3 seconds',
+    defaultHeartbeatThrottleInterval: '3 seconds',
   });
 }
 

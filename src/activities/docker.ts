@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import tarStream from 'tar-stream';
 import { NonRetryable } from '../shared/errors';
@@ -92,6 +92,9 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
   const tail: string[] = [];
   const onCancel = () => stream.destroy(new Error('build cancelled'));
   ctx.cancellationSignal.addEventListener('abort', onCancel);
+  // A build step can be silent for minutes (tests, compilers): heartbeat on a timer too, because a cancellation
+  // reaches an activity only through its heartbeats.
+  const beat = setInterval(() => ctx.heartbeat({ lines }), 2000);
   try {
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: {
@@ -111,13 +114,14 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
       });
     });
   } catch (err) {
-    if (ctx.cancellationSignal.aborted) throw err;
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`docker build stopped: ${ctx.cancellationSignal.reason ?? 'cancelled'}`);
     throw ApplicationFailure.create({
       type: NonRetryable.BuildFailed,
       message: `docker build${req.target ? ` (target ${req.target})` : ''} failed: ${(err as Error).message.trim()}\n${tail.slice(-8).join('\n')}`,
       nonRetryable: true,
     });
   } finally {
+    clearInterval(beat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
   }
   if (!imageId && req.tag) imageId = (await docker.getImage(req.tag).inspect()).Id;

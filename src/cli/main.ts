@@ -19,7 +19,7 @@ import { MODES, TRIGGERS, type ExecutionMode, type Trigger } from '../shared/typ
 import { EXIT, UsageError, exitCodeFor, isUnreachable, messageFor } from './errors';
 import { followExecution } from './follow';
 import {
-  DEFAULT_WEB_UI, artifactRefs, executionStateLines, pipelineStateLines, webUiWorkflowUrl,
+  DEFAULT_WEB_UI, artifactRefs, executionStateLines, formatDateTime, pipelineStateLines, table, webUiWorkflowUrl,
 } from './format';
 import { workflowPollers } from './probe';
 
@@ -293,6 +293,86 @@ async function worker(): Promise<number> {
   return EXIT.ok;
 }
 
+/** `stagecoach api`: the HTTP API (src/api), loaded on demand like the worker. */
+async function api(values: Values): Promise<number> {
+  const port = apiPort(str(values, 'port'));
+  const host = str(values, 'host') ?? '127.0.0.1';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand (see the module comment)
+  const { runApi } = require('../api/server') as typeof import('../api/server');
+  return runApi({ host, port, tokensFile: str(values, 'tokens') });
+}
+
+function apiPort(raw: string | undefined): number {
+  if (raw === undefined) return 8080;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`api: --port must be a port number (got ${raw})`, 'api');
+  return n;
+}
+
+/** Re-executes the production deployment of the pipeline's last execution; exit 3 with the reason when refused. */
+async function reExecute(values: Values, [pipelineId]: string[]): Promise<number> {
+  const by = required(values, 'by', 're-execute', 'NAME');
+  const executionId = str(values, 'execution');
+  if (executionId !== undefined && !/^\d+$/.test(executionId)) throw new UsageError(`re-execute: --execution must be an execution number (got ${executionId})`, 're-execute');
+  const json = values.json === true;
+  return withStagecoach(async (sc) => {
+    await requireWorker(sc, 'nothing was re-executed');
+    try {
+      const result = await sc.reExecute(pipelineId, { by, ...(executionId ? { executionId } : {}) });
+      const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
+      if (json) {
+        out(JSON.stringify({ accepted: true, ...result, webUi }));
+      } else {
+        out(`Re-executing the production deployment of pipeline ${pipelineId}: execution ${result.executionId} (RE_EXECUTE, by ${by})`);
+        out(`  workflow  ${result.workflowId}`);
+        out(`  Web UI    ${webUi}`);
+        out(`  status    ./bin/stagecoach status ${pipelineId} ${result.executionId}`);
+      }
+      return EXIT.ok;
+    } catch (err) {
+      if (json && err instanceof StagecoachError && (err.kind === 'refused' || err.kind === 'busy')) {
+        out(JSON.stringify({ accepted: false, message: err.message }));
+      }
+      throw err;
+    }
+  });
+}
+
+/** The executions of a pipeline, newest first: the running one, then the recent ones the pipeline keeps. */
+async function list(values: Values, [pipelineId]: string[]): Promise<number> {
+  const json = values.json === true;
+  return withStagecoach(async (sc) => {
+    await requireWorker(sc, 'executions cannot be queried');
+    let state;
+    try {
+      state = await sc.pipelineState(pipelineId);
+    } catch (err) {
+      // A configured pipeline without executions has an empty list; an unknown one is not found.
+      if (!(err instanceof StagecoachError && err.kind === 'not-found')) throw err;
+      await checkPipelineConfigured(pipelineId);
+      state = undefined;
+    }
+    const executions = [...(state?.executions ?? [])].reverse();
+    if (state?.running && !executions.some((e) => e.id === state.running!.id)) {
+      const running = await sc.executionState(pipelineId, state.running.id).catch(() => undefined);
+      executions.unshift(running ? { ...state.running, status: running.status, commitId: running.commitId, artifacts: running.artifacts } : state.running);
+    }
+    if (json) {
+      out(JSON.stringify(executions, null, 2));
+      return EXIT.ok;
+    }
+    if (!executions.length) {
+      out(`pipeline ${pipelineId} has no executions yet`);
+      return EXIT.ok;
+    }
+    table(['id', 'status', 'trigger', 'by', 'created', 'finished', 'prod deploy', 'version', 'commit'], executions.map((e) => [
+      e.id, e.status, e.trigger, e.user, formatDateTime(e.createdAt), formatDateTime(e.finishedAt), e.prodDeployStatus ?? '',
+      e.artifacts?.version ?? '', e.commitId ? e.commitId.slice(0, 12) : '',
+    ])).forEach((l) => out(l));
+    return EXIT.ok;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Command table and usage
 
@@ -313,6 +393,13 @@ export const COMMANDS: Record<string, Command> = {
     positionals: [],
     run: worker,
   },
+  api: {
+    usage: 'stagecoach api [--port 8080] [--host 127.0.0.1] [--tokens FILE]',
+    summary: 'run the HTTP API (Cloud Manager-like; OpenAPI at /api/openapi.json) against TEMPORAL_ADDRESS',
+    options: { port: { type: 'string' }, host: { type: 'string' }, tokens: { type: 'string' } },
+    positionals: [],
+    run: api,
+  },
   start: {
     usage: 'stagecoach start <pipeline> [--by NAME] [--mode NORMAL|EMERGENCY] [--trigger MANUAL|ON_COMMIT|PUSH_UPGRADES] [--json] [--follow]',
     summary: 'start an execution of a pipeline (--follow: print step changes until it ends or waits)',
@@ -326,6 +413,13 @@ export const COMMANDS: Record<string, Command> = {
     options: { ...jsonOption },
     positionals: ['pipeline', 'execution?'],
     run: status,
+  },
+  list: {
+    usage: 'stagecoach list <pipeline> [--json]',
+    summary: "a pipeline's executions, newest first (id, status, trigger, who, times, production deploy, version)",
+    options: { ...jsonOption },
+    positionals: ['pipeline'],
+    run: list,
   },
   approve: {
     usage: 'stagecoach approve <pipeline> <execution> --by NAME [--comment TEXT] [--json]',
@@ -361,6 +455,13 @@ export const COMMANDS: Record<string, Command> = {
     options: { ...byOpt, reason: { type: 'string' }, ...jsonOption },
     positionals: ['pipeline', 'execution'],
     run: messageCommand('cancel'),
+  },
+  're-execute': {
+    usage: 'stagecoach re-execute <pipeline> --by NAME [--execution N] [--json]',
+    summary: "deploy the last execution's images to Production again (same images and configuration, no rebuild)",
+    options: { ...byOpt, execution: { type: 'string' }, ...jsonOption },
+    positionals: ['pipeline'],
+    run: reExecute,
   },
   logs: {
     usage: 'stagecoach logs <pipeline> <execution> [--step ACTION]',

@@ -108,6 +108,19 @@ export class Stagecoach {
     }
   }
 
+  /**
+   * A new commit on the pipeline's branch (from a git hook or CI): starts an ON_COMMIT execution when the pipeline is
+   * idle; when busy, answers why nothing started (the commit is built by a later execution).
+   */
+  async notifyCommit(pipelineId: string, by = 'on-commit'): Promise<StartResult | { started: false; reason: string }> {
+    try {
+      return await this.startExecution(pipelineId, { by, trigger: 'ON_COMMIT' });
+    } catch (err) {
+      if (err instanceof StagecoachError && err.kind === 'busy') return { started: false, reason: err.message };
+      throw err;
+    }
+  }
+
   /** Re-executes the production deployment of the pipeline's last execution (same images, same configuration). */
   async reExecute(pipelineId: string, request: ReExecuteRequest): Promise<StartResult> {
     const handle = this.client.workflow.getHandle(pipelineWorkflowId(pipelineId));

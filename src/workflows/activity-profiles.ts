@@ -24,7 +24,7 @@ export const PROFILES = {
   /** Reading configuration, git refs, quick Docker queries. */
   quick: { startToCloseTimeout: '1 minute', retry: retry(3) },
   /** Docker image builds: long, heartbeating (a silent build is presumed dead), cancelled by closing the request. */
-  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '2 minutes', retry: retry(2) },
+  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '1 minute', retry: retry(2) },
   /** Creating and replacing containers, the load balancer and its image. */
   container: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: retry(3) },
   /** Load balancer runtime API commands and bounded waits on its state. */

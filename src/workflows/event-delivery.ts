@@ -16,35 +16,43 @@ const { deliverWebhook } = proxyActivities<Activities>({
 
 export interface EventDeliveryInput {
   webhooks: WebhookConfig[];
-  /** Carried over by continue-as-new. */
-  queue?: CloudEvent[];
+  /** Carried over by continue-as-new: what each webhook still has to receive. */
+  queues?: CloudEvent[][];
   closed?: boolean;
   state?: EventDeliveryState;
 }
 
+/** One ordered queue per webhook: a receiver that is down delays only its own events. */
 export async function eventDelivery(input: EventDeliveryInput): Promise<EventDeliveryState> {
-  const queue: CloudEvent[] = input.queue ?? [];
+  const queues: CloudEvent[][] = input.queues ?? input.webhooks.map(() => []);
   const state: EventDeliveryState = input.state ?? { delivered: 0, pending: 0, failed: [] };
   let closed = input.closed ?? false;
-  setHandler(deliverEventsSignal, ({ events }) => { queue.push(...events); });
+  let tooLong = false;
+  setHandler(deliverEventsSignal, ({ events }) => {
+    input.webhooks.forEach((hook, i) => queues[i].push(...events.filter((e) => !hook.events || hook.events.includes(e.kind))));
+  });
   setHandler(closeEventsSignal, () => { closed = true; });
-  setHandler(eventDeliveryStateQuery, () => ({ ...state, pending: queue.length }));
+  setHandler(eventDeliveryStateQuery, () => ({ ...state, pending: queues.reduce((n, q) => n + q.length, 0) }));
 
-  for (;;) {
-    await condition(() => queue.length > 0 || closed);
-    if (queue.length === 0) return state;
-    const event = queue.shift()!;
-    for (const hook of input.webhooks.filter((w) => !w.events || w.events.includes(event.kind))) {
+  async function drain(hook: WebhookConfig, queue: CloudEvent[]): Promise<void> {
+    for (;;) {
+      await condition(() => queue.length > 0 || closed || tooLong);
+      if (queue.length === 0 || tooLong) return;
+      const event = queue[0];
       try {
         await deliverWebhook({ url: hook.url, secretEnv: hook.secretEnv, event });
         state.delivered += 1;
       } catch (err) {
-        state.failed.push({ id: event.id, url: hook.url, error: (err as Error).cause ? String((err as { cause: Error }).cause.message) : String(err) });
+        const cause = (err as { cause?: Error }).cause;
+        state.failed.push({ id: event.id, url: hook.url, error: cause?.message ?? String(err) });
         if (state.failed.length > 50) state.failed.shift();
       }
-    }
-    if (workflowInfo().historyLength > 5000) {
-      await continueAsNew<typeof eventDelivery>({ webhooks: input.webhooks, queue, closed, state });
+      queue.shift();
+      if (workflowInfo().historyLength > 5000) tooLong = true;
     }
   }
+
+  await Promise.all(input.webhooks.map((hook, i) => drain(hook, queues[i])));
+  if (tooLong) return continueAsNew<typeof eventDelivery>({ webhooks: input.webhooks, queues, closed, state });
+  return state;
 }

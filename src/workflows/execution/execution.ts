@@ -34,6 +34,7 @@ export class Execution implements StepContext {
   /** The execution's eventDelivery workflow, when the pipeline has webhooks. */
   private delivery?: ChildWorkflowHandle<typeof eventDelivery>;
   private eventSeq = 0;
+  private eventChain: Promise<void> = Promise.resolve();
 
   constructor(readonly input: ExecutionInput) {
     this.state = initialState(input, now());
@@ -178,19 +179,24 @@ export class Execution implements StepContext {
     });
   }
 
+  /**
+   * Hands one event to the delivery workflow. Signals sent as separate commands may arrive out of order, so each is
+   * sent once the previous one is acknowledged (a chain the steps never wait on), and a cancellation cannot drop one.
+   */
   private emit(kind: EventKind, step?: StepState): void {
-    if (!this.delivery) return;
+    const delivery = this.delivery;
+    if (!delivery) return;
     this.eventSeq += 1;
     const event = buildEvent({ kind, state: this.state, step, seq: this.eventSeq, time: now(), actor: this.state.user });
-    // Not awaited: signals from one workflow arrive in the order sent, and the steps must not wait on delivery.
-    this.delivery.signal(deliverEventsSignal, { events: [event] }).catch(() => undefined);
+    this.eventChain = this.eventChain
+      .then(() => CancellationScope.nonCancellable(() => delivery.signal(deliverEventsSignal, { events: [event] })))
+      .catch(() => undefined);
   }
 
   private async closeEvents(): Promise<void> {
     if (!this.delivery) return;
-    this.eventSeq += 1;
-    const ended = buildEvent({ kind: 'ended', state: this.state, seq: this.eventSeq, time: now(), actor: this.state.user });
-    await this.delivery.signal(deliverEventsSignal, { events: [ended] });
+    this.emit('ended');
+    await this.eventChain;
     await this.delivery.signal(closeEventsSignal, { by: 'execution' });
   }
 

@@ -1,0 +1,559 @@
+/**
+ * Stagecoach's HTTP API (`stagecoach api`), on Fastify and @temporalio/client (through the Stagecoach class, so it
+ * refuses what the CLI refuses, the same way). Modelled on Cloud Manager's pipeline execution API; see
+ * src/api/openapi.ts (served at GET /api/openapi.json) and README.md for routes, roles and status codes.
+ *
+ * The server keeps no state of its own: every answer comes from the workflows' `state` queries, every action is a
+ * workflow update, and the user named by the bearer token is who the workflows record in their audit logs.
+ */
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createDirectoryArtifactStore } from '../activities/artifacts';
+import { Stagecoach, StagecoachError } from '../client/operations';
+import { isDeadlineExceeded, isUnreachable, messageFor } from '../cli/errors';
+import { workflowPollers } from '../cli/probe';
+import { STATE_DIR } from '../config/paths';
+import { PipelineNotFoundError, loadPipelineConfig } from '../config/pipeline-config';
+import { PIPELINE_ID_PATTERN, TASK_QUEUE } from '../shared/ids';
+import type { ExecutionAction } from '../shared/messages';
+import { MODES, TRIGGERS, type ExecutionMode, type ExecutionState, type PipelineState, type Trigger } from '../shared/types';
+import {
+  ApiTokens, DEFAULT_TOKENS_FILE, bearerToken, isAllowed, rolesFor, tokensFile, type ApiTokensConfig, type ApiUser, type Permission,
+} from './auth';
+import { PROBLEM_RESPONSES, buildOpenApiDocument, type RouteDoc } from './openapi';
+import {
+  DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, advanceMessage, cancelProblem, isProdDeploy, logFilesOf, metricsOf, paths, toExecutionList,
+  toMetrics, toPipelineExecution, toStepState, type LinkContext,
+} from './representation';
+
+export interface ApiOptions {
+  stagecoach: Stagecoach;
+  /** The tokens: a loaded ApiTokens, a config object, or a YAML file path (default STAGECOACH_API_TOKENS or examples/api-tokens.yaml). */
+  tokens?: ApiTokens | ApiTokensConfig | string;
+  /** Where the worker's artifact store is (logs): STAGECOACH_ARTIFACTS_DIR or <state dir>/artifacts by default. */
+  artifactsDir?: string;
+  /** false: no logging; otherwise pino options (level, stream). The Authorization header is always redacted. */
+  logger?: false | { level?: string; stream?: { write(line: string): void } };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest { user?: ApiUser }
+  interface FastifyContextConfig { permission?: Permission }
+}
+
+/** An error answered as `application/problem+json`. */
+export class ApiProblem extends Error {
+  constructor(readonly status: number, readonly type: string, readonly title: string, detail: string, readonly headers: Record<string, string> = {}) {
+    super(detail);
+    this.name = 'ApiProblem';
+  }
+}
+
+const PROBLEM_BASE = 'urn:stagecoach:problem:';
+const problem = {
+  badRequest: (detail: string) => new ApiProblem(400, `${PROBLEM_BASE}bad-request`, 'Bad request', detail),
+  unauthorized: (detail: string, error?: string) => new ApiProblem(401, `${PROBLEM_BASE}unauthorized`, 'Unauthorized', detail,
+    { 'www-authenticate': `Bearer realm="stagecoach"${error ? `, error="${error}"` : ''}` }),
+  forbidden: (detail: string) => new ApiProblem(403, `${PROBLEM_BASE}forbidden`, 'Forbidden', detail),
+  notFound: (detail: string) => new ApiProblem(404, `${PROBLEM_BASE}not-found`, 'Not found', detail),
+  busy: (detail: string) => new ApiProblem(412, `${PROBLEM_BASE}pipeline-busy`, 'Pipeline is busy', detail),
+  precondition: (detail: string) => new ApiProblem(412, `${PROBLEM_BASE}not-allowed-now`, 'Not possible in the current state', detail),
+  refusedUser: (detail: string) => new ApiProblem(403, `${PROBLEM_BASE}refused`, 'Refused by the execution', detail),
+  unavailable: (detail: string) => new ApiProblem(503, `${PROBLEM_BASE}unavailable`, 'Service unavailable', detail),
+};
+
+/**
+ * A StagecoachError in HTTP terms. In the `approval` context, refusals of approve/reject/schedule/override are 412 when the execution
+ * does not wait for them now and 403 when it refuses the user (approver list, self-approval): the same split the
+ * execution workflow makes between its NotWaiting and NotAllowed refusals (message-rules.ts, execution.ts).
+ */
+function fromStagecoach(err: unknown, context: 'state' | 'approval' = 'state'): unknown {
+  if (!(err instanceof StagecoachError)) return err;
+  switch (err.kind) {
+    case 'busy': return problem.busy(err.message);
+    case 'not-found': return problem.notFound(err.message);
+    case 'invalid': return problem.badRequest(err.message);
+    case 'unreachable': return problem.unavailable(err.message);
+    case 'refused':
+      if (context === 'approval' && !/not waiting|has ended|already/.test(err.message)) return problem.refusedUser(err.message);
+      return problem.precondition(err.message);
+  }
+}
+
+type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string };
+type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: unknown }>;
+
+interface Route extends RouteDoc {
+  handler(req: Req, reply: FastifyReply): Promise<unknown>;
+}
+
+const PIPELINE = '/api/program/:programId/pipeline/:pipelineId';
+const EXECUTION = `${PIPELINE}/execution/:executionId`;
+const STEP = `${EXECUTION}/phase/:phaseId/step/:stepId`;
+
+const executionSchema = { $ref: '#/components/schemas/PipelineExecution' };
+const stepStateSchema = { $ref: '#/components/schemas/PipelineExecutionStepState' };
+const acceptedSchema = { $ref: '#/components/schemas/Accepted' };
+
+export function buildApi(opts: ApiOptions): FastifyInstance {
+  const sc = opts.stagecoach;
+  const tokens = opts.tokens instanceof ApiTokens ? opts.tokens
+    : typeof opts.tokens === 'object' ? new ApiTokens(opts.tokens)
+      : ApiTokens.load(opts.tokens ?? tokensFile());
+  const artifacts = createDirectoryArtifactStore(opts.artifactsDir
+    ?? (process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(STATE_DIR, 'artifacts')));
+
+  const app = Fastify({
+    logger: opts.logger === false ? false : {
+      level: opts.logger?.level ?? 'info',
+      ...(opts.logger?.stream ? { stream: opts.logger.stream } : {}),
+      // Headers are logged (user agent, content type), the credentials never.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization'],
+        censor: '[redacted]',
+      },
+      serializers: {
+        req: (req: { method: string; url: string; headers: Record<string, unknown>; ip?: string }) => ({
+          method: req.method, url: redactUrl(req.url), headers: { ...req.headers }, remoteAddress: req.ip,
+        }),
+      },
+    },
+    bodyLimit: 64 * 1024,
+  });
+  app.decorateRequest('user', undefined);
+
+  // JSON bodies: an empty body counts as none (PUT start and cancel need no body); a bad one is a clear 400.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, undefined);
+    try {
+      JSON.parse(text); // for the syntax error's own words; Fastify's parser below also refuses prototype poisoning
+    } catch (err) {
+      return done(problem.badRequest(`the request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+    void jsonParser(req, text, (err: Error | null, parsed?: unknown) => {
+      if (err) return done(problem.badRequest(`the request body is refused: ${err.message}`), undefined);
+      done(null, parsed);
+    });
+  });
+
+  // Authentication and roles, before the body is read.
+  app.addHook('onRequest', async (req) => {
+    const permission = req.routeOptions.config?.permission;
+    if (permission === undefined || permission === 'public') return;
+    const header = req.headers.authorization;
+    if (!header) throw problem.unauthorized('this API needs an `Authorization: Bearer <token>` header');
+    const token = bearerToken(header);
+    const user = token ? tokens.userFor(token) : undefined;
+    if (!user) {
+      req.log.warn('request with an unknown or malformed bearer token');
+      throw problem.unauthorized('the bearer token is not valid', 'invalid_token');
+    }
+    req.user = user;
+    if (!isAllowed(user, permission)) {
+      throw problem.forbidden(`${user.name} may not ${permission === 'advance' ? 'advance (approve, schedule, override)' : permission} ` +
+        `executions: that needs one of the roles ${rolesFor(permission).join(', ')} (${user.name} has ${user.roles.join(', ') || 'none'})`);
+    }
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    let p: ApiProblem;
+    if (err instanceof ApiProblem) p = err;
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') p = new ApiProblem(415, `${PROBLEM_BASE}unsupported-media-type`, 'Unsupported media type', 'send JSON bodies as application/json');
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') p = new ApiProblem(413, `${PROBLEM_BASE}too-large`, 'Body too large', err.message);
+    else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) p = problem.badRequest(err.message);
+    else if (isUnreachable(err) || isDeadlineExceeded(err)) p = problem.unavailable(messageFor(err));
+    else {
+      req.log.error({ err }, 'request failed');
+      p = new ApiProblem(500, `${PROBLEM_BASE}internal`, 'Internal error', err.message || 'the request failed');
+    }
+    void reply.code(p.status).headers(p.headers).type('application/problem+json')
+      .send({ type: p.type, title: p.title, status: p.status, detail: p.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).type('application/problem+json').send({
+      type: `${PROBLEM_BASE}not-found`, title: 'Not found', status: 404,
+      detail: `no route ${req.method} ${redactUrl(req.url)} (the routes are listed at GET /api/openapi.json)`,
+    });
+  });
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Helpers over the workflows' state
+
+  const ctx = (req: Req): LinkContext => ({ programId: req.params.programId });
+
+  function pipelineIdOf(req: Req): string {
+    const id = req.params.pipelineId;
+    if (!PIPELINE_ID_PATTERN.test(id)) throw problem.notFound(`unknown pipeline "${id}"`);
+    return id;
+  }
+
+  async function pipelineConfigured(pipelineId: string): Promise<boolean> {
+    try {
+      await loadPipelineConfig(pipelineId);
+      return true;
+    } catch (err) {
+      if (err instanceof PipelineNotFoundError) return false;
+      return true; // configured, if invalid: starting says what is wrong
+    }
+  }
+
+  /** The pipeline workflow's state; undefined when it has no executions yet. 404 for a pipeline that is not configured. */
+  async function pipelineStateOf(pipelineId: string): Promise<PipelineState | undefined> {
+    try {
+      return await sc.pipelineState(pipelineId);
+    } catch (err) {
+      if (err instanceof StagecoachError && err.kind === 'not-found') {
+        if (await pipelineConfigured(pipelineId)) return undefined;
+        throw problem.notFound(`unknown pipeline "${pipelineId}": it is not configured and has no executions`);
+      }
+      throw fromStagecoach(err);
+    }
+  }
+
+  async function executionOf(req: Req): Promise<ExecutionState> {
+    const pipelineId = pipelineIdOf(req);
+    const executionId = req.params.executionId!;
+    if (!/^\d{1,9}$/.test(executionId)) throw problem.notFound(`execution ${executionId} of pipeline ${pipelineId} does not exist`);
+    try {
+      return await sc.executionState(pipelineId, executionId);
+    } catch (err) {
+      throw fromStagecoach(err);
+    }
+  }
+
+  /** For the reExecute link: the pipeline's state, or undefined when it cannot be read (then no link). */
+  const pipelineForLinks = (pipelineId: string) => sc.pipelineState(pipelineId).catch(() => undefined);
+
+  function stepOf(state: ExecutionState, req: Req) {
+    const step = state.steps.find((s) => s.stepId === req.params.stepId && s.phaseId === req.params.phaseId);
+    if (!step) {
+      throw problem.notFound(`execution ${state.id} has no step ${req.params.stepId} in phase ${req.params.phaseId} ` +
+        `(steps: ${state.steps.map((s) => `${s.phaseId}/${s.stepId}`).join(', ')})`);
+    }
+    return step;
+  }
+
+  /**
+   * Without a worker polling the task queue, an update waits forever: refuse at once (503) instead. A server that
+   * does not let us describe the task queue is given the benefit of the doubt.
+   */
+  async function requireWorker(what: string): Promise<void> {
+    let pollers: string[];
+    try {
+      pollers = await workflowPollers(sc.client, TASK_QUEUE);
+    } catch (err) {
+      if (isUnreachable(err)) throw problem.unavailable(messageFor(err));
+      return;
+    }
+    if (!pollers.length) {
+      throw new ApiProblem(503, `${PROBLEM_BASE}no-worker`, 'No worker', `no Stagecoach worker polls task queue "${TASK_QUEUE}"; ${what}. Start one with \`stagecoach worker\`.`);
+    }
+  }
+
+  /** The new execution's representation; its first workflow task may still be running, so a few tries. */
+  async function newExecution(req: Req, pipelineId: string, executionId: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const state = await sc.executionState(pipelineId, executionId);
+        return toPipelineExecution(state, ctx(req), await pipelineForLinks(pipelineId));
+      } catch (err) {
+        if (attempt >= 10) {
+          req.log.warn({ err }, 'the new execution could not be queried yet');
+          return { id: executionId, programId: req.params.programId, pipelineId, status: 'NOT_STARTED', _links: { self: { href: paths.execution(ctx(req), pipelineId, executionId) } } };
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  async function send(req: Req, state: ExecutionState, action: ExecutionAction, request: Record<string, unknown>) {
+    await requireWorker(`the ${action} was not sent`);
+    try {
+      const ack = await sc.send(state.pipelineId, state.id, action, { ...request, by: req.user!.name });
+      req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: state.id, action }, 'accepted');
+      return { accepted: true, message: ack.message };
+    } catch (err) {
+      throw fromStagecoach(err, action === 'cancel' ? 'state' : 'approval');
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Routes (each is documented in the OpenAPI document from this same table)
+
+  const routes: Route[] = [
+    {
+      method: 'GET', url: '/api/openapi.json', operationId: 'openApi', permission: 'public',
+      summary: 'This API, as an OpenAPI 3 document',
+      responses: { 200: { description: 'The document', schema: { type: 'object' } } },
+      handler: async () => openApi,
+    },
+    {
+      method: 'GET', url: `${PIPELINE}/executions`, operationId: 'getExecutions', permission: 'read',
+      summary: 'List executions', description: 'The running execution and the recent ones the pipeline keeps (20), newest first.',
+      query: [
+        { name: 'start', description: 'Pagination start (default 0)', schema: { type: 'integer', minimum: 0 } },
+        { name: 'limit', description: `Pagination limit (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})`, schema: { type: 'integer', minimum: 1 } },
+      ],
+      responses: {
+        200: { description: 'The executions', schema: { $ref: '#/components/schemas/PipelineExecutionListRepresentation' } },
+        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404],
+      },
+      handler: async (req) => {
+        const pipelineId = pipelineIdOf(req);
+        const start = intQuery(req.query.start, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
+        const limit = intQuery(req.query.limit, 'limit', DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT);
+        const pipeline = await pipelineStateOf(pipelineId);
+        const running = pipeline?.running ? await sc.executionState(pipelineId, pipeline.running.id).catch(() => undefined) : undefined;
+        return toExecutionList(pipelineId, pipeline, ctx(req), { start, limit }, running);
+      },
+    },
+    {
+      method: 'GET', url: `${PIPELINE}/execution`, operationId: 'getCurrentExecution', permission: 'read',
+      summary: 'Get the current execution', description: 'The running (or waiting) execution, if any.',
+      responses: { 200: { description: 'The current execution', schema: executionSchema }, 401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404] },
+      handler: async (req) => {
+        const pipelineId = pipelineIdOf(req);
+        const pipeline = await pipelineStateOf(pipelineId);
+        if (!pipeline?.running) throw problem.notFound(`pipeline ${pipelineId} has no running execution`);
+        const state = await sc.executionState(pipelineId, pipeline.running.id).catch((err: unknown) => { throw fromStagecoach(err); });
+        return toPipelineExecution(state, ctx(req), pipeline);
+      },
+    },
+    {
+      method: 'PUT', url: `${PIPELINE}/execution`, operationId: 'startPipeline', permission: 'start',
+      summary: 'Start an execution',
+      description: 'Starts an execution if the pipeline is idle (one runs at a time). Checks the configuration and the branch ' +
+        'first: a mistake there starts nothing (400). The body, if any, is ignored.',
+      query: [
+        { name: 'pipelineExecutionMode', description: 'NORMAL (default) or EMERGENCY', schema: { type: 'string', enum: [...MODES] } },
+        { name: 'trigger', description: 'Stagecoach extension: MANUAL (default), ON_COMMIT or PUSH_UPGRADES, for automation that starts executions on their behalf', schema: { type: 'string', enum: TRIGGERS.filter((t) => t !== 'RE_EXECUTE') } },
+      ],
+      responses: {
+        201: { description: 'Started', schema: executionSchema, headers: { Location: 'The URL of the new execution' } },
+        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+        412: { description: 'Pipeline is busy (an execution is running or waiting)', schema: PROBLEM_RESPONSES[412].schema },
+        503: PROBLEM_RESPONSES[503],
+      },
+      handler: async (req, reply) => {
+        const pipelineId = pipelineIdOf(req);
+        const mode = enumQuery<ExecutionMode>(req.query.pipelineExecutionMode, 'pipelineExecutionMode', MODES);
+        const trigger = enumQuery<Trigger>(req.query.trigger, 'trigger', TRIGGERS.filter((t) => t !== 'RE_EXECUTE'));
+        await requireWorker('nothing was started');
+        let result;
+        try {
+          result = await sc.startExecution(pipelineId, { by: req.user!.name, ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) });
+        } catch (err) {
+          throw fromStagecoach(err);
+        }
+        req.log.info({ user: req.user!.name, pipelineId, executionId: result.executionId }, 'execution started');
+        void reply.code(201).header('location', paths.execution(ctx(req), pipelineId, result.executionId));
+        return newExecution(req, pipelineId, result.executionId);
+      },
+    },
+    {
+      method: 'GET', url: EXECUTION, operationId: 'getExecution', permission: 'read',
+      summary: 'Get an execution', description: 'The execution with its phases and step states; links only for what is possible now.',
+      responses: { 200: { description: 'The execution', schema: executionSchema }, 401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404] },
+      handler: async (req) => {
+        const state = await executionOf(req);
+        return toPipelineExecution(state, ctx(req), await pipelineForLinks(state.pipelineId));
+      },
+    },
+    {
+      method: 'GET', url: STEP, operationId: 'stepState', permission: 'read', summary: 'Get a step state',
+      responses: { 200: { description: 'The step state', schema: stepStateSchema }, 401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404] },
+      handler: async (req) => {
+        const state = await executionOf(req);
+        const step = stepOf(state, req);
+        return toStepState(state, step, ctx(req), isProdDeploy(step) ? await pipelineForLinks(state.pipelineId) : undefined);
+      },
+    },
+    {
+      method: 'GET', url: `${STEP}/logs`, operationId: 'getStepLogs', permission: 'read', summary: 'Get the logs of a step',
+      description: 'The text of the step\'s log (or of `file`, one of its files) from the artifact store. With ' +
+        '`Accept: application/json`: the list of the step\'s files and where to read them (Cloud Manager answers a ' +
+        'redirect to a download; Stagecoach serves the text itself).',
+      query: [{ name: 'file', description: 'One of the step\'s files (build.log, junit.xml, ...); default the first', schema: { type: 'string' } }],
+      responses: {
+        200: { description: 'The log text (text/plain), or with Accept: application/json the files', schema: { $ref: '#/components/schemas/StepLogs' } },
+        401: PROBLEM_RESPONSES[401], 404: { description: 'No such step, or the step has no logs', schema: PROBLEM_RESPONSES[404].schema },
+      },
+      handler: async (req, reply) => {
+        const state = await executionOf(req);
+        const step = stepOf(state, req);
+        const files = logFilesOf(state, step);
+        if (!files.length) throw problem.notFound(`step ${step.stepId} of execution ${state.id} has no logs`);
+        const self = `${paths.step(ctx(req), state.pipelineId, state.id, step)}/logs`;
+        if (/application\/json/.test(req.headers.accept ?? '') && req.query.file === undefined) {
+          const list = files.map((f) => ({ name: f.name, file: f.file, href: `${self}?file=${encodeURIComponent(f.file)}` }));
+          return { redirect: list[0].href, files: list };
+        }
+        const chosen = req.query.file === undefined ? files[0] : files.find((f) => f.file === req.query.file);
+        if (!chosen) throw problem.notFound(`step ${step.stepId} has no file ${req.query.file} (files: ${files.map((f) => f.file).join(', ')})`);
+        let text: Buffer;
+        try {
+          text = await artifacts.get(chosen.ref);
+        } catch {
+          throw problem.notFound(`${chosen.name} (${chosen.ref}) is not in this API's artifact store (${artifacts.root}): ` +
+            'run the API where the worker\'s STAGECOACH_ARTIFACTS_DIR is readable');
+        }
+        void reply.type(chosen.file.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8');
+        return text;
+      },
+    },
+    {
+      method: 'GET', url: `${STEP}/metrics`, operationId: 'stepMetric', permission: 'read', summary: 'Get the metrics of a step',
+      description: 'The quality gates a step evaluated (codeQuality, and security/performance tests where configured).',
+      responses: {
+        200: { description: 'The metrics', schema: { $ref: '#/components/schemas/PipelineStepMetrics' } },
+        401: PROBLEM_RESPONSES[401], 404: { description: 'No such step, or the step has no metrics', schema: PROBLEM_RESPONSES[404].schema },
+      },
+      handler: async (req) => {
+        const state = await executionOf(req);
+        const step = stepOf(state, req);
+        if (!metricsOf(step)) throw problem.notFound(`step ${step.stepId} of execution ${state.id} has no metrics`);
+        return toMetrics(step);
+      },
+    },
+    {
+      method: 'PUT', url: `${STEP}/advance`, operationId: 'advancePipelineExecution', permission: 'advance',
+      summary: 'Advance a waiting step',
+      description: 'Approve or reject (approval, managed review), schedule, or override failed quality gates, at the step the ' +
+        'execution waits at; the body depends on the step. The execution also applies its own rules (approver list, no ' +
+        'self-approval): a refusal of the user is 403, a step that does not wait now is 412.',
+      requestBody: { required: true, description: 'Depends on the waiting step', schema: { $ref: '#/components/schemas/AdvanceBody' } },
+      responses: {
+        202: { description: 'Accepted', schema: acceptedSchema },
+        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+        412: { description: 'The execution does not wait at this step for this now', schema: PROBLEM_RESPONSES[412].schema },
+        503: PROBLEM_RESPONSES[503],
+      },
+      handler: async (req, reply) => {
+        const state = await executionOf(req);
+        const step = stepOf(state, req);
+        const outcome = advanceMessage(state, step, req.body);
+        if (!outcome.ok) throw outcome.status === 400 ? problem.badRequest(outcome.detail) : problem.precondition(outcome.detail);
+        const ack = await send(req, state, outcome.action, outcome.request);
+        void reply.code(202);
+        return ack;
+      },
+    },
+    {
+      method: 'PUT', url: `${STEP}/cancel`, operationId: 'cancelPipelineExecutionStep', permission: 'cancel',
+      summary: 'Cancel the execution',
+      description: 'Cancels the execution (the link is on its current step; any step of it is accepted). A build in progress ' +
+        'stops; a rollout in progress is rolled back.',
+      requestBody: { description: 'Optional', schema: { $ref: '#/components/schemas/CancelBody' } },
+      responses: {
+        202: { description: 'Accepted: the execution is being cancelled', schema: acceptedSchema },
+        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+        412: { description: 'The execution has ended or is already being cancelled', schema: PROBLEM_RESPONSES[412].schema },
+        503: PROBLEM_RESPONSES[503],
+      },
+      handler: async (req, reply) => {
+        const state = await executionOf(req);
+        stepOf(state, req);
+        const body = req.body;
+        if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw problem.badRequest('cancel takes an optional JSON object, e.g. {"reason": "..."}');
+        const reason = (body as { reason?: unknown } | undefined)?.reason;
+        if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw problem.badRequest('"reason" must be a string of at most 1000 characters');
+        const why = cancelProblem(state);
+        if (why) throw problem.precondition(why);
+        const ack = await send(req, state, 'cancel', reason ? { reason } : {});
+        void reply.code(202);
+        return ack;
+      },
+    },
+    {
+      method: 'PUT', url: `${STEP}/reExecute`, operationId: 'reExecute', permission: 'reExecute',
+      summary: 'Re-execute the production deployment',
+      description: 'On the production deploy step of the pipeline\'s last execution, once that step has completed in any way ' +
+        '(finished, failed, cancelled): starts a RE_EXECUTE execution that deploys the same image IDs with the same ' +
+        'configuration, building nothing. Refused (412, with the reason) for a push update (PUSH_UPGRADES), an execution ' +
+        'that ended before its production deployment, one that is not the last, or while the pipeline is busy.',
+      responses: {
+        201: { description: 'The new execution', schema: executionSchema, headers: { Location: 'The URL of the new execution' } },
+        401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403],
+        404: { description: 'No such execution or step, or the step is not the production deployment', schema: PROBLEM_RESPONSES[404].schema },
+        412: { description: 'Not re-executable now; the detail says why', schema: PROBLEM_RESPONSES[412].schema },
+        503: PROBLEM_RESPONSES[503],
+      },
+      handler: async (req, reply) => {
+        const state = await executionOf(req);
+        const step = stepOf(state, req);
+        if (!isProdDeploy(step)) throw problem.notFound(`re-execute is offered on the production deploy step only, not on ${step.stepId}`);
+        await requireWorker('nothing was re-executed');
+        let result;
+        try {
+          result = await sc.reExecute(state.pipelineId, { by: req.user!.name, executionId: state.id });
+        } catch (err) {
+          throw fromStagecoach(err);
+        }
+        req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: result.executionId, of: state.id }, 're-execution started');
+        void reply.code(201).header('location', paths.execution(ctx(req), state.pipelineId, result.executionId));
+        return newExecution(req, state.pipelineId, result.executionId);
+      },
+    },
+  ];
+
+  const openApi = buildOpenApiDocument(routes);
+  for (const r of routes) {
+    app.route({ method: r.method, url: r.url, config: { permission: r.permission }, handler: r.handler as never });
+  }
+  return app;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/([?&](?:access_token|token|api_key)=)[^&]*/gi, '$1[redacted]');
+}
+
+function intQuery(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw problem.badRequest(`${name} must be an integer from ${min} to ${max} (got ${raw})`);
+  return n;
+}
+
+function enumQuery<T extends string>(raw: string | undefined, name: string, allowed: readonly T[]): T | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const upper = raw.toUpperCase() as T;
+  if (!allowed.includes(upper)) throw problem.badRequest(`${name} must be one of ${allowed.join(', ')} (got ${raw})`);
+  return upper;
+}
+
+/**
+ * `stagecoach api`: connects to Temporal, serves until SIGINT/SIGTERM. Only 127.0.0.1 unless told otherwise.
+ */
+export async function runApi(opts: { host: string; port: number; tokensFile?: string; print?: (line: string) => void }): Promise<number> {
+  const print = opts.print ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const file = opts.tokensFile ? path.resolve(opts.tokensFile) : tokensFile();
+  const tokens = ApiTokens.load(file);
+  const stagecoach = await Stagecoach.connect();
+  const app = buildApi({ stagecoach, tokens });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await stagecoach.close().catch(() => undefined);
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (OpenAPI: /api/openapi.json)`);
+  print(`  tokens: ${file} (${tokens.users.map((u) => `${u.name}: ${u.roles.join('+') || 'read only'}`).join(', ')})`);
+  if (file === DEFAULT_TOKENS_FILE) print('  warning: these are the sample tokens from the repository; set STAGECOACH_API_TOKENS for real use');
+  const pollers = await workflowPollers(stagecoach.client, TASK_QUEUE).catch(() => undefined);
+  if (pollers?.length === 0) print(`  warning: no worker polls task queue "${TASK_QUEUE}" yet: actions answer 503 until one does (\`stagecoach worker\`)`);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(opts.host)) print(`  warning: listening on ${opts.host}, not only on this machine; put TLS in front of it`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  print('stopping the API');
+  await app.close();
+  await stagecoach.close().catch(() => undefined);
+  return 0;
+}
