@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['test/faults/**', 'node_modules/**'],
     globalSetup: ['test/setup/global.ts'],
     fileParallelism: false,
     pool: 'forks',

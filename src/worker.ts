@@ -19,14 +19,20 @@ export interface StagecoachWorkerOptions {
   /** A prebuilt workflow bundle (tests build it once); default: bundle src/workflows at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** Extra interceptors (the fault suite injects crashes with one). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
+  // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.
+  const bundlePath = process.env.STAGECOACH_WORKFLOW_BUNDLE;
+  const workflowBundle = options.workflowBundle ?? (bundlePath ? { codePath: bundlePath } : undefined);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     activities: createActivities(defaultActivityDeps(options.deps)),
     // Passing identity: undefined would replace the SDK's default identity and fail Worker.create.
     ...(options.identity ? { identity: options.identity } : {}),

@@ -5,10 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import Docker from 'dockerode';
 import { pipelinesDir } from '../config/pipeline-config';
 import { STATE_DIR } from '../config/paths';
 import { createDirectoryArtifactStore, type ArtifactStore } from './artifacts';
+import { createAuditActivities } from './audit';
 import { createConfigActivities } from './config';
 import { createEventActivities } from './events';
 import { createCacheActivities } from './cache';
@@ -55,17 +57,50 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
   };
 }
 
+/**
+ * Every activity heartbeats every 2 s while it runs, so that a crashed worker is noticed within the profiles'
+ * heartbeat timeout (seconds, not the minutes of a start-to-close timeout) and cancellations arrive promptly.
+ */
+function withKeepAlive<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      let ctx: Context | undefined;
+      try {
+        ctx = Context.current();
+      } catch {
+        ctx = undefined; // called outside an activity (benchmarks' direct calls)
+      }
+      const beat = ctx ? setInterval(() => ctx!.heartbeat(), 2000) : undefined;
+      try {
+        return await fn(...args);
+      } finally {
+        if (beat) clearInterval(beat);
+      }
+    };
+    Object.defineProperty(wrapped[name], 'name', { value: name });
+  }
+  return wrapped as T;
+}
+
 export function createActivities(deps: ActivityDeps) {
+  return withKeepAlive(createActivityFunctions(deps));
+}
+
+function createActivityFunctions(deps: ActivityDeps) {
   const git = createGitActivities({ stateDir: deps.stateDir });
   return {
     ...createConfigActivities({ pipelinesDir: deps.pipelinesDir }),
     ...git.activities,
-    ...createDockerBuildActivities({ docker: deps.docker, artifacts: deps.artifacts, exportCommit: git.helpers.exportCommit }),
+    ...createDockerBuildActivities({
+      docker: deps.docker, artifacts: deps.artifacts, exportCommit: git.helpers.exportCommit, commitHasPath: git.helpers.commitHasPath,
+    }),
     ...createTopologyActivities({ docker: deps.docker, secret: deps.secret }),
     ...createLoadBalancerActivities({ docker: deps.docker }),
     ...createCacheActivities({ docker: deps.docker, secret: deps.secret }),
     ...createHealthActivities(),
-    ...createTestActivities({ commitHasPath: git.helpers.commitHasPath }),
+    ...createTestActivities({ commitHasPath: git.helpers.commitHasPath, docker: deps.docker, artifacts: deps.artifacts }),
+    ...createAuditActivities({ artifacts: deps.artifacts }),
     ...createEventActivities(),
   };
 }

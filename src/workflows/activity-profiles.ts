@@ -20,21 +20,22 @@ const retry = (maximumAttempts: number): RetryPolicy => ({
  */
 const waitForStop = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
+/** Every activity heartbeats every 2 s (activities/index.ts): 10 s of silence means its worker is gone. */
 export const PROFILES = {
   /** Reading configuration, git refs, quick Docker queries. */
-  quick: { startToCloseTimeout: '1 minute', retry: retry(3) },
+  quick: { startToCloseTimeout: '1 minute', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** Docker image builds: long, heartbeating (a silent build is presumed dead), cancelled by closing the request. */
-  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '1 minute', retry: retry(2) },
+  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
   /** Creating and replacing containers, the load balancer and its image. */
-  container: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: retry(3) },
+  container: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** Load balancer runtime API commands and bounded waits on its state. */
-  loadBalancer: { cancellationType: waitForStop, startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry: retry(5) },
+  loadBalancer: { cancellationType: waitForStop, startToCloseTimeout: '5 minutes', heartbeatTimeout: '10 seconds', retry: retry(5) },
   /** Dispatcher cache flush and warm-up over HTTP. */
-  cache: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', retry: retry(3) },
+  cache: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** HTTP health checks: their own loop is bounded, so a failure is final. */
-  healthCheck: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '30 seconds', retry: retry(2) },
+  healthCheck: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
   /** Tests and audits against Stage. */
-  stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '5 minutes', retry: retry(2) },
+  stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
 } satisfies Record<string, ActivityOptions>;
 
 export const quickActivities = proxyActivities<Activities>(PROFILES.quick);

@@ -11,6 +11,7 @@ import type { WebhookConfig } from '../shared/types';
 
 const { deliverWebhook } = proxyActivities<Activities>({
   startToCloseTimeout: '15 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: ['InvalidConfig'] },
 });
 
