@@ -12,6 +12,10 @@ import { STATE_DIR } from '../config/paths';
 import { findTemporalCli, provision } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
 import { SEARCH_ATTRIBUTE_KEYS } from '../shared/search-attributes';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../api/server';
+import { Stagecoach } from '../client/operations';
 import { createWorker } from '../worker';
 import { EXIT } from './errors';
 import { formatDuration } from './format';
@@ -20,6 +24,8 @@ import { sleep, tailLines, tcpAnswers, temporalAnswers } from './probe';
 export interface DevOptions {
   port: number;
   uiPort: number;
+  /** Port of the HTTP API on 127.0.0.1 (0: none). Default 8080. */
+  apiPort?: number;
   /** Longest wait for the dev server to answer. Default 90 s. */
   startTimeoutMs?: number;
   log?: (line: string) => void;
@@ -139,6 +145,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
   let exitCode: number = EXIT.ok;
   let connection: NativeConnection | undefined;
+  let api: FastifyInstance | undefined;
+  let apiConnection: Connection | undefined;
   try {
     // Wait (bounded, with progress) until the frontend accepts a client connection.
     const limit = opts.startTimeoutMs ?? 90_000;
@@ -179,6 +187,18 @@ export async function runDev(opts: DevOptions): Promise<number> {
     worker = await createWorker({ connection, namespace: 'default', identity: `${process.pid}@${os.hostname()} (stagecoach dev)` });
     if (stopRequested) return EXIT.ok;
     log(`[dev] worker polling task queue "${TASK_QUEUE}" on ${address} (namespace default). Ctrl-C stops both.`);
+    if (opts.apiPort !== 0) {
+      // The HTTP API beside them; a port in use only costs the API, not the dev stack.
+      try {
+        apiConnection = await Connection.connect({ address });
+        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection })), logger: false });
+        await api.listen({ host, port: opts.apiPort ?? 8080 });
+        log(`[dev] HTTP API: http://${host}:${opts.apiPort ?? 8080}/api/openapi.json (sample tokens: examples/api-tokens.yaml)`);
+      } catch (err) {
+        log(`[dev] HTTP API not started: ${(err as Error).message} (choose another port with --api-port, or 0 for none)`);
+        api = undefined;
+      }
+    }
     const watchServer = setInterval(() => {
       if (childExited && worker?.getState() === 'RUNNING') {
         log(`[dev] the Temporal dev server exited unexpectedly (code ${child.exitCode ?? child.signalCode}); stopping the worker. ` +
@@ -197,6 +217,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     if (err instanceof DevError) throw err;
     throw new DevError(`${(err as Error).message}`);
   } finally {
+    await api?.close().catch(() => undefined);
+    await apiConnection?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await stopServer();
     process.off('SIGINT', onSignal);

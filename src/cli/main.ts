@@ -266,8 +266,9 @@ async function dev(values: Values): Promise<number> {
   const { DevError, runDev } = require('./dev') as typeof import('./dev');
   const port = portOption(values, 'port', 7233);
   const uiPort = portOption(values, 'ui-port', port + 1000);
+  const apiPort = values['api-port'] === '0' ? 0 : portOption(values, 'api-port', 8080);
   try {
-    return await runDev({ port, uiPort });
+    return await runDev({ port, uiPort, apiPort });
   } catch (err) {
     if (err instanceof DevError) {
       process.stderr.write(`stagecoach: ${err.message}\n`);
@@ -338,6 +339,34 @@ async function reExecute(values: Values, [pipelineId]: string[]): Promise<number
   });
 }
 
+/** A new commit on the branch (a git hook or CI calls this): an ON_COMMIT execution when idle, else nothing. */
+async function notifyCommit(values: Values, [pipelineId]: string[]): Promise<number> {
+  const json = values.json === true;
+  return withStagecoach(async (sc) => {
+    await requireWorker(sc, 'nothing was started');
+    const result = await sc.notifyCommit(pipelineId, str(values, 'by') ?? 'on-commit');
+    if ('started' in result) {
+      out(json ? JSON.stringify({ accepted: false, message: result.reason }) : `Nothing started: ${result.reason}. The next execution builds the commit.`);
+      return EXIT.ok;
+    }
+    out(json ? JSON.stringify({ accepted: true, ...result }) : `Started execution ${result.executionId} of ${pipelineId} (ON_COMMIT)`);
+    return EXIT.ok;
+  });
+}
+
+/** A platform update: the commit in Production rebuilt on the updated base image and rolled out (PUSH_UPGRADES). */
+async function pushUpgrade(values: Values, [pipelineId]: string[]): Promise<number> {
+  const by = required(values, 'by', 'push-upgrade', 'NAME');
+  const json = values.json === true;
+  return withStagecoach(async (sc) => {
+    await requireWorker(sc, 'nothing was started');
+    const result = await sc.startExecution(pipelineId, { by, trigger: 'PUSH_UPGRADES' });
+    out(json ? JSON.stringify({ accepted: true, ...result })
+      : `Started push update ${result.executionId} of ${pipelineId}: the last execution's commit, rebuilt on the current base image`);
+    return EXIT.ok;
+  });
+}
+
 /** The executions of a pipeline, newest first: the running one, then the recent ones the pipeline keeps. */
 async function list(values: Values, [pipelineId]: string[]): Promise<number> {
   const json = values.json === true;
@@ -380,9 +409,9 @@ const byOpt: Options = { by: { type: 'string' } };
 
 export const COMMANDS: Record<string, Command> = {
   dev: {
-    usage: 'stagecoach dev [--port 7233] [--ui-port 8233]',
-    summary: 'run a Temporal dev server (Web UI on :8233) and the Stagecoach worker; Ctrl-C stops both',
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' } },
+    usage: 'stagecoach dev [--port 7233] [--ui-port 8233] [--api-port 8080 (0: no API)]',
+    summary: 'run a Temporal dev server (Web UI on :8233), the Stagecoach worker and the HTTP API (:8080); Ctrl-C stops all',
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'api-port': { type: 'string' } },
     positionals: [],
     run: dev,
   },
@@ -462,6 +491,20 @@ export const COMMANDS: Record<string, Command> = {
     options: { ...byOpt, execution: { type: 'string' }, ...jsonOption },
     positionals: ['pipeline'],
     run: reExecute,
+  },
+  'notify-commit': {
+    usage: 'stagecoach notify-commit <pipeline> [--by NAME] [--json]',
+    summary: 'a new commit on the branch: start an ON_COMMIT execution if the pipeline is idle',
+    options: { ...byOpt, ...jsonOption },
+    positionals: ['pipeline'],
+    run: notifyCommit,
+  },
+  'push-upgrade': {
+    usage: 'stagecoach push-upgrade <pipeline> --by NAME [--json]',
+    summary: "rebuild the last execution's commit on the updated base image and roll it out (PUSH_UPGRADES)",
+    options: { ...byOpt, ...jsonOption },
+    positionals: ['pipeline'],
+    run: pushUpgrade,
   },
   logs: {
     usage: 'stagecoach logs <pipeline> <execution> [--step ACTION]',
