@@ -7,6 +7,7 @@ import {
   ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, setHandler, startChild,
   workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { Refusal } from '../shared/errors';
 import { TASK_QUEUE, executionWorkflowId } from '../shared/ids';
 import {
@@ -152,24 +153,23 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     }
   }
 
-  setHandler(startUpdate, (request) => start(request, 'update'), {
-    validator: (request) => {
-      const problem = startProblem(request);
-      if (problem) throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message: problem, nonRetryable: true });
-    },
-  });
-  setHandler(startSignal, async (request) => {
-    await start(request, 'signal').catch(() => undefined); // refusals are in the audit log
-  });
-  setHandler(reExecuteUpdate, (request) => reExecute(request, 'update'), {
-    validator: (request) => {
-      const problem = startProblem(request);
-      if (problem) throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message: problem, nonRetryable: true });
-    },
-  });
-  setHandler(reExecuteSignal, async (request) => {
-    await reExecute(request, 'signal').catch(() => undefined); // refusals are in the audit log
-  });
+  /** Each pipeline message is an update (validated, answers the caller) and a signal (refusals go to the audit log). */
+  const both = <Req,>(
+    update: UpdateDefinition<StartResult, [Req]>, signal: SignalDefinition<[Req]>,
+    handle: (request: Req, via: 'signal' | 'update') => Promise<StartResult>,
+  ) => {
+    setHandler(update, (request) => handle(request, 'update'), {
+      validator: (request) => {
+        const problem = startProblem(request);
+        if (problem) throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message: problem, nonRetryable: true });
+      },
+    });
+    setHandler(signal, async (request) => {
+      await handle(request, 'signal').catch(() => undefined);
+    });
+  };
+  both(startUpdate, startSignal, start);
+  both(reExecuteUpdate, reExecuteSignal, reExecute);
 
   /**
    * ON_COMMIT: while idle, look at the branch head every poll interval (when the pipeline configures it) and start

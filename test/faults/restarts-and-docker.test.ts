@@ -35,6 +35,14 @@ const ended = (s: ExecutionState) => ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED'
 const prodServers = () => createLoadBalancerActivities({ docker: createDockerProvider() })
   .readServers({ pipelineId: ID, environment: parsePipelineConfig(config).environments.prod });
 
+/** Pair 2 of Production failed its health check: the execution failed, every pair is back on its images and UP. */
+async function expectPair2RolledBack(s: ExecutionState) {
+  expect(s.status).toBe('FAILED');
+  expect(s.reason).toMatch(/rolled back: pair-2 failed: publish of pair-2 failed its health check/);
+  expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
+  expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
+}
+
 async function restartServer() {
   await lab.stopWorker('SIGKILL'); // the worker gives up on a vanished server; start a fresh one after
   await lab.stopServer();
@@ -96,10 +104,7 @@ describe('Docker Engine errors', () => {
     const { executionId } = await lab.stagecoach.startExecution(ID, { by: 'carol' });
     await toProduction(executionId);
     const s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
-    expect(s.status).toBe('FAILED');
-    expect(s.reason).toMatch(/rolled back: pair-2 failed: publish of pair-2 failed its health check/);
-    expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
-    expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
+    await expectPair2RolledBack(s);
     const containers = await lab.docker.listContainers({ all: true, filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] } });
     expect(containers.every((c) => c.State === 'running')).toBe(true);
     await tally({ faultsInjected: 1, nodesChecked: 5 });
@@ -136,10 +141,7 @@ describe('outside interference', () => {
     await toProduction(executionId);
     const s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
     // Stage has one pair only (publish-1): the kill happens in Production's pair 2.
-    expect(s.status).toBe('FAILED');
-    expect(s.reason).toMatch(/rolled back: pair-2 failed: publish of pair-2 failed its health check/);
-    expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
-    expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
+    await expectPair2RolledBack(s);
     await lab.stopWorker();
     await lab.startWorker();
     await tally({ faultsInjected: 1, nodesChecked: 2 });

@@ -119,8 +119,13 @@ export class Execution implements StepContext {
         this.scheduleVersion += 1;
         this.decisions.schedule = { by, at: request.at as string | undefined, now: request.now === true, receivedAt: now(), version: this.scheduleVersion };
         return request.now ? `execution ${this.state.id} deploys to production now` : `execution ${this.state.id} deploys to production at ${String(request.at)}`;
-      case 'override':
-        return 'no quality gate waits for an override';
+      case 'override': {
+        const waiting = this.state.waiting!;
+        const metrics = request.metrics as string[];
+        this.decisions.override = { by, metrics, at: now() };
+        waiting.accepts = ['cancel'];
+        return `failing important metrics ${metrics.join(', ')} of execution ${this.state.id} overridden by ${by}`;
+      }
       case 'cancel':
         this.cancelRequest = { by, reason };
         this.setStatus('CANCELLING');

@@ -5,6 +5,7 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { ExecutionAction } from '../../shared/messages';
 import type { ExecutionState, PipelineConfig } from '../../shared/types';
+import { DEFAULT_QUALITY } from './quality-gates';
 import { TERMINAL_STATUSES } from './state';
 
 const MAX_TEXT = 1000;
@@ -62,6 +63,21 @@ function approverProblem(state: ExecutionState, config: PipelineConfig, by: stri
   return undefined;
 }
 
+/** Who may override the quality gate or reject at it: an approver holding one of `quality.overrideRoles`. */
+function overriderProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
+  const roles = config.quality?.overrideRoles ?? DEFAULT_QUALITY.overrideRoles;
+  const approvers = config.approval.approvers;
+  if (!approvers.length) return undefined; // no users configured: anyone, as for approvals
+  const person = approvers.find((a) => a.name === by);
+  const permitted = approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
+  const who = permitted.length ? `allowed: ${permitted.join(', ')}` : 'no user of the pipeline holds one';
+  if (!person) return `${by} is not a user of pipeline ${state.pipelineId}: overriding quality gates needs the role ${roles.join(' or ')} (${who})`;
+  if (!person.roles.some((r) => roles.includes(r))) {
+    return `${by} (${person.roles.join(', ')}) may not override quality gates of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`;
+  }
+  return undefined;
+}
+
 export function refusalReason(
   action: ExecutionAction, request: Record<string, unknown>, state: ExecutionState, config: PipelineConfig, nowMs: number,
 ): string | undefined {
@@ -71,6 +87,7 @@ export function refusalReason(
     case 'approve':
     case 'reject':
       if (!waiting?.accepts.includes(action)) return notWaitingFor(state, 'an approval decision');
+      if (waiting.action === 'codeQuality') return overriderProblem(state, config, by);
       return approverProblem(state, config, by);
     case 'schedule': {
       if (!waiting?.accepts.includes('schedule')) return notWaitingFor(state, 'a schedule');
@@ -86,9 +103,23 @@ export function refusalReason(
       }
       return undefined;
     }
-    case 'override':
+    case 'override': {
       if (!waiting?.accepts.includes('override')) return notWaitingFor(state, 'a quality gate override');
+      const who = overriderProblem(state, config, by);
+      if (who) return who;
+      // Cloud Manager's rule: an override names every failing important metric, and nothing else.
+      const failing = waiting.metrics ?? [];
+      const listed = request.metrics as string[];
+      const missing = failing.filter((m) => !listed.includes(m));
+      if (missing.length) {
+        return `an override must list every failing important metric: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (failing: ${failing.join(', ')})`;
+      }
+      const unknown = [...new Set(listed.filter((m) => !failing.includes(m)))];
+      if (unknown.length) {
+        return `${unknown.join(', ')} ${unknown.length > 1 ? 'are not failing important metrics' : 'is not a failing important metric'} of execution ${state.id} (failing: ${failing.join(', ')})`;
+      }
       return undefined;
+    }
     case 'cancel':
       if (TERMINAL_STATUSES.includes(state.status)) return `execution ${state.id} has already ended (${state.status})`;
       if (state.status === 'CANCELLING') return `execution ${state.id} is already being cancelled`;

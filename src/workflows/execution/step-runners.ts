@@ -2,14 +2,16 @@
  * What each step action does. A runner records what it did in `step.details` (with a one-line `summary` for the Web
  * UI) and throws to fail; the execution loop owns statuses and times.
  */
-import { executeChild } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, executeChild, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import { rolloutWorkflowId } from '../../shared/ids';
 import type { ScheduleRequest } from '../../shared/messages';
 import type { ExecutionState, PipelineConfig, StepAction, StepState, WaitingState } from '../../shared/types';
-import { buildActivities, quickActivities, stageTestActivities } from '../activity-profiles';
+import { PROFILES, buildActivities, quickActivities, stageTestActivities } from '../activity-profiles';
 import { rollingDeployment } from '../rolling-deployment';
 import type { ExecutionInput } from './state';
-import { eligibleApprovers } from './message-rules';
+import { durationMs, eligibleApprovers } from './message-rules';
+import { describeMetric, evaluateQualityMetrics, failing, qualityOverriders } from './quality-gates';
 
 /** Ends the execution early in a chosen way (a reject, a timeout): not an error of Stagecoach. */
 export class StopExecution extends Error {
@@ -25,6 +27,8 @@ export interface Decisions {
   /** By step id: approval, managed. */
   approvals: Record<string, ApprovalDecision>;
   schedule?: ScheduleRequest & { receivedAt: string; version: number };
+  /** The accepted override of the quality gate's failing important metrics. */
+  override?: { by: string; metrics: string[]; at: string };
 }
 
 export interface StepContext {
@@ -74,21 +78,66 @@ const build: StepRunner = async (ctx, step) => {
     return;
   }
   const { config, state } = ctx;
-  const result = await buildActivities.buildAndTest({
-    pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!, app: config.app,
-    ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
-  });
+  // `config.tests` / `config.quality` are absent in executions started before scanners and test images existed.
+  const testImages = config.tests && {
+    ...(config.tests.functional.enabled ? { functional: config.tests.functional.context } : {}),
+    ...(config.tests.ui.enabled ? { ui: config.tests.ui.context } : {}),
+  };
+  let result: Awaited<ReturnType<typeof buildActivities.buildAndTest>>;
+  try {
+    result = await buildActivities.buildAndTest({
+      pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!, app: config.app,
+      ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
+      ...(config.quality ? { scan: true } : {}),
+      ...(testImages ? { testImages } : {}),
+    });
+  } catch (err) {
+    // A failed build still points at its log and, when the tests ran, their report.
+    const failed = failureDetails(err);
+    const logRef = typeof failed?.logRef === 'string' ? failed.logRef : undefined;
+    const reportRef = typeof failed?.reportRef === 'string' ? failed.reportRef : undefined;
+    if (logRef) state.artifacts.reports.push({ name: 'build log', ref: logRef });
+    if (reportRef) state.artifacts.reports.push({ name: 'unit tests (JUnit)', ref: reportRef });
+    const t = failed?.unitTests as { passed: number; failed: number; skipped: number } | undefined;
+    step.details = {
+      ...(logRef ? { logRef } : {}), ...(reportRef ? { reportRef } : {}),
+      ...(t ? { unitTests: { passed: t.passed, failed: t.failed, skipped: t.skipped } } : {}),
+    };
+    throw err;
+  }
+  const t = result.unitTests;
+  const coverage = t.coverage;
   state.artifacts.unitTests = { ...result.unitTests, reportRef: result.reportRef };
   state.artifacts.reports.push({ name: 'build log', ref: result.logRef }, { name: 'unit tests (JUnit)', ref: result.reportRef });
-  const t = result.unitTests;
+  if (result.scan) state.artifacts.scan = result.scan;
+  const built = result.testImages && Object.keys(result.testImages).length ? result.testImages : undefined;
+  if (built) state.artifacts.testImages = built;
   step.details = {
-    summary: `unit tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`,
+    summary: `unit tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped` +
+      (coverage ? `; coverage ${coverage.percent}%` : '') +
+      (built ? `; test images: ${Object.keys(built).join(', ')}` : ''),
     unitTests: { passed: t.passed, failed: t.failed, skipped: t.skipped }, logRef: result.logRef, reportRef: result.reportRef,
+    ...(coverage ? { coverage } : {}),
+    ...(result.scanRefs ? { scanReports: result.scanRefs } : {}),
+    ...(built ? { testImages: built } : {}),
   };
 };
 
-const codeQuality: StepRunner = async (ctx, step) => {
-  // No scanners run yet: the gates evaluated here are those the unit test report measures.
+/** The details an activity's ApplicationFailure carries (its first detail, when an object). */
+function failureDetails(err: unknown): Record<string, unknown> | undefined {
+  let current = err as { cause?: unknown } | undefined;
+  while (current) {
+    if (current instanceof ApplicationFailure) {
+      const detail = current.details?.[0];
+      return typeof detail === 'object' && detail !== null ? detail as Record<string, unknown> : undefined;
+    }
+    current = current.cause as typeof current;
+  }
+  return undefined;
+}
+
+/** Executions started before the scanners: the gates the unit test report measures. */
+const unitTestGates: StepRunner = async (ctx, step) => {
   const tests = ctx.state.artifacts.unitTests;
   const metrics = [
     { kpi: 'unit_tests_failed', severity: 'critical', actualValue: String(tests?.failed ?? 0), expectedValue: '0', comparator: 'EQ', passed: (tests?.failed ?? 0) === 0 },
@@ -98,6 +147,84 @@ const codeQuality: StepRunner = async (ctx, step) => {
     summary: `evaluated ${metrics.length} metrics from the unit test report (no code scanners configured): ${metrics.filter((m) => m.passed).length} passed`,
     metrics, scanners: 'none configured',
   };
+};
+
+/**
+ * Cloud Manager's three tiers over what the build's scanners measured (quality-gates.ts): a critical failure fails
+ * the execution; informational ones are reported; important failures, per `importantMetricFailures`, fail it,
+ * continue, or (ask) wait for an override listing every failing important metric, by a permitted role, or a reject.
+ */
+const codeQuality: StepRunner = async (ctx, step) => {
+  const { config, state } = ctx;
+  const quality = config.quality;
+  if (!quality) return unitTestGates(ctx, step);
+  const scan = state.artifacts.scan;
+  const metrics = evaluateQualityMetrics({ scan, unitTests: state.artifacts.unitTests }, quality.thresholds);
+  const critical = failing(metrics, 'critical');
+  const important = failing(metrics, 'important');
+  const info = failing(metrics, 'informational');
+  const reports = state.steps.find((s) => s.action === 'build')?.details.scanReports as { sarif?: string[]; coverage?: string; duplication?: string } | undefined;
+  for (const ref of reports?.sarif ?? []) state.artifacts.reports.push({ name: `SARIF (${ref.split('/').pop()})`, ref });
+  if (reports?.coverage) state.artifacts.reports.push({ name: 'coverage', ref: reports.coverage });
+  if (reports?.duplication) state.artifacts.reports.push({ name: 'duplicated lines', ref: reports.duplication });
+  const issues = scan?.issues;
+  const infoNote = info.length ? `; informational: ${info.map(describeMetric).join('; ')}` : '';
+  step.details = {
+    summary: '',
+    metrics,
+    ...(issues ? {
+      ratings: { security: issues.securityRating, reliability: issues.reliabilityRating, maintainability: issues.maintainabilityRating },
+      issues: { security: issues.security, reliability: issues.reliability, maintainability: issues.maintainability },
+      technicalDebt: { minutes: issues.technicalDebtMinutes, ratio: issues.debtRatio, linesOfCode: issues.linesOfCode },
+      scanners: issues.tools,
+    } : {}),
+    ...(scan?.coverage ? { coverage: scan.coverage } : {}),
+    ...(scan?.duplication ? { duplication: scan.duplication } : {}),
+    ...(scan?.missing.length ? { notFound: scan.missing } : {}),
+    ...(reports?.sarif?.[0] ? { sarifRef: reports.sarif[0] } : {}),
+    ...(reports?.coverage ? { coverageRef: reports.coverage } : {}),
+    ...(reports?.duplication ? { duplicationRef: reports.duplication } : {}),
+  };
+  const notFound = scan?.missing.length ? ` (the build's /out lacks ${scan.missing.join(', ')})` : '';
+  if (critical.length) {
+    throw new StopExecution('FAILED', 'FAILED', `critical quality metric failed: ${critical.map(describeMetric).join('; ')}${notFound}`);
+  }
+  if (!important.length) {
+    step.details.summary = `${metrics.length - info.length} of ${metrics.length} metrics passed; no critical or important failure${infoNote}`;
+    return;
+  }
+  const list = important.map(describeMetric).join('; ');
+  const ids = important.map((m) => m.kpi);
+  if (quality.importantMetricFailures === 'fail') {
+    throw new StopExecution('FAILED', 'FAILED', `important quality metric(s) failed: ${list}${notFound} (importantMetricFailures: fail)`);
+  }
+  if (quality.importantMetricFailures === 'continue') {
+    step.details.summary = `important metric(s) failed, continuing as configured (importantMetricFailures: continue): ${list}${infoNote}`;
+    step.details.continued = true;
+    return;
+  }
+  const approvers = config.approval.approvers;
+  const allowed = approvers.length ? qualityOverriders(approvers, quality.overrideRoles) : [];
+  const decision: ApprovalDecision = { approvedBy: [] };
+  ctx.decisions.approvals[step.stepId] = decision;
+  ctx.decisions.override = undefined;
+  step.details.summary = `important metric(s) failed: ${list}; waiting for an override of ${ids.join(', ')} or a reject${infoNote}`;
+  const decided = await ctx.wait(step, { accepts: ['override', 'reject', 'cancel'], allowed, metrics: ids }, quality.overrideTimeout,
+    () => decision.rejected !== undefined || ctx.decisions.override !== undefined);
+  if (!decided) {
+    throw new StopExecution('CANCELLED', 'CANCELLED', `no override within ${quality.overrideTimeout}: the quality gate timed out (failing: ${ids.join(', ')})`);
+  }
+  if (decision.rejected) {
+    const { by, reason } = decision.rejected;
+    step.details.decision = 'rejected';
+    throw new StopExecution('CANCELLED', 'CANCELLED', `quality gate rejected by ${by}${reason ? `: ${reason}` : ''} (failing: ${ids.join(', ')})`);
+  }
+  const override = ctx.decisions.override!;
+  for (const m of metrics) if (!m.passed && override.metrics.includes(m.kpi)) m.override = true;
+  Object.assign(step.details, {
+    summary: `important metric(s) overridden by ${override.by}: ${list}${infoNote}`,
+    decision: 'overridden', overriddenBy: override.by, overriddenAt: override.at,
+  });
 };
 
 const buildImage: StepRunner = async (ctx, step) => {
@@ -154,20 +281,101 @@ const productTest: StepRunner = async (ctx, step) => {
   step.details = { summary: `${result.pages.length} page checks passed on Stage`, pages: result.pages };
 };
 
+/**
+ * The app's functional or UI tests: its test image from the build, run against Stage within the configured limit.
+ * An app without such tests passes, saying so.
+ */
 const customTests = (kind: 'functional' | 'ui'): StepRunner => async (ctx, step) => {
-  const result = await stageTestActivities.customTests({ repository: ctx.config.repository, commitId: ctx.state.commitId!, kind });
-  step.details = { summary: `passed: ${result.reason}`, ran: result.ran };
+  const { config, state } = ctx;
+  const what = kind === 'ui' ? 'UI' : 'functional';
+  // Absent in executions started before test images existed: they only look for the app's Dockerfile.
+  const settings = config.tests?.[kind];
+  if (settings && !settings.enabled) {
+    step.details = { summary: `skipped: ${what} tests are switched off (tests.${kind}.enabled: false)`, ran: false, skipped: true };
+    return;
+  }
+  const image = state.artifacts.testImages?.[kind];
+  if (settings && !image) {
+    step.details = { summary: `passed: the app ships no ${what} tests (no ${settings.context}/Dockerfile at this commit): nothing to run`, ran: false };
+    return;
+  }
+  const limitMs = settings ? durationMs(settings.timeout) : undefined;
+  const activities = limitMs === undefined ? stageTestActivities : proxyActivities<Activities>({
+    ...PROFILES.stageTests,
+    startToCloseTimeout: limitMs + 10 * 60_000,
+    heartbeatTimeout: '1 minute',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+  const record = (r: Record<string, unknown>) => {
+    const files = Array.isArray(r.files) ? r.files as Array<{ name: string; ref: string }> : [];
+    const logRef = typeof r.logRef === 'string' ? r.logRef : undefined;
+    const reportRef = typeof r.reportRef === 'string' ? r.reportRef : undefined;
+    if (logRef) state.artifacts.reports.push({ name: `${what} tests log`, ref: logRef });
+    if (reportRef) state.artifacts.reports.push({ name: `${what} tests (JUnit)`, ref: reportRef });
+    step.details = {
+      ran: true, image: image?.tag, ...(logRef ? { logRef } : {}), ...(reportRef ? { reportRef } : {}),
+      ...(r.tests ? { tests: r.tests } : {}), exitCode: r.exitCode, durationMs: r.durationMs,
+      files, screenshots: files.filter((f) => /\.png$/i.test(f.name)),
+    };
+  };
+  let result: Awaited<ReturnType<typeof stageTestActivities.customTests>>;
+  try {
+    result = await activities.customTests({
+      repository: config.repository, commitId: state.commitId!, kind,
+      ...(image ? {
+        image: image.id, pipelineId: state.pipelineId, executionId: state.id, environment: config.environments.stage,
+        appPort: config.app.port, version: state.artifacts.version ?? '', timeoutMs: limitMs,
+      } : {}),
+    });
+  } catch (err) {
+    const failed = failureDetails(err);
+    if (failed?.ran === true) record(failed);
+    throw err;
+  }
+  if (!result.ran) {
+    step.details = { summary: `passed: ${result.reason}`, ran: false };
+    return;
+  }
+  record(result as unknown as Record<string, unknown>);
+  const t = result.tests;
+  step.details.summary = (t ? `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped` : `exit code ${result.exitCode} (no JUnit report)`) +
+    ` against Stage in ${Math.round(result.durationMs / 1000)} s` +
+    (result.files.some((f) => /\.png$/i.test(f.name)) ? `; ${result.files.filter((f) => /\.png$/i.test(f.name)).length} screenshot(s)` : '');
 };
 
+const CATEGORY_NAMES: Record<string, string> = { performance: 'performance', accessibility: 'accessibility', 'best-practices': 'best practices', seo: 'SEO' };
+
+/** Experience Audit: Lighthouse scores of Stage's pages and their change against the previous audit. Never blocks. */
 const contentAudit: StepRunner = async (ctx, step) => {
-  if (ctx.state.mode === 'EMERGENCY') {
+  const { state } = ctx;
+  if (state.mode === 'EMERGENCY') {
     step.details = { summary: 'skipped: emergency mode skips the content audit', skipped: true };
     return;
   }
-  const result = await stageTestActivities.contentAudit({ baseUrl: ctx.state.urls.stage!, pages: ctx.config.audit.pages });
+  const result = await stageTestActivities.contentAudit({
+    baseUrl: state.urls.stage!, pages: ctx.config.audit.pages, pipelineId: state.pipelineId, executionId: state.id,
+  });
+  if (!('ran' in result)) {
+    // Executions started before Lighthouse: response time and size.
+    step.details = {
+      summary: `measured ${result.pages.length} page(s) of Stage (response time and size; Lighthouse scoring not run)`,
+      pages: result.pages,
+    };
+    return;
+  }
+  if (result.logRef) state.artifacts.reports.push({ name: 'content audit log', ref: result.logRef });
+  if (result.summaryRef) state.artifacts.reports.push({ name: 'content audit summary', ref: result.summaryRef });
+  const { scores, changes } = result.average;
   step.details = {
-    summary: `measured ${result.pages.length} page(s) of Stage (response time and size; Lighthouse scoring not run)`,
-    pages: result.pages,
+    summary: result.ran
+      ? `Lighthouse on ${result.pages.length} page(s) of Stage: ` +
+        Object.keys(CATEGORY_NAMES).map((c) => `${CATEGORY_NAMES[c]} ${scores[c as keyof typeof scores] ?? '-'} (${changes[c as keyof typeof changes]})`).join(', ') +
+        (result.slowest[0] ? `; slowest ${result.slowest[0].path}` : '')
+      : `not scored: ${result.reason}`,
+    ran: result.ran, ...(result.reason ? { reason: result.reason } : {}),
+    lighthouseVersion: result.lighthouseVersion, scores, changes, previousExecutionId: result.previousExecutionId,
+    pages: result.pages, slowest: result.slowest,
+    ...(result.logRef ? { logRef: result.logRef } : {}), ...(result.summaryRef ? { summaryRef: result.summaryRef } : {}),
   };
 };
 
