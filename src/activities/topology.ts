@@ -154,7 +154,43 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     return { url: `http://127.0.0.1:${lbPort}/`, authorUrl, nodes };
   }
 
-  return { prepareEnvironment, describeEnvironment, deployNode };
+  /**
+   * Checks the configuration a rollout would ship before any node is touched: the dispatcher image's VCL
+   * (varnishd -C, the image's `validate` mode) and the load balancer's haproxy.cfg (haproxy -c). An invalid one fails
+   * with the validator's own message, and the environment keeps running what it runs.
+   */
+  async function validateEnvironmentConfig(input: { pipelineId: string; environment: EnvironmentConfig; dispatcherImage: string }): Promise<{ checked: string[] }> {
+    const docker = deps.docker(input.environment.docker);
+    const dispatcher = await runToCompletion(docker, { Image: input.dispatcherImage, Cmd: ['validate'], Env: [] });
+    if (dispatcher.exitCode !== 0) {
+      throw ApplicationFailure.nonRetryable(
+        `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, 'InvalidConfig');
+    }
+    const config = renderHaproxyConfig({
+      servers: Array.from({ length: input.environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
+      frontendPort: LB_PORT, runtimeApiPort: RUNTIME_API_PORT,
+    });
+    const lb = await runToCompletion(docker, { Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'], Env: [`HAPROXY_CFG=${config}`] });
+    if (lb.exitCode !== 0) {
+      throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, 'InvalidConfig');
+    }
+    return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)'] };
+  }
+
+  return { prepareEnvironment, describeEnvironment, deployNode, validateEnvironmentConfig };
+}
+
+/** Runs a throwaway container to its end; answers its exit code and its output (a TTY, so the output is plain text). */
+async function runToCompletion(docker: import('dockerode'), spec: { Image: string; Cmd: string[]; Env: string[] }): Promise<{ exitCode: number; output: string }> {
+  const container = await docker.createContainer({ ...spec, Tty: true, HostConfig: { NetworkMode: 'none' } });
+  try {
+    await container.start();
+    const { StatusCode } = await container.wait();
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+    return { exitCode: StatusCode, output: logs.toString('utf8') };
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
 }
 
 /** Removes every container and network of a pipeline (tests and `stagecoach` clean-up; never used by workflows). */

@@ -5,7 +5,7 @@
  * so the environment ends on one version with every node attached.
  */
 import {
-  CancellationScope, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo,
+  CancellationScope, getExternalWorkflowHandle, isCancellation, patched, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { nodeEffectKey } from '../shared/ids';
 import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
@@ -126,6 +126,12 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
   const newImages = { author: input.images.app, publish: input.images.app, dispatcher: input.images.dispatcher };
   /** Nodes whose containers were (or may have been) replaced: what a rollback restores. */
   const touched: RolloutNodeState[] = [];
+
+  // The configuration this rollout ships is checked before any node is touched (added later: patched, so rollouts
+  // recorded before it replay as they ran).
+  if (patched('validate-configuration-before-rollout')) {
+    await containerActivities.validateEnvironmentConfig({ ...common, dispatcherImage: input.images.dispatcher });
+  }
 
   try {
     // Network and load balancer first: idempotent, and nothing is detached yet if they cannot be made.

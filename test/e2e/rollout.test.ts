@@ -172,4 +172,23 @@ describe('rolling deployment to a 2-pair Production', () => {
     await h.recordHistory('execution-cancel-mid-rollout', executionWorkflowId(ID, executionId));
     await h.recordHistory('rollout-cancelled', rolloutWorkflowId(ID, executionId, 'prod'));
   });
+
+  it('an invalid dispatcher configuration is refused before any node is touched', async () => {
+    const before = await h.stagecoach.executionState(ID, String((await h.stagecoach.pipelineState(ID)).executions.at(-1)!.id));
+    const stageUrl = before.urls.stage!;
+    const stageVersion = await versionOf(stageUrl);
+    await commitChange(h.repo, 'broken cache rule', async (dir) =>
+      fs.appendFile(path.join(dir, 'dispatcher', 'default.vcl'), '\nsub vcl_recv { if (req.url ~ "^/broken" { return (pass); } }\n'));
+    const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol' });
+    const state = await h.waitFor(ID, executionId, hasEnded, 8 * 60_000);
+    expect(state.status).toBe('FAILED');
+    const deploy = state.steps.find((s) => s.stepId === 'deploy-stage')!;
+    expect(deploy.status).toBe('FAILED');
+    expect(state.reason).toMatch(/dispatcher configuration in this build is invalid \(varnishd -C\); no node was touched/);
+    expect(state.reason).toMatch(/VCL compilation failed|Message from VCC/);
+    // Stage still serves what it served, every node attached.
+    expect(await versionOf(stageUrl)).toBe(stageVersion);
+    const stageNodes = await h.docker.listContainers({ filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=stage'] } });
+    expect(stageNodes.every((c) => c.Labels['stagecoach.deploy-key'] === undefined || !c.Labels['stagecoach.deploy-key'].includes(`/${executionId}/`))).toBe(true);
+  });
 });
