@@ -9,10 +9,11 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import tarStream from 'tar-stream';
 import { NonRetryable } from '../shared/errors';
-import type { EnvironmentConfig, ImageArtifact, PipelineConfig } from '../shared/types';
+import type { CodeScanSummary, CoverageSummary, EnvironmentConfig, ImageArtifact, PipelineConfig } from '../shared/types';
 import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import type { DockerProvider } from './docker-hosts';
+import { storeScanReports } from './quality';
 
 export const LABEL = {
   pipeline: 'stagecoach.pipeline',
@@ -56,10 +57,14 @@ export function parseJUnit(xml: string): UnitTestResults {
   return results;
 }
 
+type StoredScanResult = Awaited<ReturnType<typeof storeScanReports>>;
+
 export interface BuildDeps {
   docker: DockerProvider;
   artifacts: ArtifactStore;
   exportCommit(repository: string, commitId: string, subdir?: string): Promise<Readable>;
+  /** Whether a path exists at a commit (the app's optional test images). */
+  commitHasPath?(repository: string, commitId: string, path: string): Promise<boolean>;
 }
 
 interface BuildRequest {
@@ -129,32 +134,48 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
   return imageId;
 }
 
+/** The regular files of a tar stream (as `getArchive` answers a directory), by path below that directory. */
+export async function extractTar(archive: Readable): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tarStream.extract();
+  await new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, body, next) => {
+      const chunks: Buffer[] = [];
+      body.on('data', (c: unknown) => chunks.push(c as Buffer));
+      body.on('end', () => {
+        if (header.type === 'file') files.set(header.name.split('/').slice(1).join('/'), Buffer.concat(chunks));
+        next();
+      });
+      body.resume();
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+    archive.on('error', reject);
+    archive.pipe(extract);
+  });
+  return files;
+}
+
 /** Reads the files under one directory of an image (through a created, never started, container). */
 async function readImageDir(docker: Docker, imageId: string, dir: string): Promise<Map<string, Buffer>> {
   const container = await docker.createContainer({ Image: imageId, Cmd: ['true'] });
   try {
-    const archive = (await container.getArchive({ path: dir })) as unknown as Readable;
-    const files = new Map<string, Buffer>();
-    const extract = tarStream.extract();
-    await new Promise<void>((resolve, reject) => {
-      extract.on('entry', (header, body, next) => {
-        const chunks: Buffer[] = [];
-        body.on('data', (c: unknown) => chunks.push(c as Buffer));
-        body.on('end', () => {
-          if (header.type === 'file') files.set(header.name.split('/').slice(1).join('/'), Buffer.concat(chunks));
-          next();
-        });
-        body.resume();
-      });
-      extract.on('finish', resolve);
-      extract.on('error', reject);
-      archive.on('error', reject);
-      archive.pipe(extract);
-    });
-    return files;
+    return await extractTar((await container.getArchive({ path: dir })) as unknown as Readable);
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }
+}
+
+export interface BuildAndTestResult {
+  unitTests: UnitTestResults & { coverage?: CoverageSummary };
+  reportRef: string;
+  logRef: string;
+  testImageId: string;
+  /** The scanners' summaries and the references of their reports (absent for builds asked without `scan`). */
+  scan?: CodeScanSummary;
+  scanRefs?: { sarif?: string[]; coverage?: string; duplication?: string };
+  /** The app's functional and UI test images, when it ships them and they are asked for. */
+  testImages?: { functional?: ImageArtifact; ui?: ImageArtifact };
 }
 
 export function createDockerBuildActivities(deps: BuildDeps) {
@@ -178,18 +199,26 @@ export function createDockerBuildActivities(deps: BuildDeps) {
     return { engines: [...new Set(engines)] };
   }
 
-  /** The app's test stage: builds it, reads its JUnit report, and fails naming the failing tests. */
+  /**
+   * The app's test stage: builds it, reads its JUnit report (failing naming the failing tests) and, with `scan`, the
+   * scanners' reports it left in /out (SARIF, coverage, duplication), storing each in the artifact store. Then, when
+   * `testImages` names their directories and the commit has them, builds the app's functional and UI test images,
+   * tagged by commit and execution. A failure carries the build log's reference in its details.
+   */
   async function buildAndTest(input: {
     pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean;
-  }): Promise<{ unitTests: UnitTestResults; reportRef: string; logRef: string; testImageId: string }> {
+    scan?: boolean; testImages?: { functional?: string; ui?: string };
+  }): Promise<BuildAndTestResult> {
     const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'build/build.log'));
+    const ref = (name: string) => executionRef(input.pipelineId, input.executionId, `build/${name}`);
     try {
       log.write(`# build of ${input.repository} at ${input.commitId}, target ${input.app.testTarget}`);
+      const labels = { [LABEL.pipeline]: input.pipelineId, [LABEL.execution]: input.executionId, [LABEL.commit]: input.commitId };
       const testImageId = await buildImage(local(), {
         context: await deps.exportCommit(input.repository, input.commitId),
         target: input.app.testTarget,
         dockerfile: input.app.dockerfile,
-        labels: { [LABEL.pipeline]: input.pipelineId, [LABEL.execution]: input.executionId, [LABEL.commit]: input.commitId },
+        labels,
         noCache: input.noCache,
         log,
       });
@@ -202,10 +231,19 @@ export function createDockerBuildActivities(deps: BuildDeps) {
           nonRetryable: true,
         });
       }
-      const reportRef = await deps.artifacts.put(executionRef(input.pipelineId, input.executionId, 'build/junit.xml'), xml);
-      const unitTests = parseJUnit(xml);
+      const reportRef = await deps.artifacts.put(ref('junit.xml'), xml);
+      const unitTests: BuildAndTestResult['unitTests'] = parseJUnit(xml);
       const exitCode = Number(files.get('exit-code')?.toString().trim() ?? '0');
       log.write(`# unit tests: ${unitTests.passed} passed, ${unitTests.failed} failed, ${unitTests.skipped} skipped (runner exit ${exitCode})`);
+      let scan: StoredScanResult | undefined;
+      if (input.scan) {
+        scan = await storeScanReports(files, deps.artifacts, executionRef(input.pipelineId, input.executionId, 'build'));
+        if (scan.summary.coverage) unitTests.coverage = scan.summary.coverage;
+        const s = scan.summary;
+        log.write(`# scanners: ${s.issues ? `${s.issues.security.total + s.issues.reliability.total + s.issues.maintainability.total} issue(s) (${s.issues.tools.join(', ')})` : 'no SARIF report'}` +
+          `; coverage ${s.coverage ? `${s.coverage.percent}%` : 'not reported'}; duplicated lines ${s.duplication ? `${s.duplication.density}%` : 'not reported'}` +
+          (s.missing.length ? `; missing: ${s.missing.join(', ')}` : '') + (scan.problems.length ? `; unreadable: ${scan.problems.join('; ')}` : ''));
+      }
       if (unitTests.failed > 0 || exitCode !== 0) {
         throw ApplicationFailure.create({
           type: NonRetryable.UnitTestsFailed,
@@ -213,13 +251,55 @@ export function createDockerBuildActivities(deps: BuildDeps) {
             ? `${unitTests.failed} unit test(s) failed: ${unitTests.failures.join(', ')}`
             : `the unit test runner exited with ${exitCode}`,
           nonRetryable: true,
-          details: [{ unitTests, reportRef }],
+          details: [{ unitTests, reportRef, logRef: log.ref }],
         });
       }
-      return { unitTests, reportRef, logRef: log.ref, testImageId };
+      const testImages = input.testImages ? await buildTestImages(input, labels, log) : undefined;
+      return {
+        unitTests, reportRef, logRef: log.ref, testImageId,
+        ...(scan ? { scan: scan.summary, scanRefs: scan.refs } : {}),
+        ...(testImages ? { testImages } : {}),
+      };
+    } catch (err) {
+      // The log's reference travels with the failure, so the step can still point at it.
+      if (err instanceof ApplicationFailure && !err.details?.length) {
+        throw ApplicationFailure.create({ type: err.type ?? undefined, message: err.message, nonRetryable: err.nonRetryable ?? false, details: [{ logRef: log.ref }] });
+      }
+      throw err;
     } finally {
       await log.close();
     }
+  }
+
+  /** Builds the functional and UI test images the commit ships (tagged `<image>-<kind>-tests:<commit12>-<execution>`). */
+  async function buildTestImages(
+    input: { pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean; testImages?: { functional?: string; ui?: string } },
+    labels: Record<string, string>, log: { write(line: string): void },
+  ): Promise<{ functional?: ImageArtifact; ui?: ImageArtifact }> {
+    const images: { functional?: ImageArtifact; ui?: ImageArtifact } = {};
+    const docker = local();
+    for (const kind of ['functional', 'ui'] as const) {
+      const context = input.testImages?.[kind];
+      if (!context) continue;
+      const dir = context.replace(/^\.\/|\/$/g, '');
+      if (!deps.commitHasPath || !(await deps.commitHasPath(input.repository, input.commitId, `${dir}/Dockerfile`))) {
+        log.write(`# no ${dir}/Dockerfile at this commit: the app ships no ${kind} tests`);
+        continue;
+      }
+      const tag = `${input.app.imageName}-${kind}-tests:${input.commitId.slice(0, 12)}-${input.executionId}`;
+      const found = await docker.getImage(tag).inspect().then((i) => i.Id, () => undefined);
+      if (found) {
+        log.write(`# ${tag} already built (${found}), reused`);
+        images[kind] = { id: found, tag };
+        continue;
+      }
+      log.write(`# building the ${kind} test image ${tag} from ${dir}/`);
+      const id = await buildImage(docker, {
+        context: await deps.exportCommit(input.repository, input.commitId, dir), tag, labels, log, noCache: input.noCache,
+      });
+      images[kind] = { id, tag };
+    }
+    return images;
   }
 
   /**
@@ -383,4 +463,99 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
   }
 
   return { replaceContainer };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Test containers: the app's functional and UI test images, run against an environment on its own network
+
+export interface TestContainerInput {
+  docker: Docker;
+  image: string;
+  /** Container name (unique per execution and kind): a leftover of an earlier attempt is removed first. */
+  name: string;
+  /** The environment's Docker network: the container reaches the load balancer as `lb`, the author as `author`. */
+  network: string;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  /** The container is stopped after this long; the run then reports `timedOut`. */
+  timeoutMs: number;
+  /** Where the image leaves its reports (collected after it exits). */
+  reportsDir: string;
+  /** Receives the container's output, line by line. */
+  log: { write(line: string): void };
+}
+
+export interface TestContainerResult {
+  exitCode: number;
+  timedOut: boolean;
+  durationMs: number;
+  /** The files under `reportsDir`, by path below it. */
+  files: Map<string, Buffer>;
+}
+
+/**
+ * Runs one test image to completion on an environment's network, streaming its output to `log` and heartbeating.
+ * A cancelled activity stops and removes the container at once; the container is always removed afterwards.
+ */
+export async function runTestContainer(input: TestContainerInput): Promise<TestContainerResult> {
+  const ctx = Context.current();
+  const { docker } = input;
+  const networks = await docker.listNetworks({ filters: { name: [input.network] } });
+  if (!networks.some((n) => n.Name === input.network)) {
+    throw ApplicationFailure.create({
+      type: NonRetryable.InvalidConfig, nonRetryable: true,
+      message: `The network ${input.network} does not exist: the environment must be deployed before its tests run`,
+    });
+  }
+  await docker.getContainer(input.name).remove({ force: true }).catch(() => undefined);
+  const container = await docker.createContainer({
+    name: input.name,
+    Image: input.image,
+    Env: Object.entries(input.env).map(([k, v]) => `${k}=${v}`),
+    Labels: input.labels,
+    HostConfig: { NetworkMode: input.network, ShmSize: 256 * 1024 * 1024, Init: true },
+  });
+  const started = Date.now();
+  let timedOut = false;
+  const stop = () => container.stop({ t: 2 }).catch(() => undefined);
+  const onCancel = () => { void stop(); };
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  const beat = setInterval(() => ctx.heartbeat({ seconds: Math.round((Date.now() - started) / 1000) }), 2000);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await container.start();
+    const output = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
+    const lines = new LineSplitter(input.log);
+    const sink = { write: (chunk: Buffer) => { lines.push(chunk.toString('utf8')); return true; } };
+    docker.modem.demuxStream(output, sink as never, sink as never);
+    const drained = new Promise<void>((resolve) => { output.on('end', resolve); output.on('error', () => resolve()); output.on('close', resolve); });
+    timer = setTimeout(() => { timedOut = true; void stop(); }, input.timeoutMs);
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 2000))]);
+    lines.flush();
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`test container stopped: ${String(ctx.cancellationSignal.reason ?? 'cancelled')}`);
+    const files = await container.getArchive({ path: input.reportsDir })
+      .then((archive) => extractTar(archive as unknown as Readable), () => new Map<string, Buffer>());
+    return { exitCode: StatusCode, timedOut, durationMs: Date.now() - started, files };
+  } finally {
+    if (timer) clearTimeout(timer);
+    clearInterval(beat);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** Splits streamed text into lines for a log. */
+class LineSplitter {
+  private rest = '';
+  constructor(private readonly log: { write(line: string): void }) {}
+  push(text: string): void {
+    const parts = (this.rest + text).split('\n');
+    this.rest = parts.pop() ?? '';
+    for (const line of parts) this.log.write(line.replace(/\r$/, ''));
+  }
+  flush(): void {
+    if (this.rest) this.log.write(this.rest);
+    this.rest = '';
+  }
 }

@@ -9,7 +9,8 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
-import type { PipelineConfig } from '../shared/types';
+import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
+import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
 import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
 
 export const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
@@ -49,6 +50,31 @@ const environment = (type: 'stage' | 'prod') => z.object({
 
 const ROLES = ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
 
+const rating = z.enum(RATINGS as [Rating, ...Rating[]]);
+const percent = z.number().min(0).max(100);
+const q = DEFAULT_QUALITY;
+
+const quality = z.object({
+  thresholds: z.object({
+    securityRating: rating.default(q.thresholds.securityRating),
+    reliabilityRating: rating.default(q.thresholds.reliabilityRating),
+    maintainabilityRating: rating.default(q.thresholds.maintainabilityRating),
+    coverage: percent.default(q.thresholds.coverage),
+    skippedTests: z.number().int().min(0).default(q.thresholds.skippedTests),
+    openIssues: z.number().int().min(0).default(q.thresholds.openIssues),
+    duplicatedLines: percent.default(q.thresholds.duplicatedLines),
+  }).strict().prefault({}),
+  importantMetricFailures: z.enum(['ask', 'fail', 'continue']).default(q.importantMetricFailures),
+  overrideRoles: z.array(z.enum(ROLES)).min(1).default(q.overrideRoles as Array<(typeof ROLES)[number]>),
+  overrideTimeout: duration.default(q.overrideTimeout),
+}).strict().prefault({});
+
+const customTest = (kind: 'functional' | 'ui', timeout: string) => z.object({
+  enabled: z.boolean().default(true),
+  context: z.string().min(1).default(`tests/${kind}`),
+  timeout: duration.default(timeout),
+}).strict().prefault({});
+
 export const pipelineConfigSchema = z.object({
   id: z.string().regex(PIPELINE_ID_PATTERN, 'lowercase letters, digits and dashes, at most 40 characters'),
   name: z.string().optional(),
@@ -86,6 +112,11 @@ export const pipelineConfigSchema = z.object({
   }).strict().prefault({}),
   cache: z.object({ warmPages: z.array(z.string().startsWith('/')).default(['/']) }).strict().prefault({}),
   audit: z.object({ pages: z.array(z.string().startsWith('/')).max(25).default(['/']) }).strict().prefault({}),
+  quality,
+  tests: z.object({
+    functional: customTest('functional', '60 minutes'),
+    ui: customTest('ui', '30 minutes'),
+  }).strict().prefault({}),
   events: z.object({
     webhooks: z.array(z.object({
       url: z.string().url(),

@@ -100,12 +100,61 @@ export interface PipelineConfig {
   productTest: { pages: PageCheck[] };
   cache: { warmPages: string[] };
   audit: { pages: string[] };
+  /**
+   * Code quality gates (step codeQuality). Absent in executions started before the section existed: their
+   * codeQuality step keeps its earlier behaviour.
+   */
+  quality?: QualityConfig;
+  /** The app's own test images (steps functionalTest and uiTest). Absent in executions started before it existed. */
+  tests?: { functional: CustomTestConfig; ui: CustomTestConfig };
   /** Webhooks receiving Cloud Manager's execution and step events as signed CloudEvents. */
   events: { webhooks: WebhookConfig[] };
   triggers: {
     /** Start an ON_COMMIT execution when the branch gets a new commit and the pipeline is idle. */
     onCommit?: { pollInterval: DurationSpec };
   };
+}
+
+/** A rating, A (best) to E, as Cloud Manager (SonarQube) rates security, reliability and maintainability. */
+export type Rating = 'A' | 'B' | 'C' | 'D' | 'E';
+export const RATINGS: readonly Rating[] = ['A', 'B', 'C', 'D', 'E'];
+
+/** What the important tier does when one of its metrics fails. */
+export type ImportantFailureBehavior = 'ask' | 'fail' | 'continue';
+
+export interface QualityConfig {
+  /** Cloud Manager's failure thresholds; the tier of each metric is fixed (see quality-gates.ts). */
+  thresholds: {
+    /** critical: fails when the rating is worse than this. */
+    securityRating: Rating;
+    /** important */
+    reliabilityRating: Rating;
+    /** important (SonarQube's sqale_rating) */
+    maintainabilityRating: Rating;
+    /** important: line and branch coverage, percent, at least */
+    coverage: number;
+    /** informational: skipped unit tests, at most */
+    skippedTests: number;
+    /** informational: open issues, at most */
+    openIssues: number;
+    /** informational: duplicated lines, percent, at most */
+    duplicatedLines: number;
+  };
+  /** ask: wait for an override (or a reject); fail: the execution fails; continue: go on, reporting the failures. */
+  importantMetricFailures: ImportantFailureBehavior;
+  /** Roles (of approval.approvers) allowed to override important failures or reject at the gate. */
+  overrideRoles: string[];
+  /** How long the gate waits for an override before the execution is cancelled. */
+  overrideTimeout: DurationSpec;
+}
+
+export interface CustomTestConfig {
+  /** Run the app's test image when it ships one (default true). */
+  enabled: boolean;
+  /** Directory of the test image's Dockerfile (its build context) in the repository. */
+  context: string;
+  /** Longest run of the test container; it is stopped and the step fails after this. */
+  timeout: DurationSpec;
 }
 
 export interface WebhookConfig {
@@ -162,6 +211,8 @@ export interface WaitingState {
   /** For an approval needing several: who has approved so far, and how many are needed. */
   approvedBy?: string[];
   required?: number;
+  /** For a quality gate: the failing important metrics an override must list, every one of them. */
+  metrics?: string[];
 }
 
 export interface ImageArtifact {
@@ -173,11 +224,49 @@ export interface ImageArtifact {
 export interface ExecutionArtifacts {
   images?: { app: ImageArtifact; dispatcher: ImageArtifact };
   version?: string;
-  unitTests?: { passed: number; failed: number; skipped: number; reportRef?: string };
+  unitTests?: { passed: number; failed: number; skipped: number; reportRef?: string; coverage?: CoverageSummary };
+  /** What the scanners in the build measured (summaries; the reports are in the artifact store). */
+  scan?: CodeScanSummary;
+  /** The app's functional and UI test images, built from the commit by the build step. */
+  testImages?: { functional?: ImageArtifact; ui?: ImageArtifact };
   /** References into the artifact store (relative paths), never the bytes. */
   reports: Array<{ name: string; ref: string }>;
   /** For a re-execution: whose artifacts these are. */
   copiedFrom?: string;
+}
+
+export type IssueSeverity = 'blocker' | 'critical' | 'major' | 'minor' | 'info';
+export interface IssueCounts { total: number; bySeverity: Partial<Record<IssueSeverity, number>> }
+
+export interface CoverageSummary {
+  /** Line and branch coverage combined, percent (Cloud Manager's coverage). */
+  percent: number;
+  lines?: { covered: number; total: number };
+  branches?: { covered: number; total: number };
+  format: string;
+}
+
+/** Summaries of the code scanners' reports (SARIF, coverage, duplication) found in the test stage's /out. */
+export interface CodeScanSummary {
+  issues?: {
+    /** Vulnerabilities, bugs and code smells. */
+    security: IssueCounts;
+    reliability: IssueCounts;
+    maintainability: IssueCounts;
+    securityRating: Rating;
+    reliabilityRating: Rating;
+    maintainabilityRating: Rating;
+    /** Remediation effort of the code smells, minutes. */
+    technicalDebtMinutes: number;
+    /** Technical debt over development time (30 minutes per line of code), percent. */
+    debtRatio: number;
+    linesOfCode: number;
+    tools: string[];
+  };
+  coverage?: CoverageSummary;
+  duplication?: { lines: number; duplicatedLines: number; density: number };
+  /** What was looked for in /out and not found. */
+  missing: string[];
 }
 
 export type NodeRole = 'author' | 'pair';

@@ -303,7 +303,6 @@ const customTests = (kind: 'functional' | 'ui'): StepRunner => async (ctx, step)
   const activities = limitMs === undefined ? stageTestActivities : proxyActivities<Activities>({
     ...PROFILES.stageTests,
     startToCloseTimeout: limitMs + 10 * 60_000,
-    heartbeatTimeout: '1 minute',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const record = (r: Record<string, unknown>) => {
@@ -343,6 +342,9 @@ const customTests = (kind: 'functional' | 'ui'): StepRunner => async (ctx, step)
     (result.files.some((f) => /\.png$/i.test(f.name)) ? `; ${result.files.filter((f) => /\.png$/i.test(f.name)).length} screenshot(s)` : '');
 };
 
+/** Lighthouse works the worker's event loop hard while it computes a report: a longer silence is allowed. */
+const auditActivities = proxyActivities<Activities>({ ...PROFILES.stageTests, heartbeatTimeout: '1 minute' });
+
 const CATEGORY_NAMES: Record<string, string> = { performance: 'performance', accessibility: 'accessibility', 'best-practices': 'best practices', seo: 'SEO' };
 
 /** Experience Audit: Lighthouse scores of Stage's pages and their change against the previous audit. Never blocks. */
@@ -352,7 +354,7 @@ const contentAudit: StepRunner = async (ctx, step) => {
     step.details = { summary: 'skipped: emergency mode skips the content audit', skipped: true };
     return;
   }
-  const result = await stageTestActivities.contentAudit({
+  const result = await auditActivities.contentAudit({
     baseUrl: state.urls.stage!, pages: ctx.config.audit.pages, pipelineId: state.pipelineId, executionId: state.id,
   });
   if (!('ran' in result)) {
