@@ -83,8 +83,8 @@ async function imagePresent(docker: Docker, image: string): Promise<boolean> {
 }
 
 /** Builds `tag` from the directory `context` (its Dockerfile), failing with the build's last lines. */
-async function buildFromDirectory(docker: Docker, context: string, tag: string, labels: Record<string, string>): Promise<void> {
-  const stream = (await docker.buildImage(tarFs.pack(context) as unknown as Readable, { t: tag, rm: true, forcerm: true, labels })) as Readable;
+async function buildFromDirectory(docker: Docker, context: string, tag: string, opts: { labels: Record<string, string>; buildargs: Record<string, string> }): Promise<void> {
+  const stream = (await docker.buildImage(tarFs.pack(context) as unknown as Readable, { t: tag, rm: true, forcerm: true, ...opts })) as Readable;
   const tail: string[] = [];
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: { stream?: string; error?: string }) => {
@@ -105,7 +105,13 @@ async function buildFromDirectory(docker: Docker, context: string, tag: string, 
  * built from deploy/<dir>/Dockerfile in a temporary context that `fill` completes (binaries are copied there, never
  * into the repository).
  */
-async function ensureStandIn(docker: Docker, log: Log, image: string, dir: string, fill: (context: string) => Promise<string>): Promise<boolean> {
+interface Filled {
+  /** What the image was made from, for the log and a label. */
+  from: string;
+  buildargs?: Record<string, string>;
+}
+
+async function ensureStandIn(docker: Docker, log: Log, image: string, dir: string, fill: (context: string) => Promise<Filled>): Promise<boolean> {
   if (await imagePresent(docker, image)) return false;
   return withLock(`image-${image.replace(/[^\w.-]+/g, '_')}`, log, async () => {
     if (await imagePresent(docker, image)) return false;
@@ -123,10 +129,10 @@ async function ensureStandIn(docker: Docker, log: Log, image: string, dir: strin
     const context = await fsp.mkdtemp(path.join(os.tmpdir(), 'stagecoach-image-'));
     try {
       await fsp.copyFile(path.join(DEPLOY_DIR, dir, 'Dockerfile'), path.join(context, 'Dockerfile'));
-      const from = await fill(context);
+      const { from, buildargs = {} } = await fill(context);
       log(`building ${image} locally (no registry): deploy/${dir}/Dockerfile with ${from}`);
       const started = Date.now();
-      await buildFromDirectory(docker, context, image, { 'org.stagecoach.stand-in-from': from });
+      await buildFromDirectory(docker, context, image, { labels: { 'org.stagecoach.stand-in-from': from }, buildargs });
       log(`built ${image} in ${Math.round((Date.now() - started) / 1000)}s`);
     } finally {
       await fsp.rm(context, { recursive: true, force: true });
@@ -148,6 +154,20 @@ async function hostNpmDir(): Promise<string> {
 }
 
 /**
+ * The CA bundle the host's Node and npm trust beyond Node's own roots: NODE_EXTRA_CA_CERTS, else npm's `cafile`
+ * (npm_config_cafile, as npm scripts see it, else the npm installation's global npmrc). Without it, `npm ci` in a
+ * build fails where the host reaches the registry through a TLS-inspecting proxy.
+ */
+async function hostExtraCaFile(npmDir: string): Promise<string | undefined> {
+  const readable = async (file: string | undefined) => (file && (await fsp.access(file).then(() => true, () => false)) ? file : undefined);
+  const fromEnv = (await readable(process.env.NODE_EXTRA_CA_CERTS)) ?? (await readable(process.env.npm_config_cafile));
+  if (fromEnv) return fromEnv;
+  // <prefix>/lib/node_modules/npm → <prefix>/etc/npmrc
+  const globalRc = await fsp.readFile(path.resolve(npmDir, '..', '..', '..', 'etc', 'npmrc'), 'utf8').catch(() => '');
+  return readable(/^\s*cafile\s*=\s*(.+?)\s*$/m.exec(globalRc)?.[1]);
+}
+
+/**
  * Makes the images docker-compose.yml needs from elsewhere exist: TEMPORAL_IMAGE (the pinned CLI binary `temporalCli`
  * on debian:bookworm-slim) and NODE_IMAGE (the host's Node 20 and its npm on debian:bookworm-slim). Answers the
  * names it built or pulled (empty when all were present).
@@ -157,7 +177,7 @@ export async function ensureComposeImages(log: Log, opts: { temporalCli: string 
   const made: string[] = [];
   if (await ensureStandIn(docker, log, TEMPORAL_IMAGE, 'temporal', async (context) => {
     await fsp.copyFile(opts.temporalCli, path.join(context, 'temporal'));
-    return opts.temporalCli;
+    return { from: opts.temporalCli };
   })) made.push(TEMPORAL_IMAGE);
 
   if (await ensureStandIn(docker, log, NODE_IMAGE, 'node', async (context) => {
@@ -169,8 +189,12 @@ export async function ensureComposeImages(log: Log, opts: { temporalCli: string 
       );
     }
     await fsp.copyFile(process.execPath, path.join(context, 'node'));
-    await fsp.cp(await hostNpmDir(), path.join(context, 'npm'), { recursive: true, verbatimSymlinks: true });
-    return `${process.execPath} (Node ${process.versions.node})`;
+    const npmDir = await hostNpmDir();
+    await fsp.cp(npmDir, path.join(context, 'npm'), { recursive: true, verbatimSymlinks: true });
+    const caFile = await hostExtraCaFile(npmDir);
+    await fsp.writeFile(path.join(context, 'host-ca-certificates.crt'), caFile ? await fsp.readFile(caFile) : '');
+    const buildargs: Record<string, string> = caFile ? { HOST_CA_CERTS: '/usr/local/share/stagecoach/host-ca-certificates.crt' } : {};
+    return { from: `${process.execPath} (Node ${process.versions.node})${caFile ? ` trusting ${caFile}` : ''}`, buildargs };
   })) made.push(NODE_IMAGE);
   return made;
 }

@@ -53,6 +53,9 @@ export function testPipeline(id: string, repo: string, overrides: Record<string,
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     productTest: { pages: [{ path: '/', expect: 'version {version}' }, { path: '/about' }] },
     cache: { warmPages: ['/', '/about'] },
+    // The UI test image (Chromium in Docker) is exercised by the happy path and the stage-test suite; other suites
+    // skip it to keep CI short.
+    tests: { ui: { enabled: false } },
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Starts one real Temporal dev server (the pinned CLI, through TestWorkflowEnvironment.createLocal) with Stagecoach's
- * search attributes, and bundles the workflow code once for every test file's worker.
+ * search attributes and its Web UI (for test/e2e/webui-browser.test.ts), and bundles the workflow code once for every
+ * test file's worker.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -10,11 +11,14 @@ import type { TestProject } from 'vitest/node';
 import { PROJECT_ROOT, STATE_DIR } from '../../src/config/paths';
 import { findTemporalCli } from '../../src/provision';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+import { freePort } from '../helpers/free-port';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     temporalCli: string;
+    /** The dev server's Web UI, e.g. http://127.0.0.1:41234 */
+    temporalUiUrl: string;
     workflowBundlePath: string;
   }
 }
@@ -24,10 +28,13 @@ let env: TestWorkflowEnvironment | undefined;
 export async function setup(project: TestProject): Promise<void> {
   const temporalCli = await findTemporalCli();
   if (!temporalCli) throw new Error('Temporal CLI not found: run `npm run provision` (npm test does it first).');
+  const uiPort = await freePort();
   env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCli },
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      ui: true,
+      uiPort,
       extraArgs: ['--log-level', 'error'],
     },
   });
@@ -37,6 +44,7 @@ export async function setup(project: TestProject): Promise<void> {
   await fs.writeFile(workflowBundlePath, code);
   project.provide('temporalAddress', env.address);
   project.provide('temporalCli', temporalCli);
+  project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
   project.provide('workflowBundlePath', workflowBundlePath);
 }
 
