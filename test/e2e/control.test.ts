@@ -148,8 +148,12 @@ describe('cancel and emergency mode', () => {
     expect(step(s, 'contentAudit').details).toMatchObject({ skipped: true });
     expect(step(s, 'productTest').details.skipped).toBeUndefined();
     expect(s.waiting!.action).toBe('approval');
-    await h.stagecoach.send(ID, executionId, 'cancel', { by: 'carol' });
-    await h.waitFor(ID, executionId, hasEnded);
+    // Temporal's own cancellation (Web UI "Request Cancellation", `temporal workflow cancel`) ends it the same way.
+    await h.client.workflow.getHandle(executionWorkflowId(ID, executionId)).cancel();
+    const ended = await h.waitFor(ID, executionId, hasEnded);
+    expect(ended.status).toBe('CANCELLED');
+    expect(ended.reason).toBe('cancelled through Temporal (workflow cancellation)');
+    expect(step(ended, 'approval').status).toBe('CANCELLED');
     await idle();
   });
 });

@@ -3,8 +3,9 @@
  *   FAULT_KILL_AFTER=<activityType>[@<value>...]   kill -9 this process right after the next completion of that
  *                                     activity (whose input holds every @value, e.g. setServerState@pair-2@drain),
  *                                     before Temporal hears of it: the effect happened, and the retry must not double it
- *   FAULT_DOCKER_KILL_AFTER=<activityType>:<node>   after that activity completes for that node, kill the node's
- *                                     container from outside (docker kill), as a crashed machine would
+ *   FAULT_DOCKER_KILL_AFTER=<activityType>:<node>   after that activity completes for that node, remove the node's
+ *                                     container from outside (docker rm -f), as a lost machine would (a plain kill
+ *                                     is undone by the container's restart policy, which is self-healing, not a fault)
  * Every other setting is the worker's own (TEMPORAL_ADDRESS, STAGECOACH_PIPELINES_DIR, STAGECOACH_STATE_DIR,
  * STAGECOACH_WORKFLOW_BUNDLE).
  */
@@ -31,8 +32,8 @@ class FaultInjector implements ActivityInboundCallsInterceptor {
     if (dockerKillActivity && type === dockerKillActivity && node === dockerKillNode) {
       const container = (result as { container?: string }).container;
       if (container) {
-        process.stdout.write(`[fault] docker kill ${container}\n`);
-        await new Docker().getContainer(container).kill().catch(() => undefined);
+        process.stdout.write(`[fault] docker rm -f ${container}\n`);
+        await new Docker().getContainer(container).remove({ force: true }).catch(() => undefined);
       }
     }
     return result;
