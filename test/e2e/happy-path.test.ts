@@ -11,7 +11,8 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness('happy', [ID]);
-  await h.writePipeline(testPipeline(ID, h.repo));
+  // Every step for real, the UI test image included.
+  await h.writePipeline(testPipeline(ID, h.repo, { tests: { ui: { enabled: true } } }));
 });
 afterAll(async () => h?.close());
 

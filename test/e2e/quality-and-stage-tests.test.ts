@@ -38,6 +38,7 @@ const DAY = 86_400_000;
 let h: Harness;
 
 const base = (overrides: Record<string, unknown> = {}) => testPipeline(ID, h.repo, {
+  tests: { functional: { enabled: true }, ui: { enabled: true } },
   environments: { stage: { loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' }, prod: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' } },
   audit: { pages: ['/', '/about'] },
   // bob is an approver (BUSINESS_OWNER) but may not override quality gates here.
