@@ -47,6 +47,8 @@ export class FaultLab {
   pipelinesDir = '';
   private connection?: Connection;
   private workerCount = 0;
+  /** Every worker this lab started: close() stops any still alive, whatever a failed test left behind. */
+  private readonly spawned: ChildProcess[] = [];
 
   constructor(readonly name: string, readonly pipelineIds: string[]) {}
 
@@ -109,6 +111,7 @@ export class FaultLab {
     await fs.mkdir(path.dirname(pidFile), { recursive: true });
     await fs.writeFile(pidFile, String(child.pid));
     this.worker = child;
+    this.spawned.push(child);
     this.workerExit = new Promise((resolve) => child.on('exit', (code, signal) => {
       void fs.rm(pidFile, { force: true });
       resolve(signal === 'SIGKILL' ? -9 : code);
@@ -156,6 +159,7 @@ export class FaultLab {
 
   async close(): Promise<void> {
     await this.stopWorker('SIGKILL');
+    for (const child of this.spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await this.stopServer();
     for (const id of this.pipelineIds) await removePipelineTopology(this.docker, id);
     if (!process.env.KEEP_TMP) await fs.rm(this.tmp, { recursive: true, force: true });
