@@ -59,19 +59,32 @@ async function runThroughFaults(faults: string[]): Promise<ExecutionState> {
   return final;
 }
 
-/** Creations of each node's container since `since` (Docker's own event log): exactly one per replaced node. */
-async function creations(since: number): Promise<Record<string, number>> {
+/**
+ * Watches Docker's own event stream for creations of Production's containers (live: the engine keeps only its last
+ * 256 events, and image builds alone produce more). stop() answers the creations per node.
+ */
+async function watchCreations(): Promise<{ stop(): Promise<Record<string, number>> }> {
   const stream = await lab.docker.getEvents({
-    since: Math.floor(since / 1000), until: Math.ceil(Date.now() / 1000),
     filters: JSON.stringify({ type: ['container'], event: ['create'], label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] }) as never,
-  });
-  const text = await new Promise<string>((resolve) => { let t = ''; stream.on('data', (d: Buffer) => { t += d; }); stream.on('end', () => resolve(t)); });
+  }) as NodeJS.ReadableStream & { destroy(): void };
   const counts: Record<string, number> = {};
-  for (const line of text.split('\n').filter(Boolean)) {
-    const node = JSON.parse(line).Actor.Attributes['stagecoach.node'] as string;
-    counts[node] = (counts[node] ?? 0) + 1;
-  }
-  return counts;
+  let buffered = '';
+  stream.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) {
+      const node = JSON.parse(line).Actor.Attributes['stagecoach.node'] as string;
+      counts[node] = (counts[node] ?? 0) + 1;
+    }
+  });
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 500));
+      stream.destroy();
+      return counts;
+    },
+  };
 }
 
 async function checkProduction(expectedImages: { app: string; dispatcher: string }) {
@@ -104,7 +117,7 @@ describe('worker killed (SIGKILL) and restarted', () => {
 
   it('inside every phase of a node\'s cycle, without doubling any effect', async () => {
     await syncSampleRepo(lab.repo, '5.1.0');
-    const since = Date.now();
+    const watch = await watchCreations();
     const final = await runThroughFaults([
       // pair-2 of Production: draining, detached, deploying, health-checking, flushing, warming, attaching
       'setServerState@prod@pair-2@drain', 'waitForSessionsDrained@prod@pair-2', 'setServerState@prod@pair-2@maint',
@@ -117,7 +130,7 @@ describe('worker killed (SIGKILL) and restarted', () => {
     await checkProduction({ app: images.app.id, dispatcher: images.dispatcher.id });
     // Each production node was created exactly once by this execution, although the worker died right after most
     // of the replacements: the retried activity found its own effect and did not redo it.
-    const created = await creations(since);
+    const created = await watch.stop();
     const doubled = Object.values(created).filter((n) => n > 1).length;
     await tally({ effectsDoubled: doubled });
     expect(created).toEqual({ author: 1, 'publish-1': 1, 'dispatcher-1': 1, 'publish-2': 1, 'dispatcher-2': 1 });
