@@ -26,7 +26,7 @@ describe('replay of recorded histories', () => {
     const all = await fixtures();
     expect(all.map((f) => f.name)).toEqual(expect.arrayContaining([
       'execution-happy-path', 'execution-reject', 'execution-approval-timeout', 'execution-signal-approve-then-cancel', 'rollout-prod', 'pipeline',
-      'execution-rollback', 'rollout-rolled-back', 'execution-cancel-mid-rollout', 'rollout-cancelled',
+      'execution-rollback', 'rollout-rolled-back', 'execution-cancel-mid-rollout', 'rollout-cancelled', 'execution-re-execute',
     ]));
     for (const { name, history } of all) {
       await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, name), name).resolves.toBeUndefined();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StagecoachError } from '../../src/client/operations';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
+import { executionWorkflowId } from '../../src/shared/ids';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 
 const ID = 't-reexec';
@@ -64,6 +65,7 @@ describe('re-execute', () => {
     const built = await h.docker.listImages({ filters: { label: [`stagecoach.pipeline=${ID}`, `stagecoach.execution=${again.executionId}`] } });
     expect(built).toHaveLength(0);
     expect((await fetch(state.urls.prod!)).headers.get('x-app-version')).toBe('4.0.0');
+    await h.recordHistory('execution-re-execute', executionWorkflowId(ID, again.executionId));
   });
 
   it('is refused for an execution that is not the last, and for a push update', async () => {
