@@ -38,10 +38,33 @@ export const PROFILES = {
   stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
 } satisfies Record<string, ActivityOptions>;
 
-export const quickActivities = proxyActivities<Activities>(PROFILES.quick);
-export const buildActivities = proxyActivities<Activities>(PROFILES.dockerBuild);
-export const containerActivities = proxyActivities<Activities>(PROFILES.container);
-export const loadBalancerActivities = proxyActivities<Activities>(PROFILES.loadBalancer);
-export const cacheActivities = proxyActivities<Activities>(PROFILES.cache);
-export const healthActivities = proxyActivities<Activities>(PROFILES.healthCheck);
-export const stageTestActivities = proxyActivities<Activities>(PROFILES.stageTests);
+/** A one-line summary of an activity call for the Web UI: its name and what it acts on. */
+export function activitySummary(name: string, input: unknown): string {
+  const i = (input ?? {}) as Record<string, unknown>;
+  const env = (i.environment as { name?: string } | undefined)?.name;
+  const parts = [env, i.node ?? i.server, i.state, i.role && i.node ? undefined : i.role, i.pair !== undefined ? `pair-${String(i.pair)}` : undefined,
+    i.kind, i.what, i.branch ? `branch ${String(i.branch)}` : undefined]
+    .filter((p) => typeof p === 'string' && p.length > 0) as string[];
+  return parts.length ? `${name}: ${parts.join(' ')}` : name;
+}
+
+/** Activity proxies of one profile whose every call carries a summary (shown per activity in the Web UI). */
+function summarized(options: ActivityOptions): ReturnType<typeof proxyActivities<Activities>> {
+  const proxy = proxyActivities<Activities>(options);
+  return new Proxy(proxy, {
+    get(target, name: string) {
+      const fn = target[name as keyof Activities];
+      return (...args: unknown[]) =>
+        (fn as unknown as { executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<unknown> })
+          .executeWithOptions({ ...options, summary: activitySummary(name, args[0]) }, args);
+    },
+  });
+}
+
+export const quickActivities = summarized(PROFILES.quick);
+export const buildActivities = summarized(PROFILES.dockerBuild);
+export const containerActivities = summarized(PROFILES.container);
+export const loadBalancerActivities = summarized(PROFILES.loadBalancer);
+export const cacheActivities = summarized(PROFILES.cache);
+export const healthActivities = summarized(PROFILES.healthCheck);
+export const stageTestActivities = summarized(PROFILES.stageTests);

@@ -76,6 +76,13 @@ describe('an execution from validation to Production', () => {
     }
     const description = await h.client.workflow.getHandle(executionWorkflowId(ID, executionId)).describe();
     expect(description.typedSearchAttributes.get({ name: 'PipelineStatus', type: 'KEYWORD' } as never)).toBe('FINISHED');
+    // Every activity carries a summary for the Web UI (its name and what it acts on).
+    const history = await h.client.workflow.getHandle(rolloutWorkflowId(ID, executionId, 'prod')).fetchHistory();
+    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled.length).toBeGreaterThan(10);
+    const summaries = scheduled.map((e) => Buffer.from(e.userMetadata?.summary?.data ?? []).toString());
+    expect(summaries.every((text) => text.length > 2)).toBe(true);
+    expect(summaries).toContain('"deployNode: prod publish-1"');
     expect(state.audit.map((a) => [a.action, a.by, a.outcome])).toEqual([['approve', 'alice', 'accepted'], ['schedule', 'alice', 'accepted']]);
     await h.recordHistory('execution-happy-path', executionWorkflowId(ID, executionId));
     await h.recordHistory('rollout-prod', rolloutWorkflowId(ID, executionId, 'prod'));
