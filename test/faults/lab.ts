@@ -31,7 +31,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-const TSX_CLI = path.join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const WORKER = path.join(__dirname, 'worker-process.ts');
 
 export class FaultLab {
@@ -94,7 +93,10 @@ export class FaultLab {
   async startWorker(faults: Record<string, string> = {}): Promise<void> {
     this.workerCount += 1;
     const log = createWriteStream(path.join(this.tmp, `worker-${this.workerCount}.log`));
-    const child = spawn(process.execPath, [TSX_CLI, WORKER], {
+    // node itself with tsx's loader, not tsx's CLI: the CLI runs the worker as a grandchild, which a kill of the
+    // tracked pid would leave running.
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+      cwd: PROJECT_ROOT,
       env: {
         ...process.env, ...faults,
         TEMPORAL_ADDRESS: `127.0.0.1:${this.port}`,
