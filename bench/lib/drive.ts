@@ -2,11 +2,9 @@
  * Driving executions the way a user does, through the real client operations (src/client/operations.ts), and
  * reading their histories.
  */
-import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Stagecoach } from '../../src/client/operations';
-import { TASK_QUEUE, WORKFLOW_TYPES, pipelineWorkflowId } from '../../src/shared/ids';
-import { startUpdate, type StartResult } from '../../src/shared/messages';
-import { PipelineIdKey } from '../../src/shared/search-attributes';
+import type { StartResult } from '../../src/shared/messages';
 import type { ExecutionState } from '../../src/shared/types';
 import { sleep } from './stats';
 
@@ -16,21 +14,13 @@ export const TERMINAL = ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED'];
 export const STARTED_BY = 'carol';
 
 /**
- * Starts an execution exactly as Stagecoach.startExecution does (update-with-start on the pipeline workflow), minus
- * its client-side preflight: that reads the YAML file and the git branch on this machine, which a bench pipeline
- * (configured by the fake loadPipeline activity) has not got.
+ * Starts an execution through Stagecoach.startExecution (update-with-start on the pipeline workflow) without its
+ * client-side preflight (`preflight: false`): that reads the YAML file and the git branch on this machine, which a
+ * bench pipeline (configured by the fake loadPipeline activity) has not got.
  */
 export async function startExecution(client: Client, pipelineId: string, by = STARTED_BY): Promise<StartResult> {
-  const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPES.pipeline, {
-    workflowId: pipelineWorkflowId(pipelineId),
-    taskQueue: TASK_QUEUE,
-    args: [{ pipelineId }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: [{ key: PipelineIdKey, value: pipelineId }],
-    staticSummary: `Pipeline ${pipelineId}: serializes its executions`,
-  });
   try {
-    return await client.workflow.executeUpdateWithStart(startUpdate, { args: [{ by }], startWorkflowOperation });
+    return await new Stagecoach(client).startExecution(pipelineId, { by }, { preflight: false });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     throw new Error(`starting an execution of ${pipelineId} failed: ${(err as Error).message}${cause ? `: ${cause}` : ''}`, { cause: err });

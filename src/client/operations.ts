@@ -91,8 +91,13 @@ export class Stagecoach {
     }
   }
 
-  async startExecution(pipelineId: string, request: StartRequest): Promise<StartResult> {
-    await this.preflight(pipelineId);
+  /**
+   * Starts an execution: update-with-start on the pipeline workflow. `preflight: false` skips the client-side
+   * preflight (reading the pipeline's YAML file and its branch on this machine) for a caller whose pipeline is
+   * configured elsewhere (the benchmarks' fake loadPipeline activity); the execution's own validate step still runs.
+   */
+  async startExecution(pipelineId: string, request: StartRequest, options: { preflight?: boolean } = {}): Promise<StartResult> {
+    if (options.preflight !== false) await this.preflight(pipelineId);
     const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPES.pipeline, {
       workflowId: pipelineWorkflowId(pipelineId),
       taskQueue: TASK_QUEUE,
