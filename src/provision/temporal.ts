@@ -5,6 +5,25 @@ import path from 'node:path';
 import { LOG_DIR, type Log, findProcesses, heartbeat, isExecutableFile, run, shellQuote, sleep, tailFile, which, withLock } from './util';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
+/**
+ * Dynamic configuration for every dev server Stagecoach starts (`stagecoach dev`, the test and fault suites, the
+ * benchmarks, docker-compose.yml repeats it). The dev server runs ONE history shard, whose transfer, timer and
+ * visibility queue readers load new tasks at most 20 times per second by default: past a short burst every activity
+ * and workflow task then waits ~40 ms to be loaded, and a sequence of activities runs at ~100 ms per activity
+ * whatever the workflow does. 1,000 per second lifts that bound (docs/benchmarks.md, "The dev server"). A Temporal
+ * cluster spreads workflows over many shards, each with its own readers; its operator sets these rates.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+  'history.visibilityProcessorMaxPollRPS': 1000,
+};
+
+/** DEV_SERVER_DYNAMIC_CONFIG as `temporal server start-dev` arguments (`KEY=VALUE`, the value as JSON). */
+export function devServerDynamicConfigArgs(config: Readonly<Record<string, unknown>> = DEV_SERVER_DYNAMIC_CONFIG): string[] {
+  return Object.entries(config).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+}
+
 const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 /** Later tags carry a `replace` directive and cannot be `go install`ed (DESIGN.md). */
 export const TEMPORAL_GO_INSTALL = ['install', `${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`];

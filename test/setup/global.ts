@@ -1,7 +1,7 @@
 /**
  * Starts one real Temporal dev server (the pinned CLI, through TestWorkflowEnvironment.createLocal) with Stagecoach's
- * search attributes and its Web UI (for test/e2e/webui-browser.test.ts), and bundles the workflow code once for every
- * test file's worker.
+ * search attributes, its task queue readers tuned as `stagecoach dev` tunes them, and its Web UI (for
+ * test/e2e/webui-browser.test.ts), and bundles the workflow code once for every test file's worker.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { PROJECT_ROOT, STATE_DIR } from '../../src/config/paths';
-import { findTemporalCli } from '../../src/provision';
+import { devServerDynamicConfigArgs, findTemporalCli } from '../../src/provision';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
 import { freePort } from '../helpers/free-port';
 
@@ -35,7 +35,8 @@ export async function setup(project: TestProject): Promise<void> {
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       ui: true,
       uiPort,
-      extraArgs: ['--log-level', 'error'],
+      // Fast task dispatch, as `stagecoach dev` runs it (DEV_SERVER_DYNAMIC_CONFIG in src/provision/temporal.ts).
+      extraArgs: ['--log-level', 'error', ...devServerDynamicConfigArgs()],
     },
   });
   const { code } = await bundleWorkflowCode({ workflowsPath: path.join(PROJECT_ROOT, 'src', 'workflows', 'index.ts'), logger: quietLogger });
