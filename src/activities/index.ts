@@ -20,6 +20,8 @@ import { createGitActivities } from './git';
 import { createHealthActivities } from './health';
 import { createLoadBalancerActivities } from './load-balancer';
 import { createTestActivities } from './tests';
+import { createPerformanceTestActivities } from './performance-test';
+import { createSecurityTestActivities } from './security-test';
 import { createTopologyActivities } from './topology';
 
 export interface ActivityDeps {
@@ -101,6 +103,8 @@ function createActivityFunctions(deps: ActivityDeps) {
     ...createHealthActivities(),
     ...createTestActivities({ commitHasPath: git.helpers.commitHasPath, docker: deps.docker, artifacts: deps.artifacts }),
     ...createAuditActivities({ artifacts: deps.artifacts }),
+    ...createSecurityTestActivities({ artifacts: deps.artifacts }),
+    ...createPerformanceTestActivities({ artifacts: deps.artifacts }),
     ...createEventActivities(),
   };
 }

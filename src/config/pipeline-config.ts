@@ -11,6 +11,11 @@ import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
 import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST, PERFORMANCE_LIMITS, PERFORMANCE_METRICS, SECURITY_CHECKS,
+  type PerformanceMetricId, type SecurityCheckId,
+} from '../shared/stage-gates';
 import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
 
 export const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
@@ -75,6 +80,46 @@ const customTest = (kind: 'functional' | 'ui', timeout: string) => z.object({
   timeout: duration.default(timeout),
 }).strict().prefault({});
 
+const gateSeverity = z.enum(['critical', 'important']);
+const pagePath = z.string().startsWith('/');
+const S = DEFAULT_SECURITY_TEST;
+const P = DEFAULT_PERFORMANCE_TEST;
+const validRegExp = (value: string) => { try { new RegExp(value); return true; } catch { return false; } };
+
+/** Optional (absent: no securityTest step). `securityTest: {}` runs every check with its default tier. */
+const securityTest = z.object({
+  pages: z.array(pagePath).min(1).max(20).default(S.pages),
+  requiredHeaders: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().refine(validRegExp, 'a regular expression'))
+    .default(S.requiredHeaders),
+  exposedPaths: z.array(pagePath).max(50).default(S.exposedPaths),
+  listingPaths: z.array(pagePath).max(20).default(S.listingPaths),
+  severity: z.object(Object.fromEntries(SECURITY_CHECKS.map((id) => [id, gateSeverity.default(S.severity[id])])) as
+    Record<SecurityCheckId, z.ZodDefault<typeof gateSeverity>>).strict().prefault({}),
+  overrideRoles: z.array(z.enum(ROLES)).min(1).default(S.overrideRoles as Array<(typeof ROLES)[number]>),
+  overrideTimeout: duration.default(S.overrideTimeout),
+}).strict();
+
+/** Optional (absent: no performanceTest step). A bounded load on Stage's load balancer (127.0.0.1 only). */
+const performanceTest = z.object({
+  pages: z.array(pagePath).min(1).max(20).default(P.pages),
+  requestsPerSecond: z.number().int().min(1).max(PERFORMANCE_LIMITS.maxRequestsPerSecond).default(P.requestsPerSecond),
+  duration: duration.default(P.duration)
+    .refine((d) => msToNumber(d as never) <= PERFORMANCE_LIMITS.maxDurationMs, 'at most 5 minutes'),
+  concurrency: z.number().int().min(1).max(PERFORMANCE_LIMITS.maxConcurrency).default(P.concurrency),
+  thresholds: z.object({
+    errorRate: percent.default(P.thresholds.errorRate),
+    p50Ms: z.number().min(0).default(P.thresholds.p50Ms),
+    p95Ms: z.number().min(0).default(P.thresholds.p95Ms),
+    minThroughput: z.number().min(0).optional(),
+  }).strict().prefault({}),
+  severity: z.object(Object.fromEntries(PERFORMANCE_METRICS.map((id) => [id, gateSeverity.default(P.severity[id])])) as
+    Record<PerformanceMetricId, z.ZodDefault<typeof gateSeverity>>).strict().prefault({}),
+  overrideRoles: z.array(z.enum(ROLES)).min(1).default(P.overrideRoles as Array<(typeof ROLES)[number]>),
+  overrideTimeout: duration.default(P.overrideTimeout),
+}).strict()
+  .refine((p) => msToNumber(p.duration as never) / 1000 * p.requestsPerSecond <= PERFORMANCE_LIMITS.maxTotalRequests,
+    { message: `requestsPerSecond × duration exceeds ${PERFORMANCE_LIMITS.maxTotalRequests} requests`, path: ['duration'] });
+
 export const pipelineConfigSchema = z.object({
   id: z.string().regex(PIPELINE_ID_PATTERN, 'lowercase letters, digits and dashes, at most 40 characters'),
   name: z.string().optional(),
@@ -117,6 +162,8 @@ export const pipelineConfigSchema = z.object({
     functional: customTest('functional', '60 minutes'),
     ui: customTest('ui', '30 minutes'),
   }).strict().prefault({}),
+  securityTest: securityTest.optional(),
+  performanceTest: performanceTest.optional(),
   events: z.object({
     webhooks: z.array(z.object({
       url: z.string().url(),

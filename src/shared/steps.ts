@@ -1,15 +1,18 @@
 /** The pipeline's steps as data: which steps an execution runs, in order, for each pipeline type and trigger. */
-import type { EnvironmentType, ExecutionMode, PhaseId, PipelineType, StepAction, Trigger } from './types';
+import type { EnvironmentType, ExecutionMode, PhaseId, PipelineConfig, PipelineType, StepAction, Trigger } from './types';
 
 export interface StepDefinition {
   stepId: string;
   phaseId: PhaseId;
   action: StepAction;
   environmentType?: EnvironmentType;
-  /** Modes in which the step is skipped (EMERGENCY skips the audit, never the approval). */
+  /** Modes in which the step is skipped (EMERGENCY skips the security/performance tests and the audit, never the approval). */
   skippedIn?: ExecutionMode[];
-  /** Present only when the pipeline configures it. */
-  when?: 'managedReview';
+  /**
+   * Present only when the pipeline configures it (the config section of that name). Executions started before a
+   * section existed carry configs without it, so their step lists (and replays) stay as they were.
+   */
+  when?: 'managedReview' | 'securityTest' | 'performanceTest';
 }
 
 const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinition> = {}): StepDefinition => ({
@@ -28,6 +31,8 @@ export const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageTesting', 'productTest'),
   step('stageTesting', 'functionalTest'),
   step('stageTesting', 'uiTest'),
+  step('stageTesting', 'securityTest', { when: 'securityTest', skippedIn: ['EMERGENCY'] }),
+  step('stageTesting', 'performanceTest', { when: 'performanceTest', skippedIn: ['EMERGENCY'] }),
   step('stageTesting', 'contentAudit', { skippedIn: ['EMERGENCY'] }),
   step('production', 'approval'),
   step('production', 'managed', { when: 'managedReview' }),
@@ -52,6 +57,16 @@ export const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'build'),
   step('production', 'deploy', { environmentType: 'prod' }),
 ];
+
+/** Whether a step with a `when` is part of an execution of this configuration. */
+export function isConfigured(definition: StepDefinition, config: PipelineConfig): boolean {
+  switch (definition.when) {
+    case undefined: return true;
+    case 'managedReview': return config.approval.managedReview !== undefined;
+    case 'securityTest': return config.securityTest !== undefined;
+    case 'performanceTest': return config.performanceTest !== undefined;
+  }
+}
 
 export function stepsFor(type: PipelineType, trigger: Trigger): readonly StepDefinition[] {
   if (trigger === 'RE_EXECUTE') return RE_EXECUTE_STEPS;

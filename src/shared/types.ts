@@ -2,6 +2,7 @@
  * Types shared by workflows, activities, the CLI and the API. Plain data only (it crosses Temporal payloads).
  * Status vocabularies follow Cloud Manager's PipelineExecution and PipelineExecutionStepState definitions.
  */
+import type { PerformanceTestConfig, SecurityTestConfig } from './stage-gates';
 
 export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -20,7 +21,7 @@ export type ExecutionMode = (typeof MODES)[number];
 export type PhaseId = 'stageDeployment' | 'stageTesting' | 'production';
 export type StepAction =
   | 'validate' | 'build' | 'codeQuality' | 'buildImage' | 'deploy'
-  | 'productTest' | 'functionalTest' | 'uiTest' | 'contentAudit' | 'approval' | 'managed' | 'schedule';
+  | 'productTest' | 'functionalTest' | 'uiTest' | 'securityTest' | 'performanceTest' | 'contentAudit' | 'approval' | 'managed' | 'schedule';
 export type EnvironmentType = 'stage' | 'prod';
 export type PipelineType = 'fullStack' | 'webTier';
 
@@ -107,6 +108,9 @@ export interface PipelineConfig {
   quality?: QualityConfig;
   /** The app's own test images (steps functionalTest and uiTest). Absent in executions started before it existed. */
   tests?: { functional: CustomTestConfig; ui: CustomTestConfig };
+  /** Optional Stage gates (steps securityTest and performanceTest): present only when configured. */
+  securityTest?: SecurityTestConfig;
+  performanceTest?: PerformanceTestConfig;
   /** Webhooks receiving Cloud Manager's execution and step events as signed CloudEvents. */
   events: { webhooks: WebhookConfig[] };
   triggers: {

@@ -36,6 +36,8 @@ export const PROFILES = {
   healthCheck: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
   /** Tests and audits against Stage. */
   stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
+  /** Security and performance gates on Stage: bounded (a load stops within its 5 minute cap), stopped before moving on. */
+  stageGates: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
 } satisfies Record<string, ActivityOptions>;
 
 /** A one-line summary of an activity call for the Web UI: its name and what it acts on. */
@@ -68,3 +70,4 @@ export const loadBalancerActivities = summarized(PROFILES.loadBalancer);
 export const cacheActivities = summarized(PROFILES.cache);
 export const healthActivities = summarized(PROFILES.healthCheck);
 export const stageTestActivities = summarized(PROFILES.stageTests);
+export const stageGateActivities = summarized(PROFILES.stageGates);

@@ -60,6 +60,10 @@ sub vcl_deliver {
     }
     unset resp.http.Via;
     unset resp.http.X-Varnish;
+    # Security headers on every page (what the securityTest step checks by default).
+    set resp.http.X-Content-Type-Options = "nosniff";
+    set resp.http.X-Frame-Options = "SAMEORIGIN";
+    set resp.http.Referrer-Policy = "strict-origin-when-cross-origin";
 }
 
 sub vcl_purge {

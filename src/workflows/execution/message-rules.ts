@@ -5,7 +5,7 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { ExecutionAction } from '../../shared/messages';
 import type { ExecutionState, PipelineConfig } from '../../shared/types';
-import { DEFAULT_QUALITY } from './quality-gates';
+import { OVERRIDE_GATES, overrideRolesOf } from './stage-gates';
 import { TERMINAL_STATUSES } from './state';
 
 const MAX_TEXT = 1000;
@@ -63,17 +63,22 @@ function approverProblem(state: ExecutionState, config: PipelineConfig, by: stri
   return undefined;
 }
 
-/** Who may override the quality gate or reject at it: an approver holding one of `quality.overrideRoles`. */
+/**
+ * Who may override a gate (codeQuality, securityTest, performanceTest) or reject at it: an approver holding one of
+ * that gate's `overrideRoles`.
+ */
 function overriderProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
-  const roles = config.quality?.overrideRoles ?? DEFAULT_QUALITY.overrideRoles;
+  const action = state.waiting!.action;
+  const roles = overrideRolesOf(action, config);
+  const what = OVERRIDE_GATES[action] ?? 'quality gates';
   const approvers = config.approval.approvers;
   if (!approvers.length) return undefined; // no users configured: anyone, as for approvals
   const person = approvers.find((a) => a.name === by);
   const permitted = approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
   const who = permitted.length ? `allowed: ${permitted.join(', ')}` : 'no user of the pipeline holds one';
-  if (!person) return `${by} is not a user of pipeline ${state.pipelineId}: overriding quality gates needs the role ${roles.join(' or ')} (${who})`;
+  if (!person) return `${by} is not a user of pipeline ${state.pipelineId}: overriding ${what} needs the role ${roles.join(' or ')} (${who})`;
   if (!person.roles.some((r) => roles.includes(r))) {
-    return `${by} (${person.roles.join(', ')}) may not override quality gates of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`;
+    return `${by} (${person.roles.join(', ')}) may not override ${what} of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`;
   }
   return undefined;
 }
@@ -87,7 +92,7 @@ export function refusalReason(
     case 'approve':
     case 'reject':
       if (!waiting?.accepts.includes(action)) return notWaitingFor(state, 'an approval decision');
-      if (waiting.action === 'codeQuality') return overriderProblem(state, config, by);
+      if (OVERRIDE_GATES[waiting.action]) return overriderProblem(state, config, by);
       return approverProblem(state, config, by);
     case 'schedule': {
       if (!waiting?.accepts.includes('schedule')) return notWaitingFor(state, 'a schedule');

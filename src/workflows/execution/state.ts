@@ -1,6 +1,6 @@
 /** The execution's state object (what the `state` query returns) and pure helpers over it. */
 import type { StepDefinition } from '../../shared/steps';
-import { stepsFor } from '../../shared/steps';
+import { isConfigured, stepsFor } from '../../shared/steps';
 import type {
   AuditEntry, ExecutionMode, ExecutionState, ExecutionStatus, PipelineConfig, StepState, Trigger, WaitingState,
 } from '../../shared/types';
@@ -41,7 +41,7 @@ export function initialState(input: ExecutionInput, now: string): ExecutionState
     branch: input.config.branch,
     commitId: input.reExecuteOf?.commitId,
     steps: definitions
-      .filter((d) => d.when !== 'managedReview' || input.config.approval.managedReview !== undefined)
+      .filter((d) => isConfigured(d, input.config))
       .map((d, i) => toStepState(d, i, input.config)),
     artifacts: { reports: [] },
     rollouts: {},
@@ -112,6 +112,10 @@ export function renderDetails(state: ExecutionState, nowMs: number): string {
     `**Commit** ${state.commitId ?? '(not resolved yet)'} on ${state.branch}` +
       (state.artifacts.version ? ` · **version** ${state.artifacts.version}` : ''),
   ];
+  if (state.mode === 'EMERGENCY') {
+    const skipped = state.steps.filter((s) => stepsFor(state.pipelineType, state.trigger).find((d) => d.stepId === s.stepId)?.skippedIn?.includes('EMERGENCY'));
+    lines.push('', `**Emergency mode:** skips ${skipped.map((s) => s.action).join(', ') || 'nothing in this pipeline'}; never the approval`);
+  }
   if (state.waiting) lines.push('', describeWaiting(state.waiting, nowMs));
   if (state.reason) lines.push('', `**Reason:** ${state.reason}`);
   lines.push('', '| phase | step | environment | status | started | finished | details |', '| --- | --- | --- | --- | --- | --- | --- |');

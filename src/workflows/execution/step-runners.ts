@@ -6,12 +6,13 @@ import { ActivityCancellationType, ApplicationFailure, executeChild, proxyActivi
 import type { Activities } from '../../activities';
 import { rolloutWorkflowId } from '../../shared/ids';
 import type { ScheduleRequest } from '../../shared/messages';
-import type { ExecutionState, PipelineConfig, StepAction, StepState, WaitingState } from '../../shared/types';
-import { PROFILES, buildActivities, quickActivities, stageTestActivities } from '../activity-profiles';
+import type { DurationSpec, ExecutionState, PipelineConfig, StepAction, StepState, WaitingState } from '../../shared/types';
+import { PROFILES, buildActivities, quickActivities, stageGateActivities, stageTestActivities } from '../activity-profiles';
 import { rollingDeployment } from '../rolling-deployment';
 import type { ExecutionInput } from './state';
 import { durationMs, eligibleApprovers } from './message-rules';
-import { describeMetric, evaluateQualityMetrics, failing, qualityOverriders } from './quality-gates';
+import { describeMetric, evaluateQualityMetrics, failing, qualityOverriders, type Metric } from './quality-gates';
+import { performanceMetrics, securityMetrics } from './stage-gates';
 
 /** Ends the execution early in a chosen way (a reject, a timeout): not an error of Stagecoach. */
 export class StopExecution extends Error {
@@ -194,7 +195,6 @@ const codeQuality: StepRunner = async (ctx, step) => {
     return;
   }
   const list = important.map(describeMetric).join('; ');
-  const ids = important.map((m) => m.kpi);
   if (quality.importantMetricFailures === 'fail') {
     throw new StopExecution('FAILED', 'FAILED', `important quality metric(s) failed: ${list}${notFound} (importantMetricFailures: fail)`);
   }
@@ -203,29 +203,45 @@ const codeQuality: StepRunner = async (ctx, step) => {
     step.details.continued = true;
     return;
   }
-  const approvers = config.approval.approvers;
-  const allowed = approvers.length ? qualityOverriders(approvers, quality.overrideRoles) : [];
+  await awaitOverride(ctx, step, {
+    gate: 'quality gate', noun: 'metric', metrics, important, roles: quality.overrideRoles, timeout: quality.overrideTimeout, note: infoNote,
+  });
+};
+
+/**
+ * A gate's important failures (codeQuality, securityTest, performanceTest): wait, with the gate's own limit, for an
+ * `override` listing every failing important metric by an approver holding one of the gate's roles, or a reject.
+ * A reject or the limit ends the execution (CANCELLED) with the reason; an override marks the metrics overridden.
+ */
+async function awaitOverride(ctx: StepContext, step: StepState, gate: {
+  gate: string; noun: 'metric' | 'check'; metrics: Metric[]; important: Metric[]; roles: string[]; timeout: DurationSpec; note?: string;
+}): Promise<void> {
+  const { important, metrics, timeout, note = '' } = gate;
+  const list = important.map(describeMetric).join('; ');
+  const ids = important.map((m) => m.kpi);
+  const approvers = ctx.config.approval.approvers;
+  const allowed = approvers.length ? qualityOverriders(approvers, gate.roles) : [];
   const decision: ApprovalDecision = { approvedBy: [] };
   ctx.decisions.approvals[step.stepId] = decision;
   ctx.decisions.override = undefined;
-  step.details.summary = `important metric(s) failed: ${list}; waiting for an override of ${ids.join(', ')} or a reject${infoNote}`;
-  const decided = await ctx.wait(step, { accepts: ['override', 'reject', 'cancel'], allowed, metrics: ids }, quality.overrideTimeout,
+  step.details.summary = `important ${gate.noun}(s) failed: ${list}; waiting for an override of ${ids.join(', ')} or a reject${note}`;
+  const decided = await ctx.wait(step, { accepts: ['override', 'reject', 'cancel'], allowed, metrics: ids }, timeout,
     () => decision.rejected !== undefined || ctx.decisions.override !== undefined);
   if (!decided) {
-    throw new StopExecution('CANCELLED', 'CANCELLED', `no override within ${quality.overrideTimeout}: the quality gate timed out (failing: ${ids.join(', ')})`);
+    throw new StopExecution('CANCELLED', 'CANCELLED', `no override within ${timeout}: the ${gate.gate} timed out (failing: ${ids.join(', ')})`);
   }
   if (decision.rejected) {
     const { by, reason } = decision.rejected;
     step.details.decision = 'rejected';
-    throw new StopExecution('CANCELLED', 'CANCELLED', `quality gate rejected by ${by}${reason ? `: ${reason}` : ''} (failing: ${ids.join(', ')})`);
+    throw new StopExecution('CANCELLED', 'CANCELLED', `${gate.gate} rejected by ${by}${reason ? `: ${reason}` : ''} (failing: ${ids.join(', ')})`);
   }
   const override = ctx.decisions.override!;
   for (const m of metrics) if (!m.passed && override.metrics.includes(m.kpi)) m.override = true;
   Object.assign(step.details, {
-    summary: `important metric(s) overridden by ${override.by}: ${list}${infoNote}`,
+    summary: `important ${gate.noun}(s) overridden by ${override.by}: ${list}${note}`,
     decision: 'overridden', overriddenBy: override.by, overriddenAt: override.at,
   });
-};
+}
 
 const buildImage: StepRunner = async (ctx, step) => {
   const { config, state } = ctx;
@@ -342,6 +358,66 @@ const customTests = (kind: 'functional' | 'ui'): StepRunner => async (ctx, step)
     (result.files.some((f) => /\.png$/i.test(f.name)) ? `; ${result.files.filter((f) => /\.png$/i.test(f.name)).length} screenshot(s)` : '');
 };
 
+/**
+ * A Stage gate's outcome: a critical failure fails the execution (FAILED, naming the checks); important failures wait
+ * for an override (awaitOverride); otherwise it passes, saying what it measured.
+ */
+async function judgeGate(ctx: StepContext, step: StepState, gate: {
+  gate: string; noun: 'metric' | 'check'; metrics: Metric[]; roles: string[]; timeout: DurationSpec; passed: string;
+}): Promise<void> {
+  const critical = failing(gate.metrics, 'critical');
+  const important = failing(gate.metrics, 'important');
+  step.details.metrics = gate.metrics;
+  if (critical.length) {
+    step.details.summary = `critical ${gate.noun}(s) failed: ${critical.map(describeMetric).join('; ')}`;
+    throw new StopExecution('FAILED', 'FAILED', `critical ${gate.gate} ${gate.noun}(s) failed: ${critical.map(describeMetric).join('; ')}`);
+  }
+  if (!important.length) {
+    step.details.summary = gate.passed;
+    return;
+  }
+  await awaitOverride(ctx, step, { ...gate, important });
+}
+
+/** Security test (optional, skipped in emergency mode): real checks against Stage, each rated critical or important. */
+const securityTest: StepRunner = async (ctx, step) => {
+  const { state } = ctx;
+  const config = ctx.config.securityTest!;
+  const result = await stageGateActivities.securityTest({
+    baseUrl: state.urls.stage!, pipelineId: state.pipelineId, executionId: state.id,
+    config: { pages: config.pages, requiredHeaders: config.requiredHeaders, exposedPaths: config.exposedPaths, listingPaths: config.listingPaths },
+  });
+  state.artifacts.reports.push({ name: 'security test report', ref: result.reportRef });
+  const metrics = securityMetrics(result.checks, config.severity);
+  step.details = { summary: '', requests: result.requests, durationMs: result.durationMs, reportRef: result.reportRef, metrics };
+  await judgeGate(ctx, step, {
+    gate: 'security test', noun: 'check', metrics, roles: config.overrideRoles, timeout: config.overrideTimeout,
+    passed: `${metrics.length} security checks passed on Stage (${result.requests} requests)`,
+  });
+};
+
+/** Performance test (optional, skipped in emergency mode): a bounded load on Stage against the configured thresholds. */
+const performanceTest: StepRunner = async (ctx, step) => {
+  const { state } = ctx;
+  const config = ctx.config.performanceTest!;
+  const result = await stageGateActivities.performanceTest({
+    baseUrl: state.urls.stage!, pipelineId: state.pipelineId, executionId: state.id, pages: config.pages,
+    requestsPerSecond: config.requestsPerSecond, durationMs: durationMs(config.duration), concurrency: config.concurrency,
+  });
+  state.artifacts.reports.push({ name: 'performance test report', ref: result.reportRef });
+  const m = result.measurement;
+  const metrics = performanceMetrics(m, config);
+  step.details = {
+    summary: '', reportRef: result.reportRef, metrics, measurement: m, pages: result.pages, delayed: result.delayed,
+    load: { requestsPerSecond: config.requestsPerSecond, duration: config.duration, concurrency: config.concurrency },
+  };
+  await judgeGate(ctx, step, {
+    gate: 'performance test', noun: 'metric', metrics, roles: config.overrideRoles, timeout: config.overrideTimeout,
+    passed: `${m.requests} requests in ${Math.round(m.durationMs / 100) / 10} s: ${m.throughput} req/s, p50 ${m.p50Ms} ms, p95 ${m.p95Ms} ms, ` +
+      `${m.errorRate}% errors; every threshold met`,
+  });
+};
+
 /** Lighthouse works the worker's event loop hard while it computes a report: a longer silence is allowed. */
 const auditActivities = proxyActivities<Activities>({ ...PROFILES.stageTests, heartbeatTimeout: '1 minute' });
 
@@ -435,6 +511,6 @@ const schedule: StepRunner = async (ctx, step) => {
 
 export const STEP_RUNNERS: Record<StepAction, StepRunner> = {
   validate, build, codeQuality, buildImage, deploy, productTest,
-  functionalTest: customTests('functional'), uiTest: customTests('ui'), contentAudit,
+  functionalTest: customTests('functional'), uiTest: customTests('ui'), securityTest, performanceTest, contentAudit,
   approval: approvalStep('approval'), managed: approvalStep('managed'), schedule,
 };
