@@ -287,7 +287,8 @@ function optionalText(body: Record<string, unknown>, key: string): string | unde
  * Which message an advance body means at the step the execution waits at, with Cloud Manager's bodies:
  * - approval (and managed review): `{ "approved": true }` approves, `{ "approved": false, "reason"?: ... }` rejects;
  * - schedule: `{ "schedule": "now" }` or `{ "schedule": "<ISO 8601 time>" }`;
- * - quality gate override: `{ "metrics": [{ "kpi": "<id>", "override": true }, ...] }` (plain ids are accepted too).
+ * - a gate's override (codeQuality, securityTest, performanceTest): `{ "metrics": [{ "kpi": "<id>", "override": true }, ...] }`
+ *   (plain ids are accepted too); `{ "approved": false, "reason"?: ... }` rejects at the gate.
  * The user (`by`) comes from the token, never from the body.
  */
 export function advanceMessage(state: ExecutionState, step: StepState, body: unknown): AdvanceOutcome {
@@ -295,10 +296,15 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
   if (problem) return { ok: false, status: 412, detail: problem };
   const accepts = state.waiting!.accepts;
   if (!isObject(body)) return { ok: false, status: 400, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
-  if (accepts.includes('approve') || accepts.includes('reject')) {
+  // A gate waiting for an override also accepts a reject: the body says which.
+  const gate = accepts.includes('override');
+  if ((accepts.includes('approve') || accepts.includes('reject')) && !(gate && body.approved === undefined)) {
     if (typeof body.approved !== 'boolean') return { ok: false, status: 400, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
     const comment = optionalText(body, body.approved ? 'comment' : 'reason');
     if (isObject(comment)) return { ok: false, status: 400, detail: comment.problem as string };
+    if (body.approved && !accepts.includes('approve')) {
+      return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
+    }
     if (body.approved) return { ok: true, action: 'approve', request: comment !== undefined ? { comment } : {} };
     return { ok: true, action: 'reject', request: comment !== undefined ? { reason: comment } : {} };
   }
@@ -312,7 +318,7 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
   }
   if (accepts.includes('override')) {
     const metrics = body.metrics;
-    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, status: 400, detail: `step ${step.stepId} waits for a quality gate override; ${expectedBody(accepts)}` };
+    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
     const ids: string[] = [];
     for (const m of metrics) {
       if (typeof m === 'string' && m) ids.push(m);
@@ -327,8 +333,10 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
 }
 
 export function expectedBody(accepts: string[]): string {
+  if (accepts.includes('override')) {
+    return 'send {"metrics": [{"kpi": "<metric id>", "override": true}]}' + (accepts.includes('reject') ? ' to override, or {"approved": false, "reason": "..."} to reject' : '');
+  }
   if (accepts.includes('approve') || accepts.includes('reject')) return 'send {"approved": true} to approve or {"approved": false, "reason": "..."} to reject';
   if (accepts.includes('schedule')) return 'send {"schedule": "now"} or {"schedule": "<ISO 8601 time, e.g. 2030-01-31T22:00:00Z>"}';
-  if (accepts.includes('override')) return 'send {"metrics": [{"kpi": "<metric id>", "override": true}]}';
   return 'nothing to send';
 }

@@ -150,6 +150,8 @@ export function executionStateLines(
       `  who        ${waitingWho(w)}`,
       `  expires    ${formatDateTime(w.expiresAt, utc)} (${formatDuration(Date.parse(w.expiresAt) - nowMs)} left)`);
     if (w.scheduledAt) lines.push(`  deploys at ${formatDateTime(w.scheduledAt, utc)} (in ${formatDuration(Date.parse(w.scheduledAt) - nowMs)})`);
+    // A gate (codeQuality, securityTest, performanceTest): what an override must list, every one of them.
+    if (w.metrics?.length) lines.push(`  failing    ${w.metrics.join(', ')} (an override lists them all)`);
   }
   lines.push('', 'URLs', `  Web UI  ${webUiWorkflowUrl(workflowId, opts)}`);
   for (const [env, url] of Object.entries(state.urls ?? {})) if (url) lines.push(`  ${env.padEnd(6)}  ${url}`);

@@ -142,12 +142,33 @@ describe('cancel and emergency mode', () => {
   });
 
   it('emergency mode skips the audit, never the approval, and shows the mode', async () => {
+    // Both Stage gates configured (with a required header Stage lacks, so the security test would wait if it ran):
+    // exactly the security test, the performance test and the audit are skipped; every other step runs.
+    await h.writePipeline(base({
+      securityTest: { requiredHeaders: { 'Content-Security-Policy': '' } },
+      performanceTest: { requestsPerSecond: 10, duration: '2s' },
+    }));
     const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol', mode: 'EMERGENCY' });
     const s = await h.waitFor(ID, executionId, isWaitingAt('approval'), 8 * 60_000);
     expect(s.mode).toBe('EMERGENCY');
     expect(step(s, 'contentAudit').details).toMatchObject({ skipped: true });
     expect(step(s, 'productTest').details.skipped).toBeUndefined();
+    const skippedForEmergency = s.steps.filter((x) => x.details.summary === 'skipped in EMERGENCY mode').map((x) => x.stepId);
+    expect(skippedForEmergency).toEqual(['securityTest', 'performanceTest', 'contentAudit']);
+    for (const id of skippedForEmergency) expect(step(s, id)).toMatchObject({ status: 'FINISHED', details: { skipped: true } });
+    expect(step(s, 'securityTest').details.metrics).toBeUndefined(); // nothing measured, no report
+    expect(s.artifacts.reports.map((r) => r.name)).not.toContain('performance test report');
+    const ran = s.steps.filter((x) => x.phaseId !== 'production' && !skippedForEmergency.includes(x.stepId));
+    expect(ran.map((x) => x.stepId)).toEqual(['validate', 'build', 'codeQuality', 'buildImage', 'deploy-stage', 'productTest', 'functionalTest', 'uiTest']);
+    expect(ran.every((x) => x.status === 'FINISHED' && x.details.summary !== 'skipped in EMERGENCY mode')).toBe(true);
     expect(s.waiting!.action).toBe('approval');
+    expect(step(s, 'approval').status).toBe('WAITING');
+    // The Web UI's details of the execution say so.
+    const handle = h.client.workflow.getHandle(executionWorkflowId(ID, executionId));
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(/\*\*mode\*\* EMERGENCY/);
+    expect(metadata.currentDetails).toContain('**Emergency mode:** skips securityTest, performanceTest, contentAudit; never the approval');
+    await h.writePipeline(base());
     // Temporal's own cancellation (Web UI "Request Cancellation", `temporal workflow cancel`) ends it the same way.
     await h.client.workflow.getHandle(executionWorkflowId(ID, executionId)).cancel();
     const ended = await h.waitFor(ID, executionId, hasEnded);

@@ -4,6 +4,7 @@
  * configuration (absent unless configured, defaults, hard limits), the steps as data and the override rules per gate.
  */
 import { describe, expect, it } from 'vitest';
+import { REL, advanceMessage, stepLinks } from '../../src/api/representation';
 import { isError, measure, percentile, timeline, type Sample } from '../../src/activities/performance-test';
 import { evaluateSecurity, loopbackUrl, type Observed, type SecurityObservations } from '../../src/activities/security-test';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -177,5 +178,26 @@ describe('configuration, steps and overrides', () => {
     const state = initialState({ pipelineId: 'unit', executionId: '1', trigger: 'MANUAL', mode: 'EMERGENCY', user: 'c', config }, '2030-01-01T00:00:00Z');
     expect(renderDetails(state, 0)).toMatch(/\*\*Emergency mode:\*\* skips securityTest, performanceTest, contentAudit; never the approval/);
     expect(renderDetails({ ...state, mode: 'NORMAL' }, 0)).not.toMatch(/Emergency/);
+  });
+});
+
+describe('the HTTP API at a waiting gate', () => {
+  it('advance overrides with metrics or rejects with approved: false; an approval is not what a gate waits for', () => {
+    const config = parsePipelineConfig({ id: 'unit', repository: '/tmp/repo', securityTest: {} });
+    const state = initialState({ pipelineId: 'unit', executionId: '2', trigger: 'MANUAL', mode: 'NORMAL', user: 'c', config }, '2030-01-01T00:00:00Z');
+    state.status = 'RUNNING';
+    state.currentStepId = 'securityTest';
+    const gate = state.steps.find((s) => s.stepId === 'securityTest')!;
+    gate.status = 'WAITING';
+    state.waiting = {
+      stepId: 'securityTest', action: 'securityTest', since: '2030-01-01T00:00:00Z', expiresAt: '2030-01-15T00:00:00Z',
+      accepts: ['override', 'reject', 'cancel'], allowed: [], metrics: ['security_headers'],
+    };
+    expect(advanceMessage(state, gate, { metrics: [{ kpi: 'security_headers', override: true }] }))
+      .toEqual({ ok: true, action: 'override', request: { metrics: ['security_headers'] } });
+    expect(advanceMessage(state, gate, { approved: false, reason: 'fix the headers' })).toEqual({ ok: true, action: 'reject', request: { reason: 'fix the headers' } });
+    expect(advanceMessage(state, gate, { approved: true })).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/waits for an override of its failing metrics, not an approval/) });
+    expect(advanceMessage(state, gate, {})).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/to override, or \{"approved": false/) });
+    expect(stepLinks(state, gate, { programId: '1' })[REL.advance]).toBeDefined();
   });
 });
