@@ -23,7 +23,13 @@ export const LABEL = {
   commit: 'stagecoach.commit',
   deployKey: 'stagecoach.deploy-key',
   previousImage: 'stagecoach.previous-image',
+  /** The container's filesystem settings (read-only root, mounts): a node whose settings changed is replaced. */
+  filesystem: 'stagecoach.filesystem',
 } as const;
+
+/** The named volume of one declared mount of one node: kept across the node's replacements. */
+export const volumeName = (pipelineId: string, environment: string, node: string, mount: string) =>
+  `sc-${pipelineId}-${environment}-${node}${mount.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-+$/, '')}`;
 
 export const containerName = (pipelineId: string, environment: string, node: string) => `sc-${pipelineId}-${environment}-${node}`;
 export const networkName = (pipelineId: string, environment: string) => `sc-${pipelineId}-${environment}`;
@@ -76,6 +82,8 @@ interface BuildRequest {
   buildargs?: Record<string, string>;
   /** Rebuild every layer (a push update picks up the updated base image and packages). */
   noCache?: boolean;
+  /** The network of the build's RUN steps (`none`: no network, so nothing can reach a service). */
+  networkMode?: string;
   log: { write(line: string): void };
 }
 
@@ -91,6 +99,7 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
     rm: true,
     forcerm: true,
     nocache: req.noCache ?? false,
+    ...(req.networkMode ? { networkmode: req.networkMode } : {}),
   })) as Readable;
   let lines = 0;
   let imageId: string | undefined;
@@ -132,6 +141,30 @@ async function buildImage(docker: Docker, req: BuildRequest): Promise<string> {
   if (!imageId && req.tag) imageId = (await docker.getImage(req.tag).inspect()).Id;
   if (!imageId) throw new Error('docker build finished without reporting an image ID');
   return imageId;
+}
+
+/**
+ * Adobe Commerce's build hooks: each command a `RUN` on top of the runtime image, in order, as root (the build, not the
+ * app, owns the image's files), with no network, so a hook cannot reach any service. Their output is part of the
+ * image, which records the commands in a label; a failing hook fails the build with its output.
+ */
+async function runBuildHooks(docker: Docker, baseImageId: string, commands: string[], tag: string, labels: Record<string, string>, log: { write(line: string): void }): Promise<string> {
+  const base = await docker.getImage(baseImageId).inspect();
+  const user = base.Config.User || 'root';
+  const dockerfile = [
+    `FROM ${baseImageId}`,
+    'USER root',
+    ...commands.map((command) => `RUN ${JSON.stringify(['/bin/sh', '-c', command])}`),
+    `USER ${user}`,
+    `LABEL stagecoach.hooks.build=${JSON.stringify(JSON.stringify(commands))}`,
+    '',
+  ].join('\n');
+  log.write(`# build hooks (${commands.length}, no network) on the runtime image ${baseImageId.slice(7, 19)}:`);
+  for (const [i, command] of commands.entries()) log.write(`#   ${i + 1}. ${command}`);
+  const pack = tarStream.pack();
+  pack.entry({ name: 'Dockerfile' }, dockerfile);
+  pack.finalize();
+  return buildImage(docker, { context: pack as unknown as Readable, tag, labels, networkMode: 'none', log });
 }
 
 /** The regular files of a tar stream (as `getArchive` answers a directory), by path below that directory. */
@@ -332,9 +365,24 @@ export function createDockerBuildActivities(deps: BuildDeps) {
         dispatcher: await build(`${input.app.imageName}-dispatcher:${tagSuffix}`,
           await deps.exportCommit(input.repository, input.commitId, input.app.dispatcherContext)),
       };
-      if (input.which === 'all') {
+      const buildHooks = input.app.hooks?.build ?? [];
+      if (input.which === 'all' && !buildHooks.length) {
         images.app = await build(`${input.app.imageName}:${tagSuffix}`,
           await deps.exportCommit(input.repository, input.commitId), input.app.runtimeTarget, input.app.dockerfile);
+      } else if (input.which === 'all') {
+        const tag = `${input.app.imageName}:${tagSuffix}`;
+        const found = await existing(tag);
+        if (found) {
+          log.write(`# ${tag} already built (${found}), reused`);
+          images.app = { id: found, tag };
+        } else {
+          log.write(`# building the runtime stage of ${tag} (target ${input.app.runtimeTarget})`);
+          const runtimeId = await buildImage(docker, {
+            context: await deps.exportCommit(input.repository, input.commitId), target: input.app.runtimeTarget,
+            dockerfile: input.app.dockerfile, labels, log, noCache: input.noCache,
+          });
+          images.app = { id: await runBuildHooks(docker, runtimeId, buildHooks, tag, labels, log), tag };
+        }
       }
       return { images, logRef: log.ref };
     } finally {
@@ -360,6 +408,11 @@ export interface ReplaceContainerInput {
   hostPort?: number;
   /** Idempotency key (execution and node): a container already created under this key is kept, never redone. */
   deployKey: string;
+  /**
+   * A read-only root filesystem and the paths that stay writable: each a named volume of this node (created on first
+   * use, owned by the image's user, kept when the container is replaced).
+   */
+  filesystem?: { readOnlyRootFilesystem: boolean; mounts: string[] };
 }
 
 export interface ReplaceContainerResult {
@@ -403,9 +456,12 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
     const current = docker.getContainer(name);
     const info = await inspectOrUndefined(current);
     const wanted = await docker.getImage(input.image).inspect().then((i) => i.Id, () => undefined);
+    const filesystem = input.filesystem && (input.filesystem.readOnlyRootFilesystem || input.filesystem.mounts.length)
+      ? JSON.stringify(input.filesystem) : '';
     // Already running this image (a retry, a resumed rollout, or a restore of a node that was never replaced):
     // nothing to redo, so no node is ever deployed twice.
-    if (info && info.State.Running && (info.Config.Labels?.[LABEL.deployKey] === input.deployKey || info.Image === wanted)) {
+    if (info && info.State.Running && (info.Config.Labels?.[LABEL.deployKey] === input.deployKey ||
+      (info.Image === wanted && (info.Config.Labels?.[LABEL.filesystem] ?? '') === filesystem))) {
       return {
         container: name, image: info.Image, previousImage: info.Config.Labels[LABEL.previousImage] || undefined,
         hostPort: await publishedPort(current, input.containerPort), reused: true,
@@ -428,6 +484,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       });
     }
     const portKey = `${input.containerPort}/tcp`;
+    const mounts = await ensureMountVolumes(docker, input, image);
     const created = await docker.createContainer({
       name,
       Image: image.Id,
@@ -438,9 +495,12 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
         [LABEL.node]: input.node,
         [LABEL.deployKey]: input.deployKey,
         [LABEL.previousImage]: previousImage ?? '',
+        ...(filesystem ? { [LABEL.filesystem]: filesystem } : {}),
       },
       ExposedPorts: { [portKey]: {} },
       HostConfig: {
+        ...(input.filesystem?.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
+        ...(mounts.length ? { Mounts: mounts } : {}),
         PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: input.hostPort ? String(input.hostPort) : '' }] },
         NetworkMode: network,
         RestartPolicy: { Name: 'unless-stopped' },
@@ -463,6 +523,83 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
   }
 
   return { replaceContainer };
+}
+
+/**
+ * The named volumes of a node's declared mounts. A volume made here for the first time is handed to the image's user
+ * (a one-shot root container of the image chowns it; Docker first copies in what the image has at that path), so the
+ * app can write to its mounts whatever user it runs as.
+ */
+async function ensureMountVolumes(docker: Docker, input: ReplaceContainerInput, image: Docker.ImageInspectInfo): Promise<Docker.MountSettings[]> {
+  const mounts: Docker.MountSettings[] = [];
+  for (const target of input.filesystem?.mounts ?? []) {
+    const name = volumeName(input.pipelineId, input.environment.name, input.node, target);
+    const exists = await docker.getVolume(name).inspect().then(() => true, () => false);
+    if (!exists) {
+      await docker.createVolume({
+        Name: name,
+        Labels: { [LABEL.pipeline]: input.pipelineId, [LABEL.environment]: input.environment.name, [LABEL.node]: input.node, 'stagecoach.mount': target },
+      });
+      const user = image.Config.User;
+      if (user && user !== 'root' && user !== '0') {
+        const helper = await docker.createContainer({
+          Image: image.Id, User: '0', Entrypoint: ['chown', user.split(':')[0], target], Cmd: [],
+          Labels: { [LABEL.pipeline]: input.pipelineId },
+          HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: name, Target: target }] },
+        });
+        try {
+          await helper.start();
+          const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+          if (StatusCode !== 0) {
+            await docker.getVolume(name).remove().catch(() => undefined);
+            throw new Error(`could not hand the mount ${target} to user ${user} (chown exited ${StatusCode})`);
+          }
+        } finally {
+          await helper.remove({ force: true }).catch(() => undefined);
+        }
+      }
+    }
+    mounts.push({ Type: 'volume', Source: name, Target: target });
+  }
+  return mounts;
+}
+
+/** What one hook command did. */
+export interface HookResult { exitCode: number; output: string; durationMs: number }
+
+/**
+ * Runs one shell command inside a running container (`sh -c`, as the container's user, under its filesystem rules),
+ * streaming nothing but keeping the tail of its output; heartbeats while it runs.
+ */
+export async function execInContainer(container: Docker.Container, command: string, env: Record<string, string>, tailLines = 40): Promise<HookResult> {
+  const ctx = Context.current();
+  const started = Date.now();
+  const exec = await container.exec({
+    Cmd: ['sh', '-c', command], AttachStdout: true, AttachStderr: true, Tty: false,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  });
+  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
+  const chunks: string[] = [];
+  const sink = { write: (chunk: Buffer) => { chunks.push(chunk.toString('utf8')); return true; } };
+  container.modem.demuxStream(stream, sink as never, sink as never);
+  const beat = setInterval(() => ctx.heartbeat({ seconds: Math.round((Date.now() - started) / 1000) }), 2000);
+  const onCancel = () => stream.destroy();
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  try {
+    await new Promise<void>((resolve) => { stream.on('end', resolve); stream.on('close', resolve); stream.on('error', () => resolve()); });
+  } finally {
+    clearInterval(beat);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+  }
+  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('hook stopped: the rollout was cancelled');
+  // The exec may report its exit code a moment after its output ends.
+  let info = await exec.inspect();
+  for (let i = 0; info.Running && i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    info = await exec.inspect();
+  }
+  const output = chunks.join('').split('\n').filter((l) => l.trim()).slice(-tailLines).join('\n');
+  return { exitCode: info.ExitCode ?? -1, output, durationMs: Date.now() - started };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

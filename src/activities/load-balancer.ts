@@ -6,7 +6,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { HAPROXY_BACKEND } from '../topology/haproxy-config';
+import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-config';
 import type { EnvironmentConfig } from '../shared/types';
 import { containerName, publishedPort } from './docker';
 import type { DockerProvider } from './docker-hosts';
@@ -113,5 +113,28 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
     });
   }
 
-  return { readServers, setServerState, waitForSessionsDrained, waitForServerUp };
+  /**
+   * Maintenance mode: switches the load balancer's request hold on or off (the key `hold` in its maintenance map).
+   * While on, a request that finds no usable dispatcher waits at the load balancer (bounded by the environment's
+   * holdTimeout) instead of failing. Idempotent: the key is removed before it is added.
+   */
+  async function setRequestHold(input: { pipelineId: string; environment: EnvironmentConfig; hold: boolean }): Promise<{ holding: boolean; detail: string }> {
+    if (input.environment.strategy !== 'maintenance') {
+      throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, 'InvalidConfig');
+    }
+    const port = await runtimePort(input.pipelineId, input.environment);
+    const del = (await haproxyCommand(port, `del map ${HAPROXY_MAINTENANCE_MAP} hold`)).trim();
+    if (del && !/not found/i.test(del)) throw new Error(`HAProxy refused "del map": ${del}`);
+    if (input.hold) {
+      const add = (await haproxyCommand(port, `add map ${HAPROXY_MAINTENANCE_MAP} hold on`)).trim();
+      if (add) throw new Error(`HAProxy refused "add map": ${add}`);
+    }
+    const entries = await haproxyCommand(port, `show map ${HAPROXY_MAINTENANCE_MAP}`);
+    const holding = /\bhold on\b/.test(entries);
+    if (holding !== input.hold) throw new Error(`HAProxy's maintenance map says hold=${String(holding)} after setting it to ${String(input.hold)}`);
+    const usable = (await readServers(input)).filter((s) => s.status === 'UP').length;
+    return { holding, detail: `${holding ? 'holding' : 'released'} (${usable} server(s) UP)` };
+  }
+
+  return { readServers, setRequestHold, setServerState, waitForSessionsDrained, waitForServerUp };
 }

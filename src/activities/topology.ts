@@ -9,12 +9,13 @@ import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  LABEL, containerName, createContainerActivities, ensureNetwork, inspectOrUndefined, networkName, publishedPort,
-  type ReplaceContainerResult,
+  LABEL, containerName, createContainerActivities, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
+  type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './docker';
 import type { DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
@@ -41,6 +42,18 @@ async function directoryHash(dir: string): Promise<string> {
 
 export type NodeRole = 'author' | 'publish' | 'dispatcher';
 
+/** The environment's haproxy.cfg: one server per pair; in maintenance mode, the request hold. */
+export function environmentHaproxyConfig(environment: EnvironmentConfig): string {
+  return renderHaproxyConfig({
+    servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
+    frontendPort: LB_PORT,
+    runtimeApiPort: RUNTIME_API_PORT,
+    ...(environment.strategy === 'maintenance'
+      ? { maintenanceHold: { maxMs: msToNumber((environment.holdTimeout ?? '60s') as never) } }
+      : {}),
+  });
+}
+
 export function createTopologyActivities(deps: { docker: DockerProvider; secret: string }) {
   const containers = createContainerActivities({ docker: deps.docker });
 
@@ -50,6 +63,8 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
    */
   async function deployNode(input: {
     pipelineId: string; environment: EnvironmentConfig; role: NodeRole; node: string; image: string; appPort: number; deployKey: string;
+    /** Publish and author: a read-only root filesystem and the app's writable mounts. */
+    filesystem?: ReplaceContainerInput['filesystem'];
   }): Promise<ReplaceContainerResult> {
     const { environment } = input;
     const base = { pipelineId: input.pipelineId, environment, node: input.node, image: input.image, deployKey: input.deployKey };
@@ -69,6 +84,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       ...base,
       containerPort: input.appPort,
       hostPort: input.role === 'author' ? environment.authorPort : 0,
+      ...(input.filesystem ? { filesystem: input.filesystem } : {}),
       // STAGECOACH_NODE tells the app which node it is (logs, and tests that break one node on purpose).
       env: { APP_MODE: input.role, PORT: String(input.appPort), STAGECOACH_NODE: input.node },
     });
@@ -95,11 +111,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const docker = deps.docker(environment.docker);
     const labels = { [LABEL.pipeline]: pipelineId, [LABEL.environment]: environment.name };
     await ensureNetwork(docker, networkName(pipelineId, environment.name), labels);
-    const config = renderHaproxyConfig({
-      servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
-      frontendPort: LB_PORT,
-      runtimeApiPort: RUNTIME_API_PORT,
-    });
+    const config = environmentHaproxyConfig(environment);
     const image = await ensureLoadBalancerImage(environment);
     const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
     const name = containerName(pipelineId, environment.name, 'lb');
@@ -166,10 +178,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       throw ApplicationFailure.nonRetryable(
         `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, 'InvalidConfig');
     }
-    const config = renderHaproxyConfig({
-      servers: Array.from({ length: input.environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
-      frontendPort: LB_PORT, runtimeApiPort: RUNTIME_API_PORT,
-    });
+    const config = environmentHaproxyConfig(input.environment);
     const lb = await runToCompletion(docker, { Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'], Env: [`HAPROXY_CFG=${config}`] });
     if (lb.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, 'InvalidConfig');
@@ -177,7 +186,28 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)'] };
   }
 
-  return { prepareEnvironment, describeEnvironment, deployNode, validateEnvironmentConfig };
+  /**
+   * Runs one of the app's deploy or post-deploy hook commands in a node's running container (`sh -c`, as the app's
+   * user, under its read-only root and mounts), with the site's address on the environment's network. Answers its exit
+   * code and the tail of its output; the workflow decides what a failure means. `hookKey` (execution, phase, index) is
+   * in the hook's environment as STAGECOACH_HOOK_KEY, so a hook can recognise a run retried after a worker crash.
+   */
+  async function runHook(input: {
+    pipelineId: string; environment: EnvironmentConfig; node: string; phase: 'deploy' | 'postDeploy'; index: number; command: string; hookKey: string;
+  }): Promise<HookResult> {
+    const docker = deps.docker(input.environment.docker);
+    const container = docker.getContainer(containerName(input.pipelineId, input.environment.name, input.node));
+    const info = await inspectOrUndefined(container);
+    if (!info?.State.Running) {
+      throw ApplicationFailure.nonRetryable(`the ${input.phase} hook runs in ${input.node}, which is not running`, 'InvalidTopology');
+    }
+    return execInContainer(container, input.command, {
+      STAGECOACH_HOOK_PHASE: input.phase, STAGECOACH_HOOK_KEY: input.hookKey, STAGECOACH_ENVIRONMENT: input.environment.name,
+      SITE_URL: `http://lb:${LB_PORT}/`,
+    });
+  }
+
+  return { prepareEnvironment, describeEnvironment, deployNode, validateEnvironmentConfig, runHook };
 }
 
 /** Runs a throwaway container to its end; answers its exit code and its output (a TTY, so the output is plain text). */
@@ -199,5 +229,8 @@ export async function removePipelineTopology(docker: import('dockerode'), pipeli
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const networks = await docker.listNetworks({ filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  // The nodes' mount volumes (the app's data): only when the whole topology goes.
+  const { Volumes: volumes } = await docker.listVolumes({ filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  await Promise.all((volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
   return containers.length;
 }

@@ -50,6 +50,8 @@ const environment = (type: 'stage' | 'prod') => z.object({
   authorPort: port.default(0),
   docker: dockerHost.optional(),
   drainTimeout: duration.default('30s'),
+  strategy: z.enum(['rolling', 'maintenance']).default('rolling'),
+  holdTimeout: duration.default('60s'),
 }).strict().transform((env) => ({ ...env, type }))
   .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] });
 
@@ -134,6 +136,13 @@ export const pipelineConfigSchema = z.object({
     port: z.number().int().min(1).max(65535).default(8080),
     healthPath: z.string().startsWith('/').default('/health'),
     dispatcherContext: z.string().default('dispatcher'),
+    hooks: z.object({
+      build: z.array(z.string().min(1)).default([]),
+      deploy: z.array(z.string().min(1)).default([]),
+      postDeploy: z.array(z.string().min(1)).default([]),
+    }).strict().prefault({}),
+    mounts: z.array(z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, 'an absolute path (not /)')).default([]),
+    readOnlyRootFilesystem: z.boolean().default(false),
   }).strict().prefault({}),
   environments: z.object({
     stage: environment('stage').prefault({}),

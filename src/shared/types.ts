@@ -62,6 +62,25 @@ export interface EnvironmentConfig {
   docker?: DockerHostConfig;
   /** Longest wait for a drained dispatcher's sessions to reach 0 before it is put in maintenance anyway. */
   drainTimeout: DurationSpec;
+  /**
+   * `rolling` (default): pair by pair, the site keeps serving. `maintenance`: for apps that cannot roll, every node is
+   * replaced at once while the load balancer holds incoming requests, then releases them. Absent in older executions.
+   */
+  strategy?: DeploymentStrategy;
+  /** Maintenance mode: longest a request is held; after it the load balancer answers a 503 maintenance page. */
+  holdTimeout?: DurationSpec;
+}
+
+export type DeploymentStrategy = 'rolling' | 'maintenance';
+
+/** Adobe Commerce's hook phases: shell commands the app declares, run in order within each phase. */
+export interface AppHooks {
+  /** Inside the image build, on top of the runtime stage, without network (no services). */
+  build: string[];
+  /** Once per rollout, in the new author container, after the new containers are up and before they take traffic. */
+  deploy: string[];
+  /** Once per rollout, after traffic returns to the new containers (e.g. cache warm-up). */
+  postDeploy: string[];
 }
 
 export interface PageCheck {
@@ -87,6 +106,12 @@ export interface PipelineConfig {
     healthPath: string;
     /** The dispatcher's (Varnish) build context inside the repository. */
     dispatcherContext: string;
+    /** Build, deploy and post-deploy hooks. Absent in executions started before hooks existed. */
+    hooks?: AppHooks;
+    /** Absolute paths that stay writable (named volumes, kept across replacements) under a read-only root. */
+    mounts?: string[];
+    /** Publish and author containers run with a read-only root filesystem, except `mounts`. */
+    readOnlyRootFilesystem?: boolean;
   };
   environments: { stage: EnvironmentConfig; prod: EnvironmentConfig };
   approval: {
@@ -303,7 +328,10 @@ export interface RolloutState {
 }
 
 /** One recorded effect of a rollout: what it did to which node, in order. Proves the order and that nothing doubled. */
-export interface CycleRecord { at: string; node: string; op: string; restore: boolean; detail?: string }
+export interface CycleRecord { at: string; node: string; op: string; restore: boolean; detail?: string; hook?: HookRun }
+
+/** One hook command run during a rollout: where, what, and how it ended. */
+export interface HookRun { phase: 'deploy' | 'postDeploy'; index: number; command: string; exitCode: number; output: string; durationMs: number }
 
 /** What a rollingDeployment answers (and its `state` query returns): its state and its recorded cycle. */
 export type RolloutResult = RolloutState & { cycle: CycleRecord[] };

@@ -1,6 +1,6 @@
 /**
- * rollingDeployment: one environment's rollout, a child of the execution. Runs the cycle of rollout-plan.ts on each
- * node and reports every phase change to its parent. A rollout that does not finish, because a node fails or the
+ * rollingDeployment: one environment's rollout, a child of the execution. Runs the plan of rollout-plan.ts (rolling,
+ * or maintenance mode) with the app's deploy and post-deploy hooks, and reports every phase change to its parent. A rollout that does not finish, because a node fails or the
  * execution is cancelled, restores every node it touched to its previous images with the same detach/attach cycle,
  * so the environment ends on one version with every node attached.
  */
@@ -9,10 +9,10 @@ import {
 } from '@temporalio/workflow';
 import { nodeEffectKey } from '../shared/ids';
 import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
-import type { EnvironmentConfig, RolloutNodeState, RolloutResult } from '../shared/types';
+import type { EnvironmentConfig, HookRun, RolloutNodeState, RolloutResult } from '../shared/types';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
-import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleStep } from './rollout-plan';
+import { AUTHOR_CYCLE, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
 
 export interface RolloutInput {
   pipelineId: string;
@@ -20,7 +20,15 @@ export interface RolloutInput {
   environment: EnvironmentConfig;
   /** Image IDs to deploy; without `app` (web tier) only the dispatchers change. */
   images: { app?: string; dispatcher: string };
-  app: { port: number; healthPath: string };
+  app: {
+    port: number;
+    healthPath: string;
+    /** The app's deploy and post-deploy hooks (absent in older executions: none). */
+    hooks?: { deploy: string[]; postDeploy: string[] };
+    /** Writable paths under a read-only root filesystem (publish and author). */
+    mounts?: string[];
+    readOnlyRootFilesystem?: boolean;
+  };
   warmPages: string[];
 }
 
@@ -64,6 +72,12 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
   };
 
   const common = { pipelineId: input.pipelineId, environment };
+  // Only when the app declares them, so rollouts recorded before they existed replay as they ran.
+  const filesystem = input.app.readOnlyRootFilesystem || input.app.mounts?.length
+    ? { readOnlyRootFilesystem: input.app.readOnlyRootFilesystem ?? false, mounts: input.app.mounts ?? [] }
+    : undefined;
+  const maintenance = environment.strategy === 'maintenance';
+  let holding = false;
   const key = (nodeName: string, effect: string, restore: boolean) =>
     nodeEffectKey({ pipelineId: input.pipelineId, executionId: input.executionId, environmentType: environment.type, node: nodeName, effect: restore ? `${effect}-restore` : effect });
 
@@ -76,6 +90,7 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
       if (!image) return 'unchanged';
       const result = await containerActivities.deployNode({
         ...common, role, node: nodeName, image, appPort: input.app.port, deployKey: key(nodeName, 'replace', restore),
+        ...(role !== 'dispatcher' && filesystem ? { filesystem } : {}),
       });
       n.currentImages = { ...n.currentImages, [role]: result.image };
       n.ports = { ...n.ports, [role]: result.hostPort };
@@ -114,13 +129,44 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     state.cycle.push({ at: new Date().toISOString(), node: n.name, op: step.op, restore, detail });
   }
 
-  async function runCycle(n: RolloutNodeState, images: Record<string, string | undefined>, restore: boolean) {
-    const cycle = n.role === 'author' ? AUTHOR_CYCLE : PAIR_CYCLE;
-    for (const step of cycle) {
+  /** Runs some steps of a node's cycle (its whole cycle when `last`, which then marks the node done or restored). */
+  async function runSteps(n: RolloutNodeState, steps: readonly CycleStep[], images: Record<string, string | undefined>, restore: boolean, last: boolean) {
+    for (const step of steps) {
       setPhase(n, restore && step.phase === 'deploying' ? 'restoring' : step.phase);
       await perform(n, step, images, restore);
     }
-    setPhase(n, restore ? 'restored' : 'done');
+    if (last) setPhase(n, restore ? 'restored' : 'done');
+  }
+  const runCycle = (n: RolloutNodeState, images: Record<string, string | undefined>, restore: boolean) =>
+    runSteps(n, n.role === 'author' ? AUTHOR_CYCLE : PAIR_CYCLE, images, restore, true);
+
+  /**
+   * Runs one hook phase's commands in order in the new author container; each run is recorded in the cycle. A failing
+   * deploy hook fails the rollout (and so rolls it back); a failing post-deploy hook, run once traffic is back on the
+   * new version, is recorded and reported but changes nothing.
+   */
+  async function runHooks(phase: HookRun['phase'], restore: boolean) {
+    const commands = input.app.hooks?.[phase] ?? [];
+    if (!commands.length || !input.images.app) return;
+    for (const [index, command] of commands.entries()) {
+      const run = await containerActivities.runHook({
+        ...common, node: 'author', phase, index, command, hookKey: key('author', `${phase}-hook-${index}`, restore),
+      });
+      const hook: HookRun = { phase, index, command, exitCode: run.exitCode, output: run.output, durationMs: run.durationMs };
+      const detail = `${phase} hook #${index + 1} exited ${run.exitCode}${run.output ? `: ${run.output.split('\n').slice(-3).join(' | ')}` : ''}`;
+      state.cycle.push({ at: new Date().toISOString(), node: 'author', op: phase === 'deploy' ? 'deployHook' : 'postDeployHook', restore, detail, hook });
+      if (run.exitCode !== 0) {
+        if (phase === 'deploy') throw new HookFailed(`deploy hook "${command}" exited ${run.exitCode}: ${run.output.split('\n').slice(-5).join('\n')}`);
+        state.reason = `the post-deploy hook "${command}" exited ${run.exitCode} (the new version is serving)`;
+        return;
+      }
+    }
+  }
+
+  async function setHold(hold: boolean, restore: boolean) {
+    const r = await loadBalancerActivities.setRequestHold({ ...common, hold });
+    holding = hold;
+    state.cycle.push({ at: new Date().toISOString(), node: 'lb', op: hold ? 'holdRequests' : 'releaseRequests', restore, detail: r.detail });
   }
 
   const newImages = { author: input.images.app, publish: input.images.app, dispatcher: input.images.dispatcher };
@@ -146,16 +192,30 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
         : { publish: input.images.app ? before.nodes[`publish-${pair}`] ?? '' : '', dispatcher: before.nodes[`dispatcher-${pair}`] ?? '' };
     }
     void report();
-    if (input.images.app) {
-      touched.push(node('author'));
-      await runCycle(node('author'), newImages, false);
-    }
-    for (const group of windowsOf(environment.pairs, environment.window)) {
-      const nodes = group.map((p) => node(`pair-${p}`));
-      touched.push(...nodes);
-      const results = await Promise.allSettled(nodes.map((n) => runCycle(n, newImages, false)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+    const plan = maintenance ? MAINTENANCE_PLAN : ROLLING_PLAN;
+    const lastPairStage = plan.map((s) => s.kind).lastIndexOf('pairs');
+    for (const [i, stage] of plan.entries()) {
+      if (stage.kind === 'author') {
+        if (!input.images.app) continue;
+        if (!touched.includes(node('author'))) touched.push(node('author'));
+        await runSteps(node('author'), stage.steps, newImages, false, true);
+      } else if (stage.kind === 'pairs') {
+        const groups = stage.windowed ? windowsOf(environment.pairs, environment.window) : [pairs];
+        for (const group of groups) {
+          const nodes = group.map((p) => node(`pair-${p}`));
+          touched.push(...nodes.filter((n) => !touched.includes(n)));
+          const results = await Promise.allSettled(nodes.map((n) => runSteps(n, stage.steps, newImages, false, i === lastPairStage)));
+          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
+      } else if (stage.op === 'deployHook') {
+        state.currentNode = input.images.app ? 'author' : state.currentNode;
+        await runHooks('deploy', false);
+      } else if (stage.op === 'postDeployHook') {
+        await runHooks('postDeploy', false);
+      } else {
+        await setHold(stage.op === 'holdRequests', false);
+      }
     }
     state.status = 'FINISHED';
     state.currentNode = undefined;
@@ -189,6 +249,8 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
           state.status = 'FAILED';
         }
       }
+      // Maintenance mode: the held requests go to the restored nodes (or, bounded, get the maintenance page).
+      if (holding) await setHold(false, true).catch(() => undefined);
       if (state.status === 'ROLLING_BACK') state.status = cancelled ? 'CANCELLED' : 'ROLLED_BACK';
       state.currentNode = undefined;
       state.url = (await containerActivities.describeEnvironment(common).catch(() => undefined))?.url;
@@ -198,6 +260,11 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     return state;
   }
 
+}
+
+/** A deploy hook that exited non-zero: the rollout fails and rolls back (not an activity failure: nothing to retry). */
+class HookFailed extends Error {
+  override name = 'HookFailed';
 }
 
 function rootMessage(err: unknown): string {

@@ -273,7 +273,13 @@ const deploy: StepRunner = async (ctx, step) => {
       executionId: state.id,
       environment,
       images: { app: images.app.id || undefined, dispatcher: images.dispatcher.id },
-      app: { port: config.app.port, healthPath: config.app.healthPath },
+      app: {
+        port: config.app.port, healthPath: config.app.healthPath,
+        // Adobe Commerce's phases, when the app declares them (absent in executions started before they existed).
+        ...(config.app.hooks ? { hooks: { deploy: config.app.hooks.deploy, postDeploy: config.app.hooks.postDeploy } } : {}),
+        ...(config.app.mounts?.length ? { mounts: config.app.mounts } : {}),
+        ...(config.app.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}),
+      },
       warmPages: config.cache.warmPages,
     }],
   });
