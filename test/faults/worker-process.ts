@@ -3,7 +3,7 @@
  *   FAULT_KILL_AFTER=<activityType>[@<value>...]   kill -9 this process right after the next completion of that
  *                                     activity (whose input holds every @value, e.g. setServerState@pair-2@drain),
  *                                     before Temporal hears of it: the effect happened, and the retry must not double it
- *   FAULT_DOCKER_KILL_AFTER=<activityType>:<node>   after that activity completes for that node, remove the node's
+ *   FAULT_DOCKER_KILL_AFTER=<activityType>:<node>   after that activity first completes for that node, remove its
  *                                     container from outside (docker rm -f), as a lost machine would (a plain kill
  *                                     is undone by the container's restart policy, which is self-healing, not a fault)
  * Every other setting is the worker's own (TEMPORAL_ADDRESS, STAGECOACH_PIPELINES_DIR, STAGECOACH_STATE_DIR,
@@ -18,6 +18,9 @@ import { connectionSettings, createWorker } from '../../src/worker';
 const [killAfter, ...killMatch] = (process.env.FAULT_KILL_AFTER ?? '').split('@');
 const [dockerKillActivity, dockerKillNode] = (process.env.FAULT_DOCKER_KILL_AFTER ?? '').split(':');
 
+/** The outside removal happens once, as one lost machine: the rollback's own redeploy of the node must succeed. */
+let dockerKillDone = false;
+
 class FaultInjector implements ActivityInboundCallsInterceptor {
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const result = await next(input);
@@ -29,7 +32,8 @@ class FaultInjector implements ActivityInboundCallsInterceptor {
       await new Promise(() => undefined); // never report the completion
     }
     const node = (input.args[0] as { node?: string } | undefined)?.node;
-    if (dockerKillActivity && type === dockerKillActivity && node === dockerKillNode) {
+    if (dockerKillActivity && !dockerKillDone && type === dockerKillActivity && node === dockerKillNode) {
+      dockerKillDone = true;
       const container = (result as { container?: string }).container;
       if (container) {
         process.stdout.write(`[fault] docker rm -f ${container}\n`);
