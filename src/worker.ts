@@ -23,6 +23,15 @@ export interface StagecoachWorkerOptions {
   interceptors?: WorkerOptions['interceptors'];
 }
 
+/**
+ * How much the worker keeps in memory and runs at once (bench/lib/worker-process.ts runs the benchmarks' worker with
+ * the same values; README.md, "Worker settings", explains them).
+ */
+export const WORKER_TUNING = {
+  // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
+  maxCachedWorkflows: 500,
+} satisfies Partial<WorkerOptions>;
+
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
   // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.
   const bundlePath = process.env.STAGECOACH_WORKFLOW_BUNDLE;
@@ -38,8 +47,7 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
     ...(options.identity ? { identity: options.identity } : {}),
     // On SIGTERM/SIGINT the worker stops polling and gives running activities this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
-    // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
-    maxCachedWorkflows: 500,
+    ...WORKER_TUNING,
     // A cancellation reaches an activity only with a heartbeat's answer; the SDK's default throttle (80% of the
     // heartbeat timeout, up to a minute) would let a cancelled docker build run on for most of a minute.
     maxHeartbeatThrottleInterval: '3 seconds',

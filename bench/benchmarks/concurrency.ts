@@ -6,8 +6,10 @@
  * time from the first start to the last end) and the worker process's RSS (sampled every 50 ms inside it, and the
  * kernel's high-water mark).
  */
+import type { WorkerOptions } from '@temporalio/worker';
 import { Stagecoach } from '../../src/client/operations';
 import { executionWorkflowId } from '../../src/shared/ids';
+import { WORKER_TUNING } from '../../src/worker';
 import type { ExecutionResult } from '../../src/workflows/execution/state';
 import { release, startExecution } from '../lib/drive';
 import { MB, mapLimit, sleep, withTimeout } from '../lib/stats';
@@ -22,34 +24,41 @@ interface KRun {
   peakRssMb: number;
   vmHwmMb?: number;
   endRssMb: number;
-  /** [ms since start, RSS MB, main-thread V8 heap used MB] every second. */
-  rssSeriesMb: Array<[number, number, number]>;
+  /** [ms since start, RSS MB, main-thread V8 heap used MB, its heap committed MB, its external MB] every second. */
+  rssSeriesMb: Array<[number, number, number, number, number]>;
   statuses: Record<string, number>;
   activities: number;
   /** Worker CPU time during the run over its wall time: 1 = one core busy all along. */
   workerCpuCores: number;
 }
 
-/** BENCH_MAX_CACHED_WORKFLOWS overrides the worker's sticky cache size (createWorker's 500) to see what it costs. */
-const maxCachedWorkflows = () => (process.env.BENCH_MAX_CACHED_WORKFLOWS ? Number(process.env.BENCH_MAX_CACHED_WORKFLOWS) : undefined);
+/**
+ * Worker options over createWorker's (WORKER_TUNING in src/worker.ts), to see what a setting costs:
+ * BENCH_WORKER_OPTIONS (JSON, e.g. '{"maxConcurrentWorkflowTaskExecutions":40}') and BENCH_MAX_CACHED_WORKFLOWS
+ * (the sticky cache size). BENCH_WORKER_NODE_ARGS adds Node/V8 flags to the worker process (bench/lib/worker-child.ts).
+ */
+function workerOptions(): Partial<WorkerOptions> {
+  const options = process.env.BENCH_WORKER_OPTIONS ? JSON.parse(process.env.BENCH_WORKER_OPTIONS) as Partial<WorkerOptions> : {};
+  if (process.env.BENCH_MAX_CACHED_WORKFLOWS) options.maxCachedWorkflows = Number(process.env.BENCH_MAX_CACHED_WORKFLOWS);
+  return options;
+}
 
 const EXECUTION_ID = /^stagecoach-(.+)-execution-(\d+)$/;
 
 async function runK(ctx: BenchContext, k: number): Promise<KRun> {
-  const cache = maxCachedWorkflows();
-  const worker = await WorkerChild.start(ctx.workerConfig(cache ? { maxCachedWorkflows: cache } : {}));
+  const worker = await WorkerChild.start(ctx.workerConfig({ workerOptions: workerOptions() }));
   const stagecoach = new Stagecoach(ctx.client);
   let sampling = true;
   let polling = true;
   try {
     const baseline = await worker.stats(true);
     const pipelines = Array.from({ length: k }, (_, i) => `c${k}-${i + 1}`);
-    const series: Array<[number, number, number]> = [];
+    const series: Array<[number, number, number, number, number]> = [];
     const t0 = Date.now();
     const sampler = (async () => {
       while (sampling) {
         const s = await worker.stats().catch(() => undefined);
-        if (s) series.push([Date.now() - t0, Math.round(s.rss / MB), Math.round(s.heapUsed / MB)]);
+        if (s) series.push([Date.now() - t0, Math.round(s.rss / MB), Math.round(s.heapUsed / MB), Math.round(s.heapTotal / MB), Math.round(s.external / MB)]);
         await sleep(1000);
       }
     })();
@@ -155,6 +164,8 @@ export async function benchConcurrency(ctx: BenchContext): Promise<BenchResult> 
     name: 'Concurrent executions on one worker',
     scale: `K = ${ks.join(', ')} executions at once (Stage 1 pair, Production 2 pairs, fake activities)`,
     metrics,
-    details: { runs, maxCachedWorkflows: maxCachedWorkflows() ?? 500 },
+    details: {
+      runs, workerOptions: { ...WORKER_TUNING, ...workerOptions() }, workerNodeArgs: process.env.BENCH_WORKER_NODE_ARGS ?? '',
+    },
   };
 }

@@ -22,7 +22,8 @@ export class WorkerChild {
 
   static async start(config: WorkerProcessConfig, timeoutMs = 60_000): Promise<WorkerChild> {
     const child = fork(path.join(__dirname, 'worker-process.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_WORKER_NODE_ARGS: extra Node/V8 flags for the worker process (e.g. --max-semi-space-size=4).
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
       env: { ...process.env, BENCH_WORKER_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -6,9 +6,10 @@
  * Configuration: the BENCH_WORKER_CONFIG environment variable (JSON, see WorkerProcessConfig). Talks to its parent
  * over the IPC channel: sends `ready` once polling, answers `stats`, `firstStarts` and `stop` requests.
  */
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import fs from 'node:fs';
 import { TASK_QUEUE } from '../../src/shared/ids';
+import { WORKER_TUNING } from '../../src/worker';
 import { createFakeActivities } from './fake-activities';
 import { noopActivities } from './noop-activity';
 
@@ -22,8 +23,8 @@ export interface WorkerProcessConfig {
   /** When set, also runs bench/workflows/noop.ts (this bundle) on `noopTaskQueue`. */
   noopBundlePath?: string;
   noopTaskQueue?: string;
-  /** The worker's sticky cache size; default 500, as createWorker sets it. */
-  maxCachedWorkflows?: number;
+  /** Worker options over createWorker's WORKER_TUNING (src/worker.ts), e.g. { maxCachedWorkflows: 300 }. */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 export interface WorkerStats {
@@ -34,6 +35,10 @@ export interface WorkerStats {
   /** The kernel's high-water mark of the process's RSS (VmHWM), when /proc is there. */
   vmHwm?: number;
   heapUsed: number;
+  /** The main thread's V8 heap, committed. */
+  heapTotal: number;
+  /** Memory of C++ objects bound to JS objects, and ArrayBuffers (main thread). */
+  external: number;
   /** CPU time used by the process since it started (user + system), ms. */
   cpuMs: number;
   activityCounts: Record<string, number>;
@@ -67,9 +72,10 @@ async function main(): Promise<void> {
       workflowBundle: { codePath: config.bundlePath },
       activities: fake.activities,
       identity: `bench-worker-${process.pid}`,
-      // As createWorker (src/worker.ts) sets them.
       shutdownGraceTime: '5 seconds',
-      maxCachedWorkflows: config.maxCachedWorkflows ?? 500,
+      // As createWorker (src/worker.ts) sets them, unless the benchmark overrides some.
+      ...WORKER_TUNING,
+      ...config.workerOptions,
     }),
   ];
   if (config.noopBundlePath && config.noopTaskQueue) {
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
             const memory = process.memoryUsage();
             peakRss = Math.max(peakRss, memory.rss);
             const stats: WorkerStats = {
-              pid: process.pid, rss: memory.rss, peakRss, vmHwm: vmHwm(), heapUsed: memory.heapUsed,
+              pid: process.pid, rss: memory.rss, peakRss, vmHwm: vmHwm(), heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external,
               cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
               activityCounts: Object.fromEntries(fake.log.counts),
             };
