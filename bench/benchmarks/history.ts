@@ -7,7 +7,7 @@
 import { Stagecoach } from '../../src/client/operations';
 import { executionWorkflowId, pipelineWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import type { ExecutionResult } from '../../src/workflows/execution/state';
-import { eventKinds, fetchEvents, release, startExecution, waitForState, waitingFor } from '../lib/drive';
+import { eventKinds, fetchEvents, release, scheduledActivityTypes, startExecution, waitForState, waitingFor, workflowTaskCauses } from '../lib/drive';
 import type { BenchContext, BenchResult, Metric } from '../lib/types';
 
 const WARN_EVENTS = 10_240;
@@ -17,7 +17,11 @@ export async function benchHistory(ctx: BenchContext): Promise<BenchResult> {
   await ctx.sharedWorker();
   const stagecoach = new Stagecoach(ctx.client);
   const rows: Array<{ pairs: number; pipeline: number; execution: number; stageRollout: number; prodRollout: number; wallMs: number }> = [];
-  const kinds: Record<string, { prodRollout: Record<string, number>; execution: Record<string, number> }> = {};
+  const kinds: Record<string, {
+    prodRollout: Record<string, number>; execution: Record<string, number>;
+    /** What woke the prod rollout for each of its workflow tasks, and the activities it scheduled, by type. */
+    prodRolloutWorkflowTaskCauses: Record<string, number>; prodRolloutActivities: Record<string, number>;
+  }> = {};
 
   for (const pairs of sizes) {
     const pipelineId = `hist-p${pairs}`;
@@ -31,9 +35,12 @@ export async function benchHistory(ctx: BenchContext): Promise<BenchResult> {
     // The pipeline workflow records the ended execution: wait for that before counting its events.
     for (let tries = 0; (await stagecoach.pipelineState(pipelineId)).running && tries < 500; tries++) await new Promise((r) => setTimeout(r, 10));
     const count = async (id: string) => (await fetchEvents(ctx.client, id)).length;
+    const prodEvents = await fetchEvents(ctx.client, rolloutWorkflowId(pipelineId, executionId, 'prod'));
     kinds[pairs] = {
-      prodRollout: eventKinds(await fetchEvents(ctx.client, rolloutWorkflowId(pipelineId, executionId, 'prod'))),
+      prodRollout: eventKinds(prodEvents),
       execution: eventKinds(await fetchEvents(ctx.client, executionWorkflowId(pipelineId, executionId))),
+      prodRolloutWorkflowTaskCauses: workflowTaskCauses(prodEvents),
+      prodRolloutActivities: scheduledActivityTypes(prodEvents),
     };
     rows.push({
       pairs,

@@ -150,3 +150,21 @@ export function eventKinds(events: HistoryEvent[]): Record<string, number> {
   }
   return counts;
 }
+
+/**
+ * What woke the workflow for each workflow task: the kind of the event just before each WorkflowTaskScheduled
+ * (e.g. activityTaskCompleted, externalWorkflowExecutionSignaled). Shows which events cost a workflow task of their own.
+ */
+export function workflowTaskCauses(events: HistoryEvent[]): Record<string, number> {
+  const kind = (e: HistoryEvent) => {
+    const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]);
+    return key ? key.slice(0, -'EventAttributes'.length) : 'unknown';
+  };
+  const counts: Record<string, number> = {};
+  events.forEach((e, i) => {
+    if (!e.workflowTaskScheduledEventAttributes) return;
+    const cause = i === 0 ? 'start' : kind(events[i - 1]);
+    counts[cause] = (counts[cause] ?? 0) + 1;
+  });
+  return counts;
+}
