@@ -8,7 +8,8 @@
  *   2 a required header Stage does not send   → securityTest WAITING (important), 14-day default limit; refused
  *     + a p50 threshold of 0 ms, critical       overrides audited; alice's override → performanceTest FAILED
  *   3 the same header rated critical          → FAILED at securityTest; performanceTest never starts
- *   4 the header important, overrideTimeout 2s → CANCELLED when the gate's own limit passes; nothing offered
+ *   4 a 90 s load, cancelled after 3 s        → the load stops at once; CANCELLED
+ *   5 the header important, overrideTimeout 2s → CANCELLED when the gate's own limit passes; nothing offered
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -153,6 +154,7 @@ describe('security and performance gates on Stage', () => {
     expect(metricsOf(perf).find((x) => x.kpi === 'latency_p50')).toMatchObject({ severity: 'critical', passed: false, expectedValue: '0' });
     expect(s.waiting).toBeUndefined();
     expect(step(s, 'contentAudit').status).toBe('NOT_STARTED');
+    await h.recordHistory('execution-stage-gate-override', executionWorkflowId(ID, executionId));
   });
 
   it('a critical security failure fails the execution at once', async () => {
@@ -165,6 +167,20 @@ describe('security and performance gates on Stage', () => {
       "X-Frame-Options ~ /^(DENY|SAMEORIGIN)$/, Referrer-Policy, Content-Security-Policy ~ /default-src 'self'/)");
     expect(step(s, 'performanceTest').status).toBe('NOT_STARTED');
     expect(s.audit).toEqual([]);
+  });
+
+  it('cancel during the load stops it at once', async () => {
+    await h.writePipeline(base({ performanceTest: { requestsPerSecond: 10, duration: '90s' } }));
+    const { executionId } = await run((x) => step(x, 'performanceTest').status === 'RUNNING' || hasEnded(x));
+    await new Promise((r) => setTimeout(r, 3000)); // the load is under way
+    const cancelledAt = Date.now();
+    await h.stagecoach.send(ID, executionId, 'cancel', { by: 'carol' });
+    const s = await endedAt(executionId);
+    // The activity heartbeats, learns of the cancellation and stops its load; the workflow waits for that.
+    expect(Date.now() - cancelledAt).toBeLessThan(20_000);
+    expect(s.status).toBe('CANCELLED');
+    expect(step(s, 'performanceTest').status).toBe('CANCELLED');
+    expect(s.reason).toBe('cancelled by carol');
   });
 
   it("a waiting gate ends the execution when its own limit passes; nothing stays offered", async () => {

@@ -178,6 +178,12 @@ describe('configuration, steps and overrides', () => {
     const state = initialState({ pipelineId: 'unit', executionId: '1', trigger: 'MANUAL', mode: 'EMERGENCY', user: 'c', config }, '2030-01-01T00:00:00Z');
     expect(renderDetails(state, 0)).toMatch(/\*\*Emergency mode:\*\* skips securityTest, performanceTest, contentAudit; never the approval/);
     expect(renderDetails({ ...state, mode: 'NORMAL' }, 0)).not.toMatch(/Emergency/);
+    state.waiting = {
+      stepId: 'securityTest', action: 'securityTest', since: '2030-01-01T00:00:00Z', expiresAt: '2030-01-15T00:00:00Z',
+      accepts: ['override', 'reject', 'cancel'], allowed: ['alice'], metrics: ['security_headers', 'cookie_flags'],
+    };
+    expect(renderDetails(state, Date.parse('2030-01-01T00:00:00Z')))
+      .toContain('Waiting at **securityTest** for override / reject / cancel by alice; expires 2030-01-15T00:00:00Z (14 d 0 h left); an override lists security_headers, cookie_flags');
   });
 });
 

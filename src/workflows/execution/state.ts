@@ -101,7 +101,8 @@ export function describeWaiting(waiting: WaitingState, nowMs: number): string {
   const who = waiting.allowed.length ? waiting.allowed.join(', ') : 'anyone';
   const left = formatRemaining(Date.parse(waiting.expiresAt) - nowMs);
   const timer = waiting.scheduledAt ? `; deploys at ${waiting.scheduledAt} (in ${formatRemaining(Date.parse(waiting.scheduledAt) - nowMs)})` : '';
-  return `Waiting at **${waiting.stepId}** for ${waiting.accepts.join(' / ')} by ${who}; expires ${waiting.expiresAt} (${left} left)${timer}`;
+  const failing = waiting.metrics?.length ? `; an override lists ${waiting.metrics.join(', ')}` : '';
+  return `Waiting at **${waiting.stepId}** for ${waiting.accepts.join(' / ')} by ${who}; expires ${waiting.expiresAt} (${left} left)${timer}${failing}`;
 }
 
 /** The Markdown shown as the workflow's current details in the Web UI: status, waiting step, steps table. */
