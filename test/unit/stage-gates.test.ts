@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { REL, advanceMessage, stepLinks } from '../../src/api/representation';
+import { executionStateLines } from '../../src/cli/format';
 import { isError, measure, percentile, timeline, type Sample } from '../../src/activities/performance-test';
 import { evaluateSecurity, loopbackUrl, type Observed, type SecurityObservations } from '../../src/activities/security-test';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -205,5 +206,21 @@ describe('the HTTP API at a waiting gate', () => {
     expect(advanceMessage(state, gate, { approved: true })).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/waits for an override of its failing metrics, not an approval/) });
     expect(advanceMessage(state, gate, {})).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/to override, or \{"approved": false/) });
     expect(stepLinks(state, gate, { programId: '1' })[REL.advance]).toBeDefined();
+  });
+});
+
+describe('stagecoach status at a waiting gate', () => {
+  it('lists the failing metrics an override must name', () => {
+    const config = parsePipelineConfig({ id: 'unit', repository: '/tmp/repo', performanceTest: {} });
+    const state = initialState({ pipelineId: 'unit', executionId: '3', trigger: 'MANUAL', mode: 'NORMAL', user: 'c', config }, '2030-01-01T00:00:00Z');
+    state.status = 'RUNNING';
+    state.currentStepId = 'performanceTest';
+    state.waiting = {
+      stepId: 'performanceTest', action: 'performanceTest', since: '2030-01-01T00:00:00Z', expiresAt: '2030-01-15T00:00:00Z',
+      accepts: ['override', 'reject', 'cancel'], allowed: ['alice'], metrics: ['latency_p95', 'throughput'],
+    };
+    const lines = executionStateLines(state, 'wf', Date.parse('2030-01-01T00:00:00Z'), { utc: true });
+    expect(lines).toContain('  failing    latency_p95, throughput (an override lists them all)');
+    expect(lines.some((l) => l.startsWith('Waiting at performanceTest since 2030-01-01 00:00'))).toBe(true);
   });
 });
