@@ -12,7 +12,7 @@ import { NonRetryable } from '../shared/errors';
 import type { CodeScanSummary, CoverageSummary, EnvironmentConfig, ImageArtifact, PipelineConfig } from '../shared/types';
 import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
-import type { DockerProvider } from './docker-hosts';
+import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { storeScanReports } from './quality';
 
 export const LABEL = {
@@ -217,7 +217,7 @@ export function createDockerBuildActivities(deps: BuildDeps) {
   async function checkDockerEngines(input: { environments: EnvironmentConfig[] }): Promise<{ engines: string[] }> {
     const engines: string[] = [];
     for (const env of [undefined, ...input.environments.map((e) => e.docker)]) {
-      const where = env?.host ? `${env.protocol ?? 'http'}://${env.host}:${env.port ?? ''}` : 'local engine';
+      const where = env?.host ? `${env.protocol ?? 'http'}://${env.username ? `${env.username}@` : ''}${env.host}:${env.port ?? ''}` : 'local engine';
       try {
         const version = await deps.docker(env).version();
         engines.push(`${where}: Docker ${version.Version} (API ${version.ApiVersion})`);
@@ -455,6 +455,8 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
     const network = networkName(input.pipelineId, input.environment.name);
     const current = docker.getContainer(name);
     const info = await inspectOrUndefined(current);
+    // A remote engine gets the image built locally, the same ID, before its first container of it.
+    await ensureImageOn(docker, deps.docker(), input.image);
     const wanted = await docker.getImage(input.image).inspect().then((i) => i.Id, () => undefined);
     const filesystem = input.filesystem && (input.filesystem.readOnlyRootFilesystem || input.filesystem.mounts.length)
       ? JSON.stringify(input.filesystem) : '';

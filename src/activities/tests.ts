@@ -7,7 +7,7 @@ import { NonRetryable } from '../shared/errors';
 import type { EnvironmentConfig, PageCheck } from '../shared/types';
 import { executionRef, type ArtifactStore } from './artifacts';
 import { LABEL, networkName, parseJUnit, runTestContainer } from './docker';
-import type { DockerProvider } from './docker-hosts';
+import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
 
 export interface PageResult { path: string; status?: number; ok: boolean; ms: number; problem?: string }
@@ -71,6 +71,7 @@ export function createTestActivities(deps: TestDeps) {
     let run;
     try {
       log.write(`# ${what} tests: image ${input.image} on network ${networkName(pipelineId, environment.name)}, STAGE_URL=${stageUrl}, limit ${Math.round(timeoutMs / 60_000)} min`);
+      await ensureImageOn(deps.docker(environment.docker), deps.docker(), input.image);
       run = await runTestContainer({
         docker: deps.docker(environment.docker),
         image: input.image,

@@ -17,7 +17,7 @@ import {
   LABEL, containerName, createContainerActivities, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './docker';
-import type { DockerProvider } from './docker-hosts';
+import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
@@ -173,6 +173,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
    */
   async function validateEnvironmentConfig(input: { pipelineId: string; environment: EnvironmentConfig; dispatcherImage: string }): Promise<{ checked: string[] }> {
     const docker = deps.docker(input.environment.docker);
+    await ensureImageOn(docker, deps.docker(), input.dispatcherImage);
     const dispatcher = await runToCompletion(docker, { Image: input.dispatcherImage, Cmd: ['validate'], Env: [] });
     if (dispatcher.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(

@@ -40,6 +40,7 @@ const dockerHost = z.object({
   protocol: z.enum(['http', 'https', 'ssh']).optional(),
   username: z.string().optional(),
   certPath: z.string().optional(),
+  sshKeyPath: z.string().optional(),
 }).strict();
 
 const environment = (type: 'stage' | 'prod') => z.object({

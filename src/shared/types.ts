@@ -46,6 +46,8 @@ export interface DockerHostConfig {
   username?: string;
   /** Directory holding ca.pem, cert.pem, key.pem for TLS. */
   certPath?: string;
+  /** SSH: the private key file (else the running ssh-agent). */
+  sshKeyPath?: string;
 }
 
 export interface EnvironmentConfig {
