@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { STATE_DIR } from '../../src/config/paths';
 import { ensureSshServer } from '../../src/provision/ssh';
 import { freePort } from './free-port';
 
@@ -36,7 +37,11 @@ export async function startSshd(dir: string): Promise<Sshd> {
   const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   const log = await fs.open(logFile, 'w');
   child.stderr!.on('data', (chunk: Buffer) => void log.write(chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // CI stops by pid whatever a crashed test leaves behind.
+  const pidFile = path.join(STATE_DIR, 'ci-pids', `sshd-${child.pid}`);
+  await fs.mkdir(path.dirname(pidFile), { recursive: true });
+  await fs.writeFile(pidFile, String(child.pid));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { void fs.rm(pidFile, { force: true }); resolve(); }));
   // Ready when it accepts a connection.
   const deadline = Date.now() + 10_000;
   for (;;) {
