@@ -213,6 +213,40 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
     expect((await lb.readServers({ pipelineId: ID, environment: prodEnv })).map((s) => s.status)).toEqual(['UP', 'UP']);
   });
 
+  it('in maintenance mode a failing deploy hook restores every node while requests stay held, none lost', async () => {
+    await h.writePipeline(config([HOOKS.deploy[0], 'test "$STAGECOACH_ENVIRONMENT" != prod || { echo "migration failed" >&2; exit 5; }']));
+    await syncSampleRepo(h.repo, '5.0.9');
+    const executionId = await toApproval();
+    const load = startPatientLoad(prodUrl);
+    await new Promise((r) => setTimeout(r, 1000));
+    await release(executionId);
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const samples = await load.stop();
+    await h.writePipeline(config());
+    expect(state.status).toBe('FAILED');
+    expect(state.steps.find((s) => s.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
+    expect(state.reason).toMatch(/deploy hook .* exited 5: migration failed/);
+
+    // Every request answered, by the version that was serving: the new one never took traffic.
+    expect(samples.filter((s) => s.error || s.status !== 200)).toEqual([]);
+    expect(new Set(samples.map((s) => s.version))).toEqual(new Set(['5.0.1']));
+    expect(samples.some((s) => (s.heldMs ?? 0) > 0)).toBe(true);
+
+    const result = await rollout(executionId, 'prod');
+    expect(result.status).toBe('ROLLED_BACK');
+    const cycle = ops(result.cycle);
+    // Restored one node at a time (author, then the pairs, each attached again), then the requests released.
+    const restores = ops(result.cycle.filter((c) => c.restore));
+    expect(restores.filter((o) => o.endsWith(':waitUp')).map((o) => o.split(':')[0])).toEqual(['pair-2', 'pair-1']);
+    expect(restores.at(-1)).toBe('lb:releaseRequests');
+    expect(cycle).not.toContain('author:postDeployHook');
+    const lb = createLoadBalancerActivities({ docker: createDockerProvider() });
+    const prodEnv = parsePipelineConfig(config()).environments.prod;
+    expect((await lb.readServers({ pipelineId: ID, environment: prodEnv })).map((s) => s.status)).toEqual(['UP', 'UP']);
+    expect((await fetch(prodUrl)).headers.get('x-app-version')).toBe('5.0.1');
+  });
+
   it('the hold is bounded: past holdTimeout the load balancer answers its maintenance page', async () => {
     const docker = createDockerProvider();
     const topology = createTopologyActivities({ docker, secret: 'test' });
@@ -247,6 +281,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
   it('a failing deploy hook (a write outside the mounts) rolls the rollout back', async () => {
     await h.writePipeline(config([HOOKS.deploy[0], 'echo "schema v2" > /app/schema.txt']));
     await syncSampleRepo(h.repo, '5.0.2');
+    const stageBefore = (await fetch(first.urls.stage!)).headers.get('x-app-version');
     const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol', mode: 'EMERGENCY' });
     const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
     expect(state.status).toBe('FAILED');
@@ -262,7 +297,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
     expect(ops(stage.cycle.filter((c) => c.restore))).toEqual(['author:replaceAuthor', 'author:healthAuthor']);
     expect(ops(stage.cycle).filter((o) => o.startsWith('pair-') || o.endsWith('postDeployHook'))).toEqual([]);
     const stageUrl = state.urls.stage ?? first.urls.stage!;
-    expect((await fetch(stageUrl)).headers.get('x-app-version')).toBe('5.0.1');
+    expect((await fetch(stageUrl)).headers.get('x-app-version')).toBe(stageBefore);
     const author = await container('stage', 'author').inspect();
     expect(author.Image).toBe(stage.nodes.find((n) => n.name === 'author')!.previousImages!.author);
   });
