@@ -155,7 +155,7 @@ const SCHEMAS = {
       { title: 'approval / managed review', type: 'object', properties: { approved: { type: 'boolean' }, comment: { type: 'string' }, reason: { type: 'string' } }, required: ['approved'] },
       { title: 'schedule', type: 'object', properties: { schedule: { type: 'string', description: '"now" or an ISO 8601 time in the future, within the step\'s waiting limit' } }, required: ['schedule'] },
       {
-        title: 'quality gate override', type: 'object', required: ['metrics'],
+        title: 'gate override (code quality, security test, performance test): the failing important metrics or checks', type: 'object', required: ['metrics'],
         properties: { metrics: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', properties: { kpi: { type: 'string' }, override: { type: 'boolean' } } }] } } },
       },
     ],

@@ -473,7 +473,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   override: {
     usage: 'stagecoach override <pipeline> <execution> --by NAME --metrics a,b [--json]',
-    summary: 'override failed important quality metrics so the execution goes on',
+    summary: 'override the failed important checks of a waiting gate (code quality, security or performance test) so the execution goes on',
     options: { ...byOpt, metrics: { type: 'string' }, ...jsonOption },
     positionals: ['pipeline', 'execution'],
     run: messageCommand('override'),
