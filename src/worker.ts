@@ -5,6 +5,7 @@
  * same worker runs against the embedded dev server, a Temporal cluster or Temporal Cloud unchanged.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
@@ -25,12 +26,23 @@ export interface StagecoachWorkerOptions {
 
 /**
  * How much the worker keeps in memory and runs at once (bench/lib/worker-process.ts runs the benchmarks' worker with
- * the same values; README.md, "Worker settings", explains them).
+ * the same values; README.md, "Worker memory", explains them).
  */
 export const WORKER_TUNING = {
-  // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded.
+  // Workflows kept in memory between tasks (sticky cache): bounded so worker memory stays bounded. 200 executions in
+  // flight keep ~600 workflows resident (their pipeline, the execution, its running rollout); the least recently used
+  // beyond 500 (mostly idle pipeline workflows) are evicted and replayed from history when they next have work.
   maxCachedWorkflows: 500,
 } satisfies Partial<WorkerOptions>;
+
+/**
+ * V8 flags for the worker's process, through NODE_OPTIONS (docker-compose.yml sets them; the benchmarks' worker runs
+ * with them). Node's defaults size each V8 heap (the main thread's, and the workflow thread's that holds the sticky
+ * cache) for a machine's whole memory, so garbage piles up long before it is collected: 2 MB semi-spaces keep the
+ * young generation small, and a 256 MB old generation per heap makes V8 collect sooner. 500 cached workflows need
+ * well under that (benchmark 4); raise --max-old-space-size with maxCachedWorkflows.
+ */
+export const WORKER_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=256';
 
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
   // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.
@@ -69,6 +81,9 @@ export async function runWorker(): Promise<void> {
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
   });
   const worker = await createWorker({ connection, namespace, identity: `${process.pid}@${os.hostname()} (stagecoach worker)` });
+  if (v8.getHeapStatistics().heap_size_limit > 512 * 1024 * 1024) {
+    console.log(`[worker] V8 heaps sized by Node's defaults: NODE_OPTIONS='${WORKER_NODE_OPTIONS}' keeps this worker's memory smaller (README.md, "Worker memory")`);
+  }
   console.log(`[worker] polling task queue "${TASK_QUEUE}" on ${connectionOptions.address} (namespace ${namespace}); Ctrl-C stops it`);
   try {
     await worker.run();

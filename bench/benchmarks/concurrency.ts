@@ -14,7 +14,7 @@ import type { ExecutionResult } from '../../src/workflows/execution/state';
 import { release, startExecution } from '../lib/drive';
 import { MB, mapLimit, sleep, withTimeout } from '../lib/stats';
 import type { BenchContext, BenchResult, Metric } from '../lib/types';
-import { WorkerChild } from '../lib/worker-child';
+import { WorkerChild, workerNodeArgs } from '../lib/worker-child';
 
 interface KRun {
   k: number;
@@ -35,7 +35,7 @@ interface KRun {
 /**
  * Worker options over createWorker's (WORKER_TUNING in src/worker.ts), to see what a setting costs:
  * BENCH_WORKER_OPTIONS (JSON, e.g. '{"maxConcurrentWorkflowTaskExecutions":40}') and BENCH_MAX_CACHED_WORKFLOWS
- * (the sticky cache size). BENCH_WORKER_NODE_ARGS adds Node/V8 flags to the worker process (bench/lib/worker-child.ts).
+ * (the sticky cache size). BENCH_WORKER_NODE_ARGS replaces the worker process's Node/V8 flags (bench/lib/worker-child.ts).
  */
 function workerOptions(): Partial<WorkerOptions> {
   const options = process.env.BENCH_WORKER_OPTIONS ? JSON.parse(process.env.BENCH_WORKER_OPTIONS) as Partial<WorkerOptions> : {};
@@ -165,7 +165,7 @@ export async function benchConcurrency(ctx: BenchContext): Promise<BenchResult> 
     scale: `K = ${ks.join(', ')} executions at once (Stage 1 pair, Production 2 pairs, fake activities)`,
     metrics,
     details: {
-      runs, workerOptions: { ...WORKER_TUNING, ...workerOptions() }, workerNodeArgs: process.env.BENCH_WORKER_NODE_ARGS ?? '',
+      runs, workerOptions: { ...WORKER_TUNING, ...workerOptions() }, workerNodeArgs: workerNodeArgs().join(' '),
     },
   };
 }

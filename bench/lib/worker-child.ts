@@ -1,8 +1,14 @@
 /** The parent's handle on a bench worker process (worker-process.ts): start, ask, stop. */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { WORKER_NODE_OPTIONS } from '../../src/worker';
 import type { ActivityStart } from './fake-activities';
 import type { WorkerProcessConfig, WorkerRequest, WorkerStats } from './worker-process';
+
+/** The worker process's Node/V8 flags: BENCH_WORKER_NODE_ARGS if set (even empty), else WORKER_NODE_OPTIONS. */
+export function workerNodeArgs(): string[] {
+  return (process.env.BENCH_WORKER_NODE_ARGS ?? WORKER_NODE_OPTIONS).split(/\s+/).filter(Boolean);
+}
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -22,8 +28,9 @@ export class WorkerChild {
 
   static async start(config: WorkerProcessConfig, timeoutMs = 60_000): Promise<WorkerChild> {
     const child = fork(path.join(__dirname, 'worker-process.ts'), [], {
-      // BENCH_WORKER_NODE_ARGS: extra Node/V8 flags for the worker process (e.g. --max-semi-space-size=4).
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
+      // The worker's V8 flags as docker-compose.yml sets them (WORKER_NODE_OPTIONS in src/worker.ts);
+      // BENCH_WORKER_NODE_ARGS replaces them (empty: Node's defaults).
+      execArgv: ['--import', 'tsx', ...workerNodeArgs()],
       env: { ...process.env, BENCH_WORKER_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
