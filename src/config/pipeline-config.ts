@@ -11,6 +11,7 @@ import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
 import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
+import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../workflows/rollout-plan';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST, PERFORMANCE_LIMITS, PERFORMANCE_METRICS, SECURITY_CHECKS,
@@ -53,6 +54,7 @@ const environment = (type: 'stage' | 'prod') => z.object({
   drainTimeout: duration.default('30s'),
   strategy: z.enum(['rolling', 'maintenance']).default('rolling'),
   holdTimeout: duration.default('60s'),
+  rolloutHistoryLimit: z.number().int().min(1).max(9000).default(DEFAULT_ROLLOUT_HISTORY_LIMIT),
 }).strict().transform((env) => ({ ...env, type }))
   .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] });
 

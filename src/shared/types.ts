@@ -71,6 +71,11 @@ export interface EnvironmentConfig {
   strategy?: DeploymentStrategy;
   /** Maintenance mode: longest a request is held; after it the load balancer answers a 503 maintenance page. */
   holdTimeout?: DurationSpec;
+  /**
+   * A rollout whose history reaches this many events continues as new at the next window boundary (nothing detached
+   * then), carrying its state: a large topology never nears Temporal's history limits. Absent in older executions.
+   */
+  rolloutHistoryLimit?: number;
 }
 
 export type DeploymentStrategy = 'rolling' | 'maintenance';

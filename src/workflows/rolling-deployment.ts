@@ -5,14 +5,14 @@
  * so the environment ends on one version with every node attached.
  */
 import {
-  CancellationScope, getExternalWorkflowHandle, isCancellation, patched, setHandler, workflowInfo,
+  CancellationScope, ContinueAsNew, continueAsNew, getExternalWorkflowHandle, isCancellation, patched, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { nodeEffectKey } from '../shared/ids';
 import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
 import type { EnvironmentConfig, HookRun, RolloutNodeState, RolloutResult } from '../shared/types';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
-import { AUTHOR_CYCLE, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
+import { AUTHOR_CYCLE, DEFAULT_ROLLOUT_HISTORY_LIMIT, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
 
 export interface RolloutInput {
   pipelineId: string;
@@ -30,6 +30,18 @@ export interface RolloutInput {
     readOnlyRootFilesystem?: boolean;
   };
   warmPages: string[];
+  /** Where a rollout that continued as new picks up (absent on its first run). */
+  resume?: RolloutResume;
+}
+
+/** What one run of a rollout hands the next when it continues as new, at a window boundary. */
+export interface RolloutResume {
+  state: RolloutResult;
+  /** Names of the nodes already (or possibly) replaced: what a rollback restores, whichever run fails. */
+  touched: string[];
+  /** The plan stage and the window group within it to run next. */
+  stage: number;
+  group: number;
 }
 
 
@@ -37,7 +49,8 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
   const { environment } = input;
   const parent = workflowInfo().parent;
   const pairs = Array.from({ length: environment.pairs }, (_, i) => i + 1);
-  const state: RolloutResult = {
+  const resume = input.resume;
+  const state: RolloutResult = resume?.state ?? {
     environment: environment.name,
     environmentType: environment.type,
     status: 'RUNNING',
@@ -171,42 +184,53 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
 
   const newImages = { author: input.images.app, publish: input.images.app, dispatcher: input.images.dispatcher };
   /** Nodes whose containers were (or may have been) replaced: what a rollback restores. */
-  const touched: RolloutNodeState[] = [];
+  const touched: RolloutNodeState[] = (resume?.touched ?? []).map(node);
 
   // The configuration this rollout ships is checked before any node is touched (added later: patched, so rollouts
   // recorded before it replay as they ran).
-  if (patched('validate-configuration-before-rollout')) {
+  if (!resume && patched('validate-configuration-before-rollout')) {
     await containerActivities.validateEnvironmentConfig({ ...common, dispatcherImage: input.images.dispatcher });
   }
 
   try {
-    // Network and load balancer first: idempotent, and nothing is detached yet if they cannot be made.
-    const before = await containerActivities.prepareEnvironment(common);
-    state.url = before.url;
-    // What each node runs now is what a rollback restores ('' where the node does not exist yet). Known before any
-    // node is touched, so a crash or a cancellation in the middle of a replacement cannot lose it.
-    for (const n of state.nodes) {
-      const pair = n.name.slice('pair-'.length);
-      n.previousImages = n.role === 'author'
-        ? { author: before.nodes.author ?? '' }
-        : { publish: input.images.app ? before.nodes[`publish-${pair}`] ?? '' : '', dispatcher: before.nodes[`dispatcher-${pair}`] ?? '' };
+    if (!resume) {
+      // Network and load balancer first: idempotent, and nothing is detached yet if they cannot be made.
+      const before = await containerActivities.prepareEnvironment(common);
+      state.url = before.url;
+      // What each node runs now is what a rollback restores ('' where the node does not exist yet). Known before any
+      // node is touched, so a crash or a cancellation in the middle of a replacement cannot lose it.
+      for (const n of state.nodes) {
+        const pair = n.name.slice('pair-'.length);
+        n.previousImages = n.role === 'author'
+          ? { author: before.nodes.author ?? '' }
+          : { publish: input.images.app ? before.nodes[`publish-${pair}`] ?? '' : '', dispatcher: before.nodes[`dispatcher-${pair}`] ?? '' };
+      }
+      void report();
     }
-    void report();
     const plan = maintenance ? MAINTENANCE_PLAN : ROLLING_PLAN;
     const lastPairStage = plan.map((s) => s.kind).lastIndexOf('pairs');
+    const historyLimit = environment.rolloutHistoryLimit ?? DEFAULT_ROLLOUT_HISTORY_LIMIT;
     for (const [i, stage] of plan.entries()) {
+      if (resume && i < resume.stage) continue;
       if (stage.kind === 'author') {
         if (!input.images.app) continue;
         if (!touched.includes(node('author'))) touched.push(node('author'));
         await runSteps(node('author'), stage.steps, newImages, false, true);
       } else if (stage.kind === 'pairs') {
         const groups = stage.windowed ? windowsOf(environment.pairs, environment.window) : [pairs];
-        for (const group of groups) {
+        for (const [g, group] of groups.entries()) {
+          if (resume && i === resume.stage && g < resume.group) continue;
           const nodes = group.map((p) => node(`pair-${p}`));
           touched.push(...nodes.filter((n) => !touched.includes(n)));
           const results = await Promise.allSettled(nodes.map((n) => runSteps(n, stage.steps, newImages, false, i === lastPairStage)));
           const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (failed) throw failed.reason;
+          // A window boundary, every node attached: a long history continues as new here, carrying everything the
+          // rest of the rollout and a rollback need (never while maintenance mode holds requests).
+          if (g + 1 < groups.length && !holding && workflowInfo().historyLength >= historyLimit && patched('rollout-continue-as-new')) {
+            await report(true);
+            await continueAsNew<typeof rollingDeployment>({ ...input, resume: { state, touched: touched.map((n) => n.name), stage: i, group: g + 1 } });
+          }
         }
       } else if (stage.op === 'deployHook') {
         state.currentNode = input.images.app ? 'author' : state.currentNode;
@@ -223,6 +247,7 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     void report();
     return state;
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     const cancelled = isCancellation(err);
     const failedNode = state.nodes.find((n) => n.name === state.currentNode);
     if (failedNode && !cancelled) failedNode.error = rootMessage(err);

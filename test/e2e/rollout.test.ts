@@ -17,9 +17,11 @@ import { startLoad, summarize } from '../helpers/load';
 
 const ID = 't-roll';
 let h: Harness;
+// rolloutHistoryLimit 1: Production's rollout continues as new at every window boundary, so every case below (order,
+// zero downtime, rollback, cancel) also proves a rollout carries its state, and its rollback, across runs.
 const config = () => testPipeline(ID, h.repo, { environments: {
   stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
-  prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
+  prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s', rolloutHistoryLimit: 1 },
 } });
 
 beforeAll(async () => {
@@ -100,6 +102,12 @@ describe('rolling deployment to a 2-pair Production', () => {
     }
     expect(ops.indexOf('pair-2:drain')).toBe(ops.indexOf('pair-1:waitUp') + 1);
     expect(cycle.find((c) => c.node === 'pair-1' && c.op === 'waitUp')!.detail).toBe('UP');
+    // The rollout continued as new after pair 1 (rolloutHistoryLimit 1), and the cycle above spans both runs.
+    const runs: string[] = [];
+    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${rolloutWorkflowId(ID, executionId, 'prod')}'` })) runs.push(run.status.name);
+    expect(runs.sort()).toEqual(['COMPLETED', 'CONTINUED_AS_NEW']);
+    // The execution heard the second run's progress too: its view of the rollout ends with both pairs done.
+    expect(state.rollouts.prod!.nodes.map((n) => n.phase)).toEqual(['done', 'done', 'done']);
 
     // Cache: the page cached before the deploy is fresh; warmed pages are hits on the first visitor request.
     const products = await fetch(`${prodUrl}products`);
@@ -162,7 +170,7 @@ describe('rolling deployment to a 2-pair Production', () => {
     }
     await h.stagecoach.send(ID, executionId, 'cancel', { by: 'alice', reason: 'wrong release' });
     const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-    expect(state.status).toBe('CANCELLED');
+    expect(state.status, state.reason).toBe('CANCELLED');
     expect(state.steps.find((s) => s.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
     const result = await rollout(executionId).catch(() => undefined);
     const rolloutState = result ?? state.rollouts.prod!;

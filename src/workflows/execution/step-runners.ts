@@ -2,7 +2,9 @@
  * What each step action does. A runner records what it did in `step.details` (with a one-line `summary` for the Web
  * UI) and throws to fail; the execution loop owns statuses and times.
  */
-import { ActivityCancellationType, ApplicationFailure, executeChild, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, ApplicationFailure, CancellationScope, executeChild, getExternalWorkflowHandle, patched, proxyActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { rolloutWorkflowId } from '../../shared/ids';
 import type { ScheduleRequest } from '../../shared/messages';
@@ -265,8 +267,9 @@ const deploy: StepRunner = async (ctx, step) => {
   const environment = config.environments[envType];
   const images = state.artifacts.images;
   if (!images) throw new StopExecution('FAILED', 'FAILED', 'no images to deploy: the buildImage step did not run');
-  const result = await executeChild(rollingDeployment, {
-    workflowId: rolloutWorkflowId(state.pipelineId, state.id, envType),
+  const rolloutId = rolloutWorkflowId(state.pipelineId, state.id, envType);
+  const rolling = executeChild(rollingDeployment, {
+    workflowId: rolloutId,
     staticSummary: `Rolling deployment of ${state.pipelineId} execution ${state.id} to ${environment.name}`,
     args: [{
       pipelineId: state.pipelineId,
@@ -283,6 +286,14 @@ const deploy: StepRunner = async (ctx, step) => {
       warmPages: config.cache.warmPages,
     }],
   });
+  // Cancelling a child reaches only its first run (temporalio/features#503); a rollout that continued as new is
+  // reached by its workflow id alone, which names the run in progress. It rolls back and ends CANCELLED as before.
+  if (patched('cancel-rollout-by-workflow-id')) {
+    CancellationScope.current().cancelRequested.catch(() => {
+      void CancellationScope.nonCancellable(() => getExternalWorkflowHandle(rolloutId).cancel()).catch(() => undefined);
+    });
+  }
+  const result = await rolling;
   state.urls[envType] = result.url;
   state.rollouts[envType] = result;
   if (result.status !== 'FINISHED') {
