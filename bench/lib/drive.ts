@@ -95,6 +95,23 @@ export async function fetchEvents(client: Client, workflowId: string): Promise<H
   return history.events ?? [];
 }
 
+/**
+ * Every run of a workflow that continued as new (a long rollout does, at a window boundary), first run first: walks
+ * back from the latest run through each run's `continuedExecutionRunId`.
+ */
+export async function fetchRuns(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
+  const runs: HistoryEvent[][] = [];
+  let runId: string | undefined;
+  for (let i = 0; i < 1000; i++) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.unshift(events);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (!runId) break;
+  }
+  return runs;
+}
+
 /** An event's time in milliseconds since the epoch, with the server's sub-millisecond precision. */
 export function eventTimeMs(event: HistoryEvent): number {
   const t = event.eventTime;
