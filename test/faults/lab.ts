@@ -15,6 +15,7 @@ import { inject } from 'vitest';
 import YAML from 'yaml';
 import { Stagecoach } from '../../src/client/operations';
 import { PROJECT_ROOT, STATE_DIR } from '../../src/config/paths';
+import { devServerDynamicConfigArgs } from '../../src/provision';
 import { removePipelineTopology } from '../../src/activities/topology';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
@@ -71,7 +72,8 @@ export class FaultLab {
         dbFilename: path.join(this.tmp, 'temporal.db'),
         port: this.port,
         searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-        extraArgs: ['--log-level', 'error'],
+        // Fast task dispatch, as every dev server Stagecoach starts (DEV_SERVER_DYNAMIC_CONFIG).
+        extraArgs: ['--log-level', 'error', ...devServerDynamicConfigArgs()],
       },
     });
     this.connection = await Connection.connect({ address: this.server.address });
