@@ -27,6 +27,9 @@ describe('replay of recorded histories', () => {
     expect(all.map((f) => f.name)).toEqual(expect.arrayContaining([
       'execution-happy-path', 'execution-reject', 'execution-approval-timeout', 'execution-signal-approve-then-cancel', 'rollout-prod', 'pipeline',
       'execution-rollback', 'rollout-rolled-back', 'execution-cancel-mid-rollout', 'rollout-cancelled', 'execution-re-execute',
+      'rollout-continued-as-new-first-run', 'rollout-continued-as-new-last-run', 'execution-rollout-continued-as-new',
+      'rollout-hooks-rolling', 'rollout-hooks-maintenance', 'execution-stage-gates',
+      'execution-cancel-after-continue-as-new', 'rollout-cancelled-after-continue-as-new',
     ]));
     for (const { name, history } of all) {
       await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, name), name).resolves.toBeUndefined();

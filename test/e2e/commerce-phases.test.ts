@@ -127,6 +127,8 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
     first = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
     expect(first.status, first.reason).toBe('FINISHED');
     prodUrl = first.urls.prod!;
+    await h.recordHistory('rollout-hooks-rolling', rolloutWorkflowId(ID, executionId, 'stage'));
+    await h.recordHistory('rollout-hooks-maintenance', rolloutWorkflowId(ID, executionId, 'prod'));
 
     // Build hooks: part of the image, run without network, recorded on the image.
     const image = first.artifacts.images!.app.id;

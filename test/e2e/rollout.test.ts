@@ -103,9 +103,13 @@ describe('rolling deployment to a 2-pair Production', () => {
     expect(ops.indexOf('pair-2:drain')).toBe(ops.indexOf('pair-1:waitUp') + 1);
     expect(cycle.find((c) => c.node === 'pair-1' && c.op === 'waitUp')!.detail).toBe('UP');
     // The rollout continued as new after pair 1 (rolloutHistoryLimit 1), and the cycle above spans both runs.
-    const runs: string[] = [];
-    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${rolloutWorkflowId(ID, executionId, 'prod')}'` })) runs.push(run.status.name);
-    expect(runs.sort()).toEqual(['COMPLETED', 'CONTINUED_AS_NEW']);
+    const runs: Array<{ status: string; runId: string }> = [];
+    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${rolloutWorkflowId(ID, executionId, 'prod')}'` })) runs.push({ status: run.status.name, runId: run.runId });
+    expect(runs.map((r) => r.status).sort()).toEqual(['COMPLETED', 'CONTINUED_AS_NEW']);
+    for (const run of runs) {
+      await h.recordHistory(`rollout-continued-as-new-${run.status === 'COMPLETED' ? 'last' : 'first'}-run`, rolloutWorkflowId(ID, executionId, 'prod'), run.runId);
+    }
+    await h.recordHistory('execution-rollout-continued-as-new', executionWorkflowId(ID, executionId));
     // The execution heard the second run's progress too: its view of the rollout ends with both pairs done.
     expect(state.rollouts.prod!.nodes.map((n) => n.phase)).toEqual(['done', 'done', 'done']);
 
@@ -177,8 +181,10 @@ describe('rolling deployment to a 2-pair Production', () => {
     expect(rolloutState.status).toBe('CANCELLED');
     expect(await versionOf(prodUrl)).toBe('3.0.1');
     expect((await prodServers()).map((s) => s.status)).toEqual(['UP', 'UP']);
-    await h.recordHistory('execution-cancel-mid-rollout', executionWorkflowId(ID, executionId));
-    await h.recordHistory('rollout-cancelled', rolloutWorkflowId(ID, executionId, 'prod'));
+    // Recorded as the *-after-continue-as-new fixtures; execution-cancel-mid-rollout and rollout-cancelled are kept
+    // from before continue-as-new existed, to prove those histories still replay.
+    await h.recordHistory('execution-cancel-after-continue-as-new', executionWorkflowId(ID, executionId));
+    await h.recordHistory('rollout-cancelled-after-continue-as-new', rolloutWorkflowId(ID, executionId, 'prod'));
   });
 
   it('an invalid dispatcher configuration is refused before any node is touched', async () => {

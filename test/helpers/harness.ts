@@ -32,7 +32,7 @@ export interface Harness {
    * With RECORD_FIXTURES=1, saves a workflow's history as a replay fixture (test/fixtures/histories/<name>.json).
    * Re-record after a deliberate, patched() workflow change; see test/replay.test.ts.
    */
-  recordHistory(name: string, workflowId: string): Promise<void>;
+  recordHistory(name: string, workflowId: string, runId?: string): Promise<void>;
   /** Writes `<id>.yaml` into the pipelines directory. */
   writePipeline(config: Record<string, unknown>): Promise<void>;
   /** Polls the execution's state until `until` holds; fails with the last state after `timeoutMs`. */
@@ -84,10 +84,10 @@ export async function startHarness(name: string, pipelineIds: string[]): Promise
 
   return {
     stagecoach, client, worker, pipelinesDir, repo, tmp, docker,
-    async recordHistory(fixture, workflowId) {
+    async recordHistory(fixture, workflowId, runId) {
       if (!process.env.RECORD_FIXTURES) return;
       const { stdout } = await promisify(execFile)(inject('temporalCli'), [
-        'workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json',
+        'workflow', 'show', '--address', address, '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json',
       ], { maxBuffer: 64 * 1024 * 1024 });
       await fs.writeFile(path.join(FIXTURES_DIR, `${fixture}.json`), stdout);
     },
