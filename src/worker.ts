@@ -10,6 +10,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
 import { StagecoachError } from './client/operations';
+import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { TASK_QUEUE } from './shared/ids';
 
 export interface StagecoachWorkerOptions {
@@ -35,14 +36,8 @@ export const WORKER_TUNING = {
   maxCachedWorkflows: 500,
 } satisfies Partial<WorkerOptions>;
 
-/**
- * V8 flags for the worker's process, through NODE_OPTIONS (docker-compose.yml sets them; the benchmarks' worker runs
- * with them). Node's defaults size each V8 heap (the main thread's, and the workflow thread's that holds the sticky
- * cache) for a machine's whole memory, so garbage piles up long before it is collected: 2 MB semi-spaces keep the
- * young generation small, and a 256 MB old generation per heap makes V8 collect sooner. 500 cached workflows need
- * well under that (benchmark 4); raise --max-old-space-size with maxCachedWorkflows.
- */
-export const WORKER_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=256';
+// The worker's V8 heap flags (NODE_OPTIONS) live in their own module: a launcher reads them without loading the SDK.
+export { WORKER_NODE_OPTIONS };
 
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
   // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.

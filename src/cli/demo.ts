@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Stagecoach, StagecoachError } from '../client/operations';
 import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
 import { loadPipelineConfig } from '../config/pipeline-config';
+import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
 import { findTemporalCli } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
@@ -63,7 +64,12 @@ function spawnBackground(command: 'dev' | 'worker'): number {
   fs.mkdirSync(path.dirname(DEV_LOG), { recursive: true });
   const fd = fs.openSync(DEV_LOG, 'a');
   fs.writeSync(fd, `\n=== ${new Date().toISOString()} demo starts: ${process.execPath} ${BIN} ${command}\n`);
-  const child = spawn(process.execPath, [BIN, command], { cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', fd, fd] });
+  // The worker's V8 heap flags (README, "Worker memory"), unless the caller chose its own.
+  const nodeOptions = /max-old-space-size/.test(process.env.NODE_OPTIONS ?? '')
+    ? process.env.NODE_OPTIONS : `${process.env.NODE_OPTIONS ?? ''} ${WORKER_NODE_OPTIONS}`.trim();
+  const child = spawn(process.execPath, [BIN, command], {
+    cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  });
   fs.closeSync(fd);
   child.unref();
   if (!child.pid) throw new DemoFailure(`could not start \`${BIN} ${command}\``);
