@@ -53,7 +53,11 @@ async function runThroughFaults(faults: string[]): Promise<ExecutionState> {
     injected += 1;
   }
   await lab.startWorker();
-  const final = await lab.waitFor(ID, executionId, (s) => { void answerWaits(); return ended(s); }, 5 * 60_000);
+  // Every answer sent while polling is awaited before the test moves on: a signal still retrying when the lab closes
+  // its connection would throw from a timer ("Channel has been shut down") after the test has passed.
+  const answers: Array<Promise<unknown>> = [];
+  const final = await lab.waitFor(ID, executionId, (s) => { answers.push(answerWaits().catch(() => undefined)); return ended(s); }, 5 * 60_000);
+  await Promise.all(answers);
   await lab.stopWorker();
   await tally({ faultsInjected: injected });
   return final;
