@@ -42,11 +42,12 @@ const transfers = new WeakMap<Docker, Map<string, Promise<void>>>();
 /**
  * Makes sure `engine` has the image `imageId`, copying it from `local` (docker save | docker load) when it does not.
  * Image IDs are content addresses, so the copy has the same ID: "build once, deploy the same image" holds across
- * engines. Answers what it did; an image missing on both engines is left to the caller to report.
+ * engines. Answers what it did; an image missing on both engines (or on the local one) is left to the caller to report.
  */
-export async function ensureImageOn(engine: Docker, local: Docker, imageId: string): Promise<'present' | 'copied' | 'missing'> {
+export async function ensureImageOn(engine: Docker, local: Docker, imageId: string): Promise<'local' | 'present' | 'copied' | 'missing'> {
+  // The engine that built it: nothing to copy, and the caller inspects the image anyway.
+  if (engine === local) return 'local';
   if (await engine.getImage(imageId).inspect().then(() => true, () => false)) return 'present';
-  if (engine === local) return 'missing';
   if (!(await local.getImage(imageId).inspect().then(() => true, () => false))) return 'missing';
   const inFlight = transfers.get(engine) ?? new Map<string, Promise<void>>();
   transfers.set(engine, inFlight);

@@ -14,6 +14,7 @@ import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { storeScanReports } from './quality';
+import { dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress } from '../topology/placement';
 
 export const LABEL = {
   pipeline: 'stagecoach.pipeline',
@@ -211,13 +212,21 @@ export interface BuildAndTestResult {
   testImages?: { functional?: ImageArtifact; ui?: ImageArtifact };
 }
 
+/** An engine as messages name it: ssh://root@10.0.0.6:22, unix:///run/other.sock, or "local engine". */
+export function describeEngine(env: EnvironmentConfig['docker']): string {
+  if (env?.host) return `${env.protocol ?? 'http'}://${env.username ? `${env.username}@` : ''}${env.host}:${env.port ?? ''}`;
+  if (env?.socketPath) return `unix://${env.socketPath}`;
+  return 'local engine';
+}
+
 export function createDockerBuildActivities(deps: BuildDeps) {
   const local = () => deps.docker();
 
   async function checkDockerEngines(input: { environments: EnvironmentConfig[] }): Promise<{ engines: string[] }> {
     const engines: string[] = [];
-    for (const env of [undefined, ...input.environments.map((e) => e.docker)]) {
-      const where = env?.host ? `${env.protocol ?? 'http'}://${env.username ? `${env.username}@` : ''}${env.host}:${env.port ?? ''}` : 'local engine';
+    // The local engine builds; each environment's engines (its own and those its placement uses) run its nodes.
+    for (const env of [undefined, ...input.environments.flatMap((e) => enginesInUse(e).map((engine) => engine.docker))]) {
+      const where = describeEngine(env);
       try {
         const version = await deps.docker(env).version();
         engines.push(`${where}: Docker ${version.Version} (API ${version.ApiVersion})`);
@@ -440,17 +449,48 @@ export async function inspectOrUndefined(container: Docker.Container) {
   });
 }
 
-export async function ensureNetwork(docker: Docker, name: string, labels: Record<string, string>): Promise<void> {
-  const networks = await docker.listNetworks({ filters: { name: [name] } });
-  if (networks.some((n) => n.Name === name)) return;
-  await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels }).catch((err: { statusCode?: number }) => {
-    if (err.statusCode !== 409) throw err;
+/**
+ * Makes sure the environment's network exists on an engine. With a declared subnet, nodes get fixed addresses in it
+ * and Docker hands out only the top quarter to anything else. A network that exists with another subnet is refused,
+ * not recreated: that would mean removing every container on it.
+ */
+export async function ensureNetwork(docker: Docker, name: string, labels: Record<string, string>, subnet?: string): Promise<void> {
+  const existing = (await docker.listNetworks({ filters: { name: [name] } })).find((n) => n.Name === name);
+  if (existing) {
+    const current = existing.IPAM?.Config?.map((c) => c.Subnet).filter(Boolean) ?? [];
+    if (subnet && !current.includes(subnet)) {
+      throw ApplicationFailure.create({
+        type: NonRetryable.InvalidConfig, nonRetryable: true,
+        message: `Network ${name} exists with subnet ${current.join(', ') || '(none)'}, not ${subnet} as configured. ` +
+          `Stagecoach does not recreate a network under running containers: keep its subnet in the configuration, or remove the environment's containers and network first.`,
+      });
+    }
+    return;
+  }
+  // The gateway is named: Docker would otherwise take the first address of IPRange for it.
+  const ipam = subnet ? { IPAM: { Driver: 'default', Config: [{ Subnet: subnet, IPRange: dynamicRange(subnet)!, Gateway: gatewayAddress(subnet)! }] } } : {};
+  await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, ...ipam }).catch((err: { statusCode?: number; message?: string }) => {
+    if (err.statusCode === 409) return;
+    if (subnet && /overlap/i.test(err.message ?? '')) {
+      throw ApplicationFailure.create({
+        type: NonRetryable.InvalidConfig, nonRetryable: true,
+        message: `Network ${name} cannot have subnet ${subnet}: ${err.message}. Choose a subnet no other network on that engine uses.`,
+      });
+    }
+    throw err;
   });
+}
+
+/** A node's place on the environment's network: its name, and its fixed address when the subnet is declared. */
+export function endpoint(subnet: string | undefined, node: string): { Aliases: string[]; IPAMConfig?: { IPv4Address: string } } {
+  const address = subnet ? fixedAddress(subnet, node) : undefined;
+  return { Aliases: [node], ...(address ? { IPAMConfig: { IPv4Address: address } } : {}) };
 }
 
 export function createContainerActivities(deps: { docker: DockerProvider }) {
   async function replaceContainer(input: ReplaceContainerInput): Promise<ReplaceContainerResult> {
-    const docker = deps.docker(input.environment.docker);
+    const engine = engineOf(input.environment, input.node);
+    const docker = deps.docker(engine.docker);
     const name = containerName(input.pipelineId, input.environment.name, input.node);
     const network = networkName(input.pipelineId, input.environment.name);
     const current = docker.getContainer(name);
@@ -507,7 +547,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
         NetworkMode: network,
         RestartPolicy: { Name: 'unless-stopped' },
       },
-      NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [input.node] } } },
+      NetworkingConfig: { EndpointsConfig: { [network]: endpoint(engine.subnet, input.node) } },
     });
     try {
       await created.start();

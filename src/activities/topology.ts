@@ -11,10 +11,11 @@ import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
+import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress } from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  LABEL, containerName, createContainerActivities, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
+  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './docker';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
@@ -45,7 +46,8 @@ export type NodeRole = 'author' | 'publish' | 'dispatcher';
 /** The environment's haproxy.cfg: one server per pair; in maintenance mode, the request hold. */
 export function environmentHaproxyConfig(environment: EnvironmentConfig): string {
   return renderHaproxyConfig({
-    servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: `dispatcher-${i + 1}`, port: 80 })),
+    // A dispatcher on the load balancer's engine by name; one placed on another engine at its fixed address.
+    servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: dispatcherAddress(environment, i + 1), port: 80 })),
     frontendPort: LB_PORT,
     runtimeApiPort: RUNTIME_API_PORT,
     ...(environment.strategy === 'maintenance'
@@ -110,7 +112,10 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const { pipelineId, environment } = input;
     const docker = deps.docker(environment.docker);
     const labels = { [LABEL.pipeline]: pipelineId, [LABEL.environment]: environment.name };
-    await ensureNetwork(docker, networkName(pipelineId, environment.name), labels);
+    // The environment's network on every engine it uses, each with its declared subnet (a topology spanning machines).
+    for (const engine of enginesInUse(environment)) {
+      await ensureNetwork(deps.docker(engine.docker), networkName(pipelineId, environment.name), labels, engine.subnet);
+    }
     const config = environmentHaproxyConfig(environment);
     const image = await ensureLoadBalancerImage(environment);
     const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
@@ -134,7 +139,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
           NetworkMode: network,
           RestartPolicy: { Name: 'unless-stopped' },
         },
-        NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['lb'] } } },
+        NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, 'lb') } },
       });
       try {
         await lb.start();
@@ -157,7 +162,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const nodes: Record<string, string | undefined> = {};
     let authorUrl: string | undefined;
     for (const node of nodeNames) {
-      const container = docker.getContainer(containerName(pipelineId, environment.name, node));
+      const container = deps.docker(engineOf(environment, node).docker).getContainer(containerName(pipelineId, environment.name, node));
       const info = await inspectOrUndefined(container);
       nodes[node] = info?.State.Running ? info.Image : undefined;
       if (node === 'author' && info?.State.Running) authorUrl = `http://127.0.0.1:${await publishedPort(container, 8080).catch(() => 0)}/`;
@@ -196,15 +201,15 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   async function runHook(input: {
     pipelineId: string; environment: EnvironmentConfig; node: string; phase: 'deploy' | 'postDeploy'; index: number; command: string; hookKey: string;
   }): Promise<HookResult> {
-    const docker = deps.docker(input.environment.docker);
-    const container = docker.getContainer(containerName(input.pipelineId, input.environment.name, input.node));
+    const engine = engineOf(input.environment, input.node);
+    const container = deps.docker(engine.docker).getContainer(containerName(input.pipelineId, input.environment.name, input.node));
     const info = await inspectOrUndefined(container);
     if (!info?.State.Running) {
       throw ApplicationFailure.nonRetryable(`the ${input.phase} hook runs in ${input.node}, which is not running`, 'InvalidTopology');
     }
     return execInContainer(container, input.command, {
       STAGECOACH_HOOK_PHASE: input.phase, STAGECOACH_HOOK_KEY: input.hookKey, STAGECOACH_ENVIRONMENT: input.environment.name,
-      SITE_URL: `http://lb:${LB_PORT}/`,
+      SITE_URL: `http://${loadBalancerAddress(input.environment, engine)}:${LB_PORT}/`,
     });
   }
 

@@ -12,6 +12,7 @@ import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
 import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
 import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../workflows/rollout-plan';
+import { parseSubnet, subnetsOverlap } from '../topology/placement';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST, PERFORMANCE_LIMITS, PERFORMANCE_METRICS, SECURITY_CHECKS,
@@ -44,6 +45,12 @@ const dockerHost = z.object({
   sshKeyPath: z.string().optional(),
 }).strict();
 
+/** An IPv4 network for an environment's Docker network: at least a /24, so every node's fixed address fits. */
+const subnet = z.string().refine((v) => parseSubnet(v) !== undefined, 'an IPv4 network such as 10.213.1.0/24 (host bits zero)')
+  .refine((v) => (parseSubnet(v)?.prefix ?? 0) <= 24, 'at least a /24 (64 pairs need addresses up to .164)');
+
+const engine = z.object({ docker: dockerHost, subnet }).strict();
+
 const environment = (type: 'stage' | 'prod') => z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes').default(type),
   pairs: z.number().int().min(1).max(64).default(type === 'stage' ? 1 : 2),
@@ -51,12 +58,51 @@ const environment = (type: 'stage' | 'prod') => z.object({
   loadBalancerPort: port.default(0),
   authorPort: port.default(0),
   docker: dockerHost.optional(),
+  subnet: subnet.optional(),
+  engines: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'engine names: lowercase letters, digits and dashes'), engine).default({}),
+  placement: z.record(z.string(), z.string()).default({}),
   drainTimeout: duration.default('30s'),
   strategy: z.enum(['rolling', 'maintenance']).default('rolling'),
   holdTimeout: duration.default('60s'),
   rolloutHistoryLimit: z.number().int().min(1).max(9000).default(DEFAULT_ROLLOUT_HISTORY_LIMIT),
 }).strict().transform((env) => ({ ...env, type }))
-  .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] });
+  .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] })
+  .superRefine(checkPlacement);
+
+/**
+ * A topology spanning engines must be one HAProxy can reach: every placed node names a declared engine, a pair moves
+ * as a whole, and each engine's network has its own subnet (fixed addresses, routed between the machines).
+ */
+function checkPlacement(env: { pairs: number; docker?: unknown; subnet?: string; engines: Record<string, { docker: unknown; subnet: string }>; placement: Record<string, string> }, ctx: z.RefinementCtx) {
+  const problem = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const names = Object.keys(env.engines);
+  for (const [node, name] of Object.entries(env.placement)) {
+    const pair = /^pair-(\d+)$/.exec(node);
+    if (node !== 'author' && !pair) {
+      problem(['placement', node], /^(publish|dispatcher)-\d+$/.test(node)
+        ? `place the pair, not one of its nodes: "${node.replace(/^\w+/, 'pair')}" (a dispatcher reaches its publish on one engine's network)`
+        : `"${node}" is not a node: use "author" or "pair-1" … "pair-${env.pairs}"`);
+    } else if (pair && (Number(pair[1]) < 1 || Number(pair[1]) > env.pairs)) {
+      problem(['placement', node], `there is no ${node}: this environment has pairs 1 … ${env.pairs}`);
+    }
+    if (!env.engines[name]) {
+      problem(['placement', node], `unknown engine "${name}": ${names.length ? `declared engines are ${names.join(', ')}` : 'declare it under engines'}`);
+    }
+  }
+  if (Object.keys(env.placement).length > 0 && !env.subnet) {
+    problem(['subnet'], 'required once nodes run on other engines: the load balancer\'s network needs a declared subnet (e.g. 10.213.1.0/24)');
+  }
+  const seen: Array<{ where: string; subnet: string }> = env.subnet ? [{ where: 'subnet', subnet: env.subnet }] : [];
+  const dockers = new Map<string, string>([[JSON.stringify(env.docker ?? {}), 'the environment\'s own docker']]);
+  for (const [name, e] of Object.entries(env.engines)) {
+    const clash = seen.find((s) => parseSubnet(s.subnet) && parseSubnet(e.subnet) && subnetsOverlap(parseSubnet(s.subnet)!, parseSubnet(e.subnet)!));
+    if (clash) problem(['engines', name, 'subnet'], `${e.subnet} overlaps ${clash.subnet} (${clash.where}): each engine's network needs its own subnet`);
+    seen.push({ where: `engines.${name}.subnet`, subnet: e.subnet });
+    const key = JSON.stringify(e.docker);
+    if (dockers.has(key)) problem(['engines', name, 'docker'], `the same engine as ${dockers.get(key)}: one engine holds one network per environment`);
+    dockers.set(key, `engines.${name}`);
+  }
+}
 
 const ROLES = ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
 

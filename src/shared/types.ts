@@ -50,6 +50,13 @@ export interface DockerHostConfig {
   sshKeyPath?: string;
 }
 
+/** One more Docker Engine an environment's nodes may be placed on (a topology spanning machines). */
+export interface EngineConfig {
+  docker: DockerHostConfig;
+  /** The environment network's subnet on this engine: nodes there get fixed addresses in it. */
+  subnet: string;
+}
+
 export interface EnvironmentConfig {
   name: string;
   type: EnvironmentType;
@@ -61,7 +68,14 @@ export interface EnvironmentConfig {
   loadBalancerPort: number;
   /** Host port (on 127.0.0.1) of the author instance; 0 lets Docker choose. */
   authorPort: number;
+  /** The engine of the load balancer, and of every node that `placement` does not put elsewhere. */
   docker?: DockerHostConfig;
+  /** The environment network's subnet on its own engine; required once nodes run on other engines (fixed addresses). */
+  subnet?: string;
+  /** Other Docker Engines the environment's nodes may run on, by name, each with its network's subnet there. */
+  engines?: Record<string, EngineConfig>;
+  /** Node (`author` or `pair-N`) → the name of one of `engines`. A node absent here runs on `docker`. */
+  placement?: Record<string, string>;
   /** Longest wait for a drained dispatcher's sessions to reach 0 before it is put in maintenance anyway. */
   drainTimeout: DurationSpec;
   /**
