@@ -20,6 +20,8 @@ import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from 
 
 const ID = 't-commerce';
 let h: Harness;
+/** Production's site, known once the first case has deployed it. */
+let prodUrl: string;
 
 const HOOKS = {
   build: [
@@ -64,6 +66,16 @@ async function release(executionId: string) {
   await h.stagecoach.send(ID, executionId, 'approve', { by: 'alice' });
   await h.waitFor(ID, executionId, isWaitingAt('schedule'));
   await h.stagecoach.send(ID, executionId, 'schedule', { by: 'alice', now: true });
+}
+/** An execution to the approval wait, then released under a patient load on Production until it ends. */
+async function deployUnderPatientLoad() {
+  const executionId = await toApproval();
+  const load = startPatientLoad(prodUrl);
+  await new Promise((r) => setTimeout(r, 1000));
+  await release(executionId);
+  const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  return { executionId, state, samples: await load.stop() };
 }
 const rollout = (executionId: string, env: 'stage' | 'prod') =>
   h.client.workflow.getHandle(rolloutWorkflowId(ID, executionId, env)).query(rolloutStateQuery) as Promise<RolloutResult>;
@@ -118,7 +130,6 @@ function startPatientLoad(url: string, workers = 3) {
 
 describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance mode', () => {
   let first: ExecutionState;
-  let prodUrl: string;
 
   it('runs the build, deploy and post-deploy hooks in their phase and order, under a read-only root', async () => {
     await syncSampleRepo(h.repo, '5.0.0');
@@ -180,13 +191,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
 
   it('maintenance mode holds requests while every node is replaced and releases them with none lost', async () => {
     await syncSampleRepo(h.repo, '5.0.1');
-    const executionId = await toApproval();
-    const load = startPatientLoad(prodUrl);
-    await new Promise((r) => setTimeout(r, 1000));
-    await release(executionId);
-    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
-    const samples = await load.stop();
+    const { state, samples } = await deployUnderPatientLoad();
     expect(state.status, state.reason).toBe('FINISHED');
 
     expect(samples.length).toBeGreaterThan(50);
@@ -218,13 +223,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
   it('in maintenance mode a failing deploy hook restores every node while requests stay held, none lost', async () => {
     await h.writePipeline(config([HOOKS.deploy[0], 'test "$STAGECOACH_ENVIRONMENT" != prod || { echo "migration failed" >&2; exit 5; }']));
     await syncSampleRepo(h.repo, '5.0.9');
-    const executionId = await toApproval();
-    const load = startPatientLoad(prodUrl);
-    await new Promise((r) => setTimeout(r, 1000));
-    await release(executionId);
-    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
-    const samples = await load.stop();
+    const { executionId, state, samples } = await deployUnderPatientLoad();
     await h.writePipeline(config());
     expect(state.status).toBe('FAILED');
     expect(state.steps.find((s) => s.stepId === 'deploy-prod')!.status).toBe('ROLLED_BACK');
