@@ -8,7 +8,7 @@ import type { EnvironmentConfig } from '../shared/types';
 import { containerName, publishedPort } from './docker';
 import type { DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
-import { engineOf } from '../topology/placement';
+import { engineOf, publishAddress } from '../topology/placement';
 
 export const DISPATCHER_PORT = 80;
 
@@ -20,8 +20,9 @@ export function purgeToken(secret: string, pipelineId: string, environment: stri
 export function createCacheActivities(deps: { docker: DockerProvider; secret: string }) {
   async function dispatcherUrl(pipelineId: string, environment: EnvironmentConfig, pair: number) {
     const node = `dispatcher-${pair}`;
-    const container = deps.docker(engineOf(environment, node).docker).getContainer(containerName(pipelineId, environment.name, node));
-    return `http://127.0.0.1:${await publishedPort(container, DISPATCHER_PORT)}`;
+    const { docker } = engineOf(environment, node);
+    const container = deps.docker(docker).getContainer(containerName(pipelineId, environment.name, node));
+    return `http://${publishAddress(docker)}:${await publishedPort(container, DISPATCHER_PORT)}`;
   }
 
   async function flushCache(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ status: number }> {

@@ -13,11 +13,13 @@ export type DockerProvider = (host?: DockerHostConfig) => Docker;
 export function createDockerProvider(defaultClient: Docker = new Docker()): DockerProvider {
   const clients = new Map<string, Docker>();
   return (host) => {
-    if (!host || Object.keys(host).length === 0) return defaultClient;
-    const key = JSON.stringify(host);
+    // Where ports are published is not how the engine is reached.
+    const { publishAddress: _published, ...connection } = host ?? {};
+    if (Object.keys(connection).length === 0) return defaultClient;
+    const key = JSON.stringify(connection);
     let client = clients.get(key);
     if (!client) {
-      const { certPath, sshKeyPath, ...options } = host;
+      const { certPath, sshKeyPath, ...options } = connection;
       const tls = certPath
         ? {
             ca: fs.readFileSync(path.join(certPath, 'ca.pem')),

@@ -14,7 +14,7 @@ import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { storeScanReports } from './quality';
-import { dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress } from '../topology/placement';
+import { dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, publishAddress } from '../topology/placement';
 
 export const LABEL = {
   pipeline: 'stagecoach.pipeline',
@@ -413,7 +413,7 @@ export interface ReplaceContainerInput {
   image: string;
   env: Record<string, string>;
   containerPort: number;
-  /** Host port on 127.0.0.1; 0 or undefined lets Docker choose. */
+  /** Host port on the engine's publish address (127.0.0.1 by default); 0 or undefined lets Docker choose. */
   hostPort?: number;
   /** Idempotency key (execution and node): a container already created under this key is kept, never redone. */
   deployKey: string;
@@ -434,7 +434,7 @@ export interface ReplaceContainerResult {
   reused: boolean;
 }
 
-/** The host port (127.0.0.1) a container publishes for a container port. */
+/** The host port a container publishes for a container port (on its engine's publish address). */
 export async function publishedPort(container: Docker.Container, containerPort: number): Promise<number> {
   const info = await container.inspect();
   const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.[0];
@@ -543,7 +543,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       HostConfig: {
         ...(input.filesystem?.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(mounts.length ? { Mounts: mounts } : {}),
-        PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: input.hostPort ? String(input.hostPort) : '' }] },
+        PortBindings: { [portKey]: [{ HostIp: publishAddress(engine.docker), HostPort: input.hostPort ? String(input.hostPort) : '' }] },
         NetworkMode: network,
         RestartPolicy: { Name: 'unless-stopped' },
       },
@@ -556,7 +556,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       if (/port is already allocated|address already in use/i.test(message)) {
         throw ApplicationFailure.create({
           type: 'PortInUse',
-          message: `127.0.0.1:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
+          message: `${publishAddress(engine.docker)}:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
         });
       }
       throw err;

@@ -1,6 +1,7 @@
 /**
- * The load balancer: HAProxy driven through its runtime API (a TCP socket published on 127.0.0.1). Every command is
- * idempotent (setting a state twice is harmless), so a retry after a worker crash never doubles an effect.
+ * The load balancer: HAProxy driven through its runtime API (a TCP socket published on its engine's publish address,
+ * 127.0.0.1 by default). Every command is idempotent (setting a state twice is harmless), so a retry after a worker
+ * crash never doubles an effect.
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,13 +11,18 @@ import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-co
 import type { EnvironmentConfig } from '../shared/types';
 import { containerName, publishedPort } from './docker';
 import type { DockerProvider } from './docker-hosts';
+import { LOCAL_ADDRESS, publishAddress } from '../topology/placement';
 
 export const RUNTIME_API_PORT = 9999;
 
+/** Where the runtime API is published: the load balancer engine's publish address (127.0.0.1 by default). */
+export interface RuntimeEndpoint { host: string; port: number }
+
 /** Sends one command to the HAProxy runtime API and answers its whole reply. */
-export function haproxyCommand(port: number, command: string, timeoutMs = 5000): Promise<string> {
+export function haproxyCommand(api: number | RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+  const { host, port } = typeof api === 'number' ? { host: LOCAL_ADDRESS, port: api } : api;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     let reply = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API timed out on "${command}"`)));
     socket.on('connect', () => socket.write(`${command}\n`));
@@ -48,18 +54,18 @@ export function parseShowStat(csv: string): ServerStat[] {
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
 export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
-  async function runtimePort(pipelineId: string, environment: EnvironmentConfig): Promise<number> {
+  async function runtimeEndpoint(pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
     const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, 'lb'));
-    return publishedPort(container, RUNTIME_API_PORT);
+    return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
   }
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
-    const port = await runtimePort(input.pipelineId, input.environment);
-    return parseShowStat(await haproxyCommand(port, 'show stat')).filter((s) => s.backend === HAPROXY_BACKEND);
+    const api = await runtimeEndpoint(input.pipelineId, input.environment);
+    return parseShowStat(await haproxyCommand(api, 'show stat')).filter((s) => s.backend === HAPROXY_BACKEND);
   }
 
-  async function serverStat(port: number, server: string): Promise<ServerStat> {
-    const stat = parseShowStat(await haproxyCommand(port, 'show stat')).find((s) => s.backend === HAPROXY_BACKEND && s.server === server);
+  async function serverStat(api: RuntimeEndpoint, server: string): Promise<ServerStat> {
+    const stat = parseShowStat(await haproxyCommand(api, 'show stat')).find((s) => s.backend === HAPROXY_BACKEND && s.server === server);
     if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, 'InvalidTopology');
     return stat;
   }
@@ -68,10 +74,10 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
   async function setServerState(input: {
     pipelineId: string; environment: EnvironmentConfig; server: string; state: ServerAdminState;
   }): Promise<{ status: string }> {
-    const port = await runtimePort(input.pipelineId, input.environment);
-    const reply = (await haproxyCommand(port, `set server ${HAPROXY_BACKEND}/${input.server} state ${input.state}`)).trim();
+    const api = await runtimeEndpoint(input.pipelineId, input.environment);
+    const reply = (await haproxyCommand(api, `set server ${HAPROXY_BACKEND}/${input.server} state ${input.state}`)).trim();
     if (reply) throw new Error(`HAProxy refused "set server ${input.server} state ${input.state}": ${reply}`);
-    return { status: (await serverStat(port, input.server)).status };
+    return { status: (await serverStat(api, input.server)).status };
   }
 
   /**
@@ -81,10 +87,10 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
   async function waitForSessionsDrained(input: {
     pipelineId: string; environment: EnvironmentConfig; server: string; timeoutMs: number;
   }): Promise<{ drained: boolean; sessions: number; waitedMs: number }> {
-    const port = await runtimePort(input.pipelineId, input.environment);
+    const api = await runtimeEndpoint(input.pipelineId, input.environment);
     const started = Date.now();
     for (;;) {
-      const { sessions } = await serverStat(port, input.server);
+      const { sessions } = await serverStat(api, input.server);
       const waitedMs = Date.now() - started;
       if (sessions === 0) return { drained: true, sessions, waitedMs };
       if (waitedMs >= input.timeoutMs) return { drained: false, sessions, waitedMs };
@@ -97,12 +103,12 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
   async function waitForServerUp(input: {
     pipelineId: string; environment: EnvironmentConfig; server: string; timeoutMs?: number;
   }): Promise<{ status: string; waitedMs: number }> {
-    const port = await runtimePort(input.pipelineId, input.environment);
+    const api = await runtimeEndpoint(input.pipelineId, input.environment);
     const started = Date.now();
     const timeoutMs = input.timeoutMs ?? 60_000;
     let status = '';
     while (Date.now() - started < timeoutMs) {
-      status = (await serverStat(port, input.server)).status;
+      status = (await serverStat(api, input.server)).status;
       if (status === 'UP') return { status, waitedMs: Date.now() - started };
       Context.current().heartbeat({ status });
       await sleep(200);
@@ -122,14 +128,14 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
     if (input.environment.strategy !== 'maintenance') {
       throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, 'InvalidConfig');
     }
-    const port = await runtimePort(input.pipelineId, input.environment);
-    const del = (await haproxyCommand(port, `del map ${HAPROXY_MAINTENANCE_MAP} hold`)).trim();
+    const api = await runtimeEndpoint(input.pipelineId, input.environment);
+    const del = (await haproxyCommand(api, `del map ${HAPROXY_MAINTENANCE_MAP} hold`)).trim();
     if (del && !/not found/i.test(del)) throw new Error(`HAProxy refused "del map": ${del}`);
     if (input.hold) {
-      const add = (await haproxyCommand(port, `add map ${HAPROXY_MAINTENANCE_MAP} hold on`)).trim();
+      const add = (await haproxyCommand(api, `add map ${HAPROXY_MAINTENANCE_MAP} hold on`)).trim();
       if (add) throw new Error(`HAProxy refused "add map": ${add}`);
     }
-    const entries = await haproxyCommand(port, `show map ${HAPROXY_MAINTENANCE_MAP}`);
+    const entries = await haproxyCommand(api, `show map ${HAPROXY_MAINTENANCE_MAP}`);
     const holding = /\bhold on\b/.test(entries);
     if (holding !== input.hold) throw new Error(`HAProxy's maintenance map says hold=${String(holding)} after setting it to ${String(input.hold)}`);
     const usable = (await readServers(input)).filter((s) => s.status === 'UP').length;

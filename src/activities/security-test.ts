@@ -29,7 +29,8 @@ export function loopbackUrl(baseUrl: string): URL {
   const url = new URL(baseUrl);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw ApplicationFailure.nonRetryable(`not an HTTP URL: ${baseUrl}`, NonRetryable.InvalidConfig);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-    throw ApplicationFailure.nonRetryable(`Stage gates only test 127.0.0.1, not ${url.hostname}`, NonRetryable.InvalidConfig);
+    throw ApplicationFailure.nonRetryable(`Stage gates only test 127.0.0.1, not ${url.hostname}: Stage's load balancer is published ` +
+      'elsewhere (environments.stage.docker.publishAddress); run the security and performance gates on a Stage published on 127.0.0.1', NonRetryable.InvalidConfig);
   }
   return url;
 }

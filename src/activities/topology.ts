@@ -11,7 +11,7 @@ import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
-import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress } from '../topology/placement';
+import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress } from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
@@ -133,8 +133,8 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
         HostConfig: {
           PortBindings: {
-            [`${LB_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: environment.loadBalancerPort ? String(environment.loadBalancerPort) : '' }],
-            [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }],
+            [`${LB_PORT}/tcp`]: [{ HostIp: publishAddress(environment.docker), HostPort: environment.loadBalancerPort ? String(environment.loadBalancerPort) : '' }],
+            [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: publishAddress(environment.docker), HostPort: '' }],
           },
           NetworkMode: network,
           RestartPolicy: { Name: 'unless-stopped' },
@@ -148,7 +148,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         throw ApplicationFailure.create({
           type: 'PortInUse',
           message: `The ${environment.name} load balancer cannot start: ${(err as Error).message}. ` +
-            `Free 127.0.0.1:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
+            `Free ${publishAddress(environment.docker)}:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
         });
       }
     }
@@ -162,13 +162,14 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const nodes: Record<string, string | undefined> = {};
     let authorUrl: string | undefined;
     for (const node of nodeNames) {
-      const container = deps.docker(engineOf(environment, node).docker).getContainer(containerName(pipelineId, environment.name, node));
+      const engine = engineOf(environment, node).docker;
+      const container = deps.docker(engine).getContainer(containerName(pipelineId, environment.name, node));
       const info = await inspectOrUndefined(container);
       nodes[node] = info?.State.Running ? info.Image : undefined;
-      if (node === 'author' && info?.State.Running) authorUrl = `http://127.0.0.1:${await publishedPort(container, 8080).catch(() => 0)}/`;
+      if (node === 'author' && info?.State.Running) authorUrl = `http://${publishAddress(engine)}:${await publishedPort(container, 8080).catch(() => 0)}/`;
     }
     const lbPort = await publishedPort(docker.getContainer(containerName(pipelineId, environment.name, 'lb')), LB_PORT);
-    return { url: `http://127.0.0.1:${lbPort}/`, authorUrl, nodes };
+    return { url: `http://${publishAddress(environment.docker)}:${lbPort}/`, authorUrl, nodes };
   }
 
   /**

@@ -43,6 +43,8 @@ const dockerHost = z.object({
   username: z.string().optional(),
   certPath: z.string().optional(),
   sshKeyPath: z.string().optional(),
+  publishAddress: z.string().refine((v) => parseSubnet(`${v}/32`) !== undefined, 'an IPv4 address such as 10.0.0.7')
+    .refine((v) => v !== '0.0.0.0', 'one address, not every interface: name the address the worker reaches this engine at').optional(),
 }).strict();
 
 /** An IPv4 network for an environment's Docker network: at least a /24, so every node's fixed address fits. */

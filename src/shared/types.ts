@@ -48,6 +48,11 @@ export interface DockerHostConfig {
   certPath?: string;
   /** SSH: the private key file (else the running ssh-agent). */
   sshKeyPath?: string;
+  /**
+   * The one host address this engine publishes container ports on, and the worker reaches them at. Default 127.0.0.1:
+   * an engine on another machine names an address of that machine the worker can reach (never 0.0.0.0).
+   */
+  publishAddress?: string;
 }
 
 /** One more Docker Engine an environment's nodes may be placed on (a topology spanning machines). */

@@ -8,12 +8,24 @@
  * Docker's names only resolve within one engine, so an environment that spans engines declares a subnet for its
  * network on each engine, and every Stagecoach container there gets a fixed address in it (below). HAProxy reaches a
  * dispatcher on another engine at that address; routing between the engines' subnets is the machines' business
- * (static routes, a VPN or an overlay), as it is for any multi-host container network. Nothing is published beyond
- * 127.0.0.1 for it.
+ * (static routes, a VPN or an overlay), as it is for any multi-host container network. Nothing is published for it.
+ * The worker reaches each node's published ports at its engine's publish address (127.0.0.1 unless the engine names
+ * one, see publishAddress).
  *
  * Pure functions, no imports of Node modules: safe in workflow code as well as in activities.
  */
 import type { DockerHostConfig, EnvironmentConfig } from '../shared/types';
+
+/** Where containers publish their ports, and where the worker reaches them, unless an engine says otherwise. */
+export const LOCAL_ADDRESS = '127.0.0.1';
+
+/**
+ * The host address an engine publishes ports on and the worker reaches them at: 127.0.0.1 by default (the engine is
+ * on the worker's machine, or its 127.0.0.1 is tunnelled), or the one address an engine on another machine names.
+ */
+export function publishAddress(docker: DockerHostConfig | undefined): string {
+  return docker?.publishAddress ?? LOCAL_ADDRESS;
+}
 
 /** The name of an environment's own engine (the load balancer's) in placement and in messages. */
 export const DEFAULT_ENGINE = 'default';

@@ -10,6 +10,7 @@ import {
 import { nodeEffectKey } from '../shared/ids';
 import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
 import type { EnvironmentConfig, HookRun, RolloutNodeState, RolloutResult } from '../shared/types';
+import { engineOf, publishAddress } from '../topology/placement';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
 import { AUTHOR_CYCLE, DEFAULT_ROLLOUT_HISTORY_LIMIT, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
@@ -112,7 +113,8 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     const health = async (role: 'publish' | 'dispatcher' | 'author') => {
       const port = n.ports?.[role];
       if (!port) return 'unchanged';
-      const r = await healthActivities.checkHealth({ url: `http://127.0.0.1:${port}${input.app.healthPath}`, what: `${role} of ${n.name}` });
+      const host = publishAddress(engineOf(environment, role === 'author' ? 'author' : `${role}-${pair}`).docker);
+      const r = await healthActivities.checkHealth({ url: `http://${host}:${port}${input.app.healthPath}`, what: `${role} of ${n.name}` });
       return `healthy after ${r.attempts} attempt(s)`;
     };
     let detail: string | undefined;

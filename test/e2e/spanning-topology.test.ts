@@ -35,7 +35,8 @@ const config = () => testPipeline(ID, h.repo, {
     prod: {
       pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s',
       subnet: LB_SUBNET,
-      engines: { 'rack-b': { docker: rackB.tls, subnet: RACK_B_SUBNET } },
+      // publishAddress: where rack-b publishes ports and the worker reaches them (its default, named: this machine).
+      engines: { 'rack-b': { docker: { ...rackB.tls, publishAddress: '127.0.0.1' }, subnet: RACK_B_SUBNET } },
       placement: { author: 'rack-b', 'pair-2': 'rack-b' },
     },
   },
@@ -120,6 +121,7 @@ describe('a topology spanning two Docker Engines', () => {
     expect(after['pair-2'] - before['pair-2']).toBeGreaterThan(0);
 
     // The author's post-deploy hook, on the second engine, reached the site through the load balancer's fixed address.
+    await h.recordHistory('rollout-spanning-engines', rolloutWorkflowId(ID, state.id, 'prod'));
     const rollout = await h.client.workflow.getHandle(rolloutWorkflowId(ID, state.id, 'prod')).query(rolloutStateQuery) as RolloutResult;
     const hook = rollout.cycle.find((c) => c.hook?.phase === 'postDeploy')!.hook!;
     expect([hook.exitCode, hook.output?.trim()]).toEqual([0, 'http://10.213.1.2:80/ 6.0.0']);

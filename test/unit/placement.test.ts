@@ -7,8 +7,10 @@ import { InvalidPipelineConfigError, parsePipelineConfig } from '../../src/confi
 import { environmentHaproxyConfig } from '../../src/activities/topology';
 import {
   dispatcherAddress, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, loadBalancerAddress, parseSubnet, spansEngines,
-  subnetContains,
+  publishAddress, subnetContains,
 } from '../../src/topology/placement';
+import { createDockerProvider } from '../../src/activities/docker-hosts';
+import Docker from 'dockerode';
 
 const RACK_B = { protocol: 'ssh', host: '10.0.0.7', username: 'deploy' };
 const prod = (overrides: Record<string, unknown>) =>
@@ -63,6 +65,19 @@ describe('placement', () => {
     expect(loadBalancerAddress(spanning, engineOf(spanning, 'dispatcher-1'))).toBe('lb');
     // Nothing placed: the configuration HAProxy had before placement existed (so no load balancer is recreated).
     expect(environmentHaproxyConfig(prod({}))).toMatch(/server pair-3 dispatcher-3:80 /);
+  });
+
+  it('publishes ports on 127.0.0.1 unless an engine names its one address; where it publishes is not how it is reached', () => {
+    expect(publishAddress(undefined)).toBe('127.0.0.1');
+    expect(publishAddress({ ...RACK_B, protocol: 'ssh', publishAddress: '10.0.0.7' })).toBe('10.0.0.7');
+    const local = new Docker();
+    const provider = createDockerProvider(local);
+    expect(provider({ publishAddress: '127.0.0.1' })).toBe(local);
+    expect(provider({ socketPath: '/run/other.sock', publishAddress: '127.0.0.1' })).toBe(provider({ socketPath: '/run/other.sock' }));
+    expect(problems({ docker: { publishAddress: '0.0.0.0' } }))
+      .toEqual([expect.stringMatching(/^environments\.prod\.docker\.publishAddress: one address, not every interface/)]);
+    expect(problems({ docker: { publishAddress: 'rack-b.internal' } }))
+      .toEqual([expect.stringMatching(/^environments\.prod\.docker\.publishAddress: an IPv4 address/)]);
   });
 
   it('refuses a placement HAProxy could not reach, naming what to fix', () => {
