@@ -72,18 +72,16 @@ const environment = (type: 'stage' | 'prod') => z.object({
   .superRefine(checkPlacement);
 
 /**
- * A topology spanning engines must be one HAProxy can reach: every placed node names a declared engine, a pair moves
- * as a whole, and each engine's network has its own subnet (fixed addresses, routed between the machines).
+ * A topology spanning engines must be one HAProxy can reach: every placed node exists and names a declared engine, and
+ * each engine's network has its own subnet (fixed addresses, routed between the machines).
  */
 function checkPlacement(env: { pairs: number; docker?: unknown; subnet?: string; engines: Record<string, { docker: unknown; subnet: string }>; placement: Record<string, string> }, ctx: z.RefinementCtx) {
   const problem = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
   const names = Object.keys(env.engines);
   for (const [node, name] of Object.entries(env.placement)) {
-    const pair = /^pair-(\d+)$/.exec(node);
+    const pair = /^(?:pair|publish|dispatcher)-(\d+)$/.exec(node);
     if (node !== 'author' && !pair) {
-      problem(['placement', node], /^(publish|dispatcher)-\d+$/.test(node)
-        ? `place the pair, not one of its nodes: "${node.replace(/^\w+/, 'pair')}" (a dispatcher reaches its publish on one engine's network)`
-        : `"${node}" is not a node: use "author" or "pair-1" … "pair-${env.pairs}"`);
+      problem(['placement', node], `"${node}" is not a node: use "author", "pair-N" (both nodes of a pair), "publish-N" or "dispatcher-N", N from 1 to ${env.pairs}`);
     } else if (pair && (Number(pair[1]) < 1 || Number(pair[1]) > env.pairs)) {
       problem(['placement', node], `there is no ${node}: this environment has pairs 1 … ${env.pairs}`);
     }

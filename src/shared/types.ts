@@ -336,7 +336,9 @@ export interface RolloutNodeState {
   phase: NodeCyclePhase;
   previousImages?: Record<string, string>;
   currentImages?: Record<string, string>;
-  /** Host ports (127.0.0.1) of the node's containers, by role. */
+  /** The engine it runs on (one of the environment's `engines`), when placement puts it on another than the environment's. */
+  engine?: string;
+  /** Host ports of the node's containers, by role (on its engine's publish address, 127.0.0.1 by default). */
   ports?: Record<string, number>;
   updatedAt?: string;
   error?: string;

@@ -2,8 +2,8 @@
  * Where each node of an environment runs, and how the nodes on different Docker Engines reach each other.
  *
  * An environment's load balancer runs on its own engine (`environments.<env>.docker`, the local one by default), and
- * so does every node unless `placement` puts it on one of the environment's named `engines`. A pair (its publish and
- * its dispatcher) always stays on one engine: the dispatcher reaches its publish by name on that engine's network.
+ * so does every node unless `placement` puts it on one of the environment's named `engines`: `author`, `publish-N`,
+ * `dispatcher-N`, or `pair-N` for both nodes of a pair (a node's own key wins over its pair's).
  *
  * Docker's names only resolve within one engine, so an environment that spans engines declares a subnet for its
  * network on each engine, and every Stagecoach container there gets a fixed address in it (below). HAProxy reaches a
@@ -38,17 +38,17 @@ export interface NodeEngine {
   subnet?: string;
 }
 
-/** The placement key of a node: `author`, or `pair-N` for publish-N, dispatcher-N and the pair itself. */
-export function placementKey(node: string): string | undefined {
-  if (node === 'author') return 'author';
-  const pair = /^(?:publish|dispatcher|pair)-(\d+)$/.exec(node);
-  return pair ? `pair-${pair[1]}` : undefined;
+/** The placement keys that may name a node's engine, the most specific first: `publish-2`, then `pair-2`. */
+export function placementKeys(node: string): string[] {
+  if (node === 'author') return ['author'];
+  const m = /^(publish|dispatcher|pair)-(\d+)$/.exec(node);
+  if (!m) return [];
+  return m[1] === 'pair' ? [node] : [node, `pair-${m[2]}`];
 }
 
 /** The engine a node (author, publish-N, dispatcher-N, lb) runs on. */
 export function engineOf(environment: EnvironmentConfig, node: string): NodeEngine {
-  const key = placementKey(node);
-  const name = key ? environment.placement?.[key] : undefined;
+  const name = placementKeys(node).map((key) => environment.placement?.[key]).find((n) => n !== undefined);
   const engine = name ? environment.engines?.[name] : undefined;
   if (name && engine) return { name, docker: engine.docker, subnet: engine.subnet };
   return { name: DEFAULT_ENGINE, docker: environment.docker, subnet: environment.subnet };
@@ -132,6 +132,25 @@ export function dispatcherAddress(environment: EnvironmentConfig, pair: number):
   const engine = engineOf(environment, `dispatcher-${pair}`);
   if (engine.name === DEFAULT_ENGINE || !engine.subnet) return `dispatcher-${pair}`;
   return fixedAddress(engine.subnet, `dispatcher-${pair}`)!;
+}
+
+/** Where pair N's dispatcher reaches its publish: its name on the same engine, its fixed address on another. */
+export function publishAddressFor(environment: EnvironmentConfig, pair: number): string {
+  const publish = engineOf(environment, `publish-${pair}`);
+  if (publish.name === engineOf(environment, `dispatcher-${pair}`).name || !publish.subnet) return `publish-${pair}`;
+  return fixedAddress(publish.subnet, `publish-${pair}`)!;
+}
+
+/** Where a node runs, for the rollout's state: a pair split across engines names both; its environment's own, nothing. */
+export function placementLabel(environment: EnvironmentConfig, node: string): string | undefined {
+  if (node.startsWith('pair-')) {
+    const pair = node.slice('pair-'.length);
+    const [publish, dispatcher] = [engineOf(environment, `publish-${pair}`).name, engineOf(environment, `dispatcher-${pair}`).name];
+    if (publish !== dispatcher) return `publish on ${publish}, dispatcher on ${dispatcher}`;
+    return publish === DEFAULT_ENGINE ? undefined : publish;
+  }
+  const { name } = engineOf(environment, node);
+  return name === DEFAULT_ENGINE ? undefined : name;
 }
 
 /** The load balancer's address as a node on `engine` sees it: its name on its own engine, its fixed address elsewhere. */

@@ -10,7 +10,7 @@ import {
 import { nodeEffectKey } from '../shared/ids';
 import { rolloutProgressSignal, rolloutStateQuery } from '../shared/messages';
 import type { EnvironmentConfig, HookRun, RolloutNodeState, RolloutResult } from '../shared/types';
-import { engineOf, publishAddress } from '../topology/placement';
+import { engineOf, placementLabel, publishAddress } from '../topology/placement';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
 import { AUTHOR_CYCLE, DEFAULT_ROLLOUT_HISTORY_LIMIT, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
@@ -57,8 +57,8 @@ export async function rollingDeployment(input: RolloutInput): Promise<RolloutRes
     status: 'RUNNING',
     window: environment.window,
     nodes: [
-      ...(input.images.app ? [{ name: 'author', role: 'author' as const, phase: 'pending' as const }] : []),
-      ...pairs.map((p) => ({ name: `pair-${p}`, role: 'pair' as const, phase: 'pending' as const })),
+      ...(input.images.app ? [{ name: 'author', role: 'author' as const, phase: 'pending' as const, ...placedOn(environment, 'author') }] : []),
+      ...pairs.map((p) => ({ name: `pair-${p}`, role: 'pair' as const, phase: 'pending' as const, ...placedOn(environment, `pair-${p}`) })),
     ],
     cycle: [],
   };
@@ -298,4 +298,10 @@ function rootMessage(err: unknown): string {
   let current = err as { message?: string; cause?: unknown } | undefined;
   while (current?.cause) current = current.cause as typeof current;
   return current?.message ?? String(err);
+}
+
+/** A node placed on another engine than its environment's names that engine in the state (`engine`). */
+function placedOn(environment: EnvironmentConfig, node: string): { engine?: string } {
+  const engine = placementLabel(environment, node);
+  return engine ? { engine } : {};
 }

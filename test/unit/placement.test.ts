@@ -7,7 +7,7 @@ import { InvalidPipelineConfigError, parsePipelineConfig } from '../../src/confi
 import { environmentHaproxyConfig } from '../../src/activities/topology';
 import {
   dispatcherAddress, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, loadBalancerAddress, parseSubnet, spansEngines,
-  publishAddress, subnetContains,
+  placementLabel, publishAddress, publishAddressFor, subnetContains,
 } from '../../src/topology/placement';
 import { createDockerProvider } from '../../src/activities/docker-hosts';
 import Docker from 'dockerode';
@@ -42,6 +42,20 @@ describe('placement', () => {
     expect(enginesInUse(spanning).map((e) => e.name)).toEqual(['default', 'rack-b']);
     expect(spansEngines(spanning)).toBe(true);
     expect(spansEngines(prod({}))).toBe(false);
+  });
+
+  it('places a single node too: its own key wins over its pair\'s, and a dispatcher reaches a publish elsewhere by address', () => {
+    const split = prod({
+      subnet: '10.213.1.0/24',
+      engines: { 'rack-b': { docker: RACK_B, subnet: '10.213.2.0/24' }, 'rack-c': { docker: { socketPath: '/run/c.sock' }, subnet: '10.213.3.0/24' } },
+      placement: { 'publish-1': 'rack-b', 'pair-2': 'rack-b', 'pair-3': 'rack-b', 'dispatcher-3': 'rack-c' },
+    });
+    expect(['publish-1', 'dispatcher-1', 'publish-2', 'dispatcher-2', 'publish-3', 'dispatcher-3'].map((n) => engineOf(split, n).name))
+      .toEqual(['rack-b', 'default', 'rack-b', 'rack-b', 'rack-b', 'rack-c']);
+    expect([1, 2, 3].map((pair) => publishAddressFor(split, pair))).toEqual(['10.213.2.101', 'publish-2', '10.213.2.103']);
+    expect([1, 2, 3].map((pair) => dispatcherAddress(split, pair))).toEqual(['dispatcher-1', '10.213.2.12', '10.213.3.13']);
+    expect(['author', 'pair-1', 'pair-2', 'pair-3'].map((n) => placementLabel(split, n)))
+      .toEqual([undefined, 'publish on rack-b, dispatcher on default', 'rack-b', 'publish on rack-b, dispatcher on rack-c']);
   });
 
   it('gives nodes fixed addresses below the range Docker hands out to anything else', () => {
@@ -84,11 +98,10 @@ describe('placement', () => {
     const engines = { 'rack-b': { docker: RACK_B, subnet: '10.213.2.0/24' } };
     expect(problems({ engines, placement: { 'pair-2': 'rack-b' } }))
       .toEqual([expect.stringMatching(/^environments\.prod\.subnet: required once nodes run on other engines/)]);
-    expect(problems({ subnet: '10.213.1.0/24', engines, placement: { 'dispatcher-2': 'rack-b' } }))
-      .toEqual([expect.stringMatching(/^environments\.prod\.placement\.dispatcher-2: place the pair, not one of its nodes: "pair-2"/)]);
-    expect(problems({ subnet: '10.213.1.0/24', engines, placement: { 'pair-4': 'rack-b', lb: 'rack-b' } })).toEqual([
+    expect(problems({ subnet: '10.213.1.0/24', engines, placement: { 'pair-4': 'rack-b', 'publish-0': 'rack-b', lb: 'rack-b' } })).toEqual([
       expect.stringMatching(/^environments\.prod\.placement\.pair-4: there is no pair-4: this environment has pairs 1 … 3/),
-      expect.stringMatching(/^environments\.prod\.placement\.lb: "lb" is not a node: use "author" or "pair-1" … "pair-3"/),
+      expect.stringMatching(/^environments\.prod\.placement\.publish-0: there is no publish-0/),
+      expect.stringMatching(/^environments\.prod\.placement\.lb: "lb" is not a node: use "author", "pair-N" \(both nodes of a pair\), "publish-N" or "dispatcher-N", N from 1 to 3/),
     ]);
     expect(problems({ subnet: '10.213.1.0/24', engines, placement: { author: 'rack-c' } }))
       .toEqual([expect.stringMatching(/^environments\.prod\.placement\.author: unknown engine "rack-c": declared engines are rack-b/)]);

@@ -2,7 +2,7 @@
 # Stagecoach dispatcher: Varnish in front of ONE publish instance.
 #
 # Environment:
-#   PUBLISH_HOST     (required) DNS name of the publish container on the docker network
+#   PUBLISH_HOST     (required) DNS name of the publish container on the docker network, or its IPv4 address
 #   PUBLISH_PORT     (default 8080)
 #   PURGE_TOKEN      (required) value expected in the X-Purge-Token header for BAN / PURGE
 #   PUBLISH_WAIT     (default 10) seconds to wait for PUBLISH_HOST to resolve (varnish resolves it once, at VCL load)
@@ -44,13 +44,17 @@ sed -e "s|@PUBLISH_HOST@|$(esc "$PUBLISH_HOST")|g" \
     -e "s|@PURGE_TOKEN@|$(esc "$PURGE_TOKEN")|g" \
     "$VCL_TEMPLATE" > "$VCL"
 
-# Varnish resolves the backend name when the VCL is compiled: give docker DNS a moment.
+# Varnish resolves the backend name when the VCL is compiled: give docker DNS a moment. An IPv4 address (a publish
+# on another Docker Engine) needs no resolving, and `getent hosts` would look for its reverse name in vain.
 i=0
-while ! getent hosts "$PUBLISH_HOST" >/dev/null 2>&1; do
-  i=$((i + 1))
-  [ "$i" -le $((PUBLISH_WAIT * 5)) ] || { echo "dispatcher: warning: $PUBLISH_HOST does not resolve" >&2; break; }
-  sleep 0.2
-done
+case "$PUBLISH_HOST" in
+  *[!0-9.]*)
+    while ! getent hosts "$PUBLISH_HOST" >/dev/null 2>&1; do
+      i=$((i + 1))
+      [ "$i" -le $((PUBLISH_WAIT * 5)) ] || { echo "dispatcher: warning: $PUBLISH_HOST does not resolve" >&2; break; }
+      sleep 0.2
+    done;;
+esac
 
 # Validate: compile the VCL to C (fails with vcc's message on any error).
 if ! out=$(varnishd -C -f "$VCL" -n /tmp/varnish-check 2>&1 >/dev/null); then

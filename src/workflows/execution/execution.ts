@@ -71,7 +71,11 @@ export class Execution implements StepContext {
       if (rollout.url) this.state.urls[environmentType] = rollout.url;
       const step = this.state.steps.find((s) => s.action === 'deploy' && s.environmentType === environmentType);
       if (step?.status === 'RUNNING' && rollout.status === 'ROLLING_BACK') step.status = 'ROLLING_BACK';
-      if (step) step.details.summary = rollout.currentNode ? `${rollout.status}: ${rollout.currentNode} ${rollout.nodes.find((n) => n.name === rollout.currentNode)?.phase}` : rollout.status;
+      const current = rollout.nodes.find((n) => n.name === rollout.currentNode);
+      if (step) {
+        step.details.summary = current
+          ? `${rollout.status}: ${current.name}${current.engine ? ` on ${current.engine}` : ''} ${current.phase}` : rollout.status;
+      }
       this.touch();
     });
   }
