@@ -14,7 +14,7 @@ import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { storeScanReports } from './quality';
-import { dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, publishAddress } from '../topology/placement';
+import { DEFAULT_ENGINE, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, publishAddress } from '../topology/placement';
 
 export const LABEL = {
   pipeline: 'stagecoach.pipeline',
@@ -222,7 +222,8 @@ export function describeEngine(env: EnvironmentConfig['docker']): string {
 export function createDockerBuildActivities(deps: BuildDeps) {
   const local = () => deps.docker();
 
-  async function checkDockerEngines(input: { environments: EnvironmentConfig[] }): Promise<{ engines: string[] }> {
+  /** With `pipelineId`, also refuses a placement that would move a running node (see findMisplacedNodes). */
+  async function checkDockerEngines(input: { environments: EnvironmentConfig[]; pipelineId?: string }): Promise<{ engines: string[] }> {
     const engines: string[] = [];
     // The local engine builds; each environment's engines (its own and those its placement uses) run its nodes.
     for (const env of [undefined, ...input.environments.flatMap((e) => enginesInUse(e).map((engine) => engine.docker))]) {
@@ -236,6 +237,12 @@ export function createDockerBuildActivities(deps: BuildDeps) {
           message: `Docker Engine (${where}) does not answer: ${(err as Error).message}. Start it (npm run provision) or fix the environment's docker settings.`,
           nonRetryable: true,
         });
+      }
+    }
+    if (input.pipelineId) {
+      for (const environment of input.environments) {
+        const misplaced = await findMisplacedNodes(deps.docker, input.pipelineId, environment);
+        if (misplaced.length) throw ApplicationFailure.nonRetryable(misplacedMessage(input.pipelineId, environment, misplaced), NonRetryable.InvalidConfig);
       }
     }
     return { engines: [...new Set(engines)] };
@@ -479,6 +486,38 @@ export async function ensureNetwork(docker: Docker, name: string, labels: Record
     }
     throw err;
   });
+}
+
+export interface MisplacedNode { node: string; runsOn: string; placedOn: string }
+
+/**
+ * Nodes whose container exists on another of the environment's engines than placement puts them on. A rollout does
+ * not move a running node between engines (its pair would leave the load balancer before its new container exists, and
+ * a rollback would have nothing there to restore), so such a configuration is refused before anything is built or
+ * touched. Only environments that name engines are looked at; an engine that does not answer is passed over.
+ */
+export async function findMisplacedNodes(docker: DockerProvider, pipelineId: string, environment: EnvironmentConfig): Promise<MisplacedNode[]> {
+  const named = Object.entries(environment.engines ?? {});
+  if (named.length === 0) return [];
+  const engines = [{ name: DEFAULT_ENGINE, docker: environment.docker }, ...named.map(([name, e]) => ({ name, docker: e.docker }))];
+  const nodes = ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
+  const misplaced: MisplacedNode[] = [];
+  for (const node of nodes) {
+    const placedOn = engineOf(environment, node).name;
+    for (const engine of engines.filter((e) => e.name !== placedOn)) {
+      const found = await inspectOrUndefined(docker(engine.docker).getContainer(containerName(pipelineId, environment.name, node))).catch(() => undefined);
+      if (found) misplaced.push({ node, runsOn: engine.name, placedOn });
+    }
+  }
+  return misplaced;
+}
+
+export function misplacedMessage(pipelineId: string, environment: EnvironmentConfig, misplaced: MisplacedNode[]): string {
+  return `In ${environment.name}, placement moves running nodes to another engine: ` +
+    misplaced.map((m) => `${m.node} runs on ${m.runsOn}, placed on ${m.placedOn}`).join('; ') + '. ' +
+    'A rollout does not move a running node between engines. Remove ' +
+    misplaced.map((m) => `${containerName(pipelineId, environment.name, m.node)} (on ${m.runsOn})`).join(', ') +
+    ' first (a pair without its containers leaves the load balancer while the others keep serving), or place them back.';
 }
 
 /** A node's place on the environment's network: its name, and its fixed address when the subnet is declared. */

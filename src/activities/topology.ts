@@ -15,7 +15,8 @@ import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publish
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
+  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, findMisplacedNodes, inspectOrUndefined, misplacedMessage,
+  networkName, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './docker';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
@@ -176,9 +177,12 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   /**
    * Checks the configuration a rollout would ship before any node is touched: the dispatcher image's VCL
    * (varnishd -C, the image's `validate` mode) and the load balancer's haproxy.cfg (haproxy -c). An invalid one fails
-   * with the validator's own message, and the environment keeps running what it runs.
+   * with the validator's own message, and the environment keeps running what it runs. So does a placement that would
+   * move a running node to another engine (findMisplacedNodes).
    */
   async function validateEnvironmentConfig(input: { pipelineId: string; environment: EnvironmentConfig; dispatcherImage: string }): Promise<{ checked: string[] }> {
+    const misplaced = await findMisplacedNodes(deps.docker, input.pipelineId, input.environment);
+    if (misplaced.length) throw ApplicationFailure.nonRetryable(misplacedMessage(input.pipelineId, input.environment, misplaced), 'InvalidConfig');
     const docker = deps.docker(input.environment.docker);
     await ensureImageOn(docker, deps.docker(), input.dispatcherImage);
     const dispatcher = await runToCompletion(docker, { Image: input.dispatcherImage, Cmd: ['validate'], Env: [] });
@@ -191,7 +195,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     if (lb.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, 'InvalidConfig');
     }
-    return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)'] };
+    return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)', ...(Object.keys(input.environment.engines ?? {}).length ? ['placement (no running node moves engine)'] : [])] };
   }
 
   /**

@@ -143,4 +143,24 @@ describe('a topology spanning two Docker Engines', () => {
     const app = state.artifacts.images!.app.id;
     expect((await prodNodes(rackB.docker)).filter((n) => n.node !== 'dispatcher-2').map((n) => n.image)).toEqual([app, app, app]);
   });
+
+  it('refuses a placement that would move running nodes, before anything is built, and Production keeps serving', async () => {
+    const moved = config();
+    const prod = (moved.environments as Record<string, Record<string, unknown>>).prod;
+    prod.placement = { author: 'rack-b', 'publish-1': 'rack-b' }; // pair 2 back to this machine's engine
+    await h.writePipeline(moved);
+    try {
+      const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol' });
+      const state = await h.waitFor(ID, executionId, hasEnded);
+      expect(state.status).toBe('FAILED');
+      expect(state.reason).toMatch(/publish-2 runs on rack-b, placed on default; dispatcher-2 runs on rack-b, placed on default\. A rollout does not move a running node between engines\. Remove sc-t-span-prod-publish-2 \(on rack-b\)/);
+      expect(state.steps.find((x) => x.action === 'validate')!.status).toBe('FAILED');
+      expect(state.steps.find((x) => x.action === 'buildImage')!.status).toBe('NOT_STARTED');
+      // Nothing moved: pair 2 still runs on rack-b and serves the last version.
+      expect((await prodNodes(rackB.docker)).map((n) => n.node)).toEqual(['author', 'dispatcher-2', 'publish-1', 'publish-2']);
+      expect((await fetch(prodUrl)).headers.get('x-app-version')).toBe('6.0.1');
+    } finally {
+      await h.writePipeline(config());
+    }
+  });
 });

@@ -56,7 +56,7 @@ const validate: StepRunner = async (ctx, step) => {
   if (ctx.input.reExecuteOf) {
     if (!ctx.input.reExecuteOf.artifacts.images) throw new StopExecution('FAILED', 'FAILED', `execution ${ctx.input.reExecuteOf.executionId} has no images to deploy again`);
   }
-  const engines = await quickActivities.checkDockerEngines({ environments: [config.environments.stage, config.environments.prod] });
+  const engines = await quickActivities.checkDockerEngines({ environments: [config.environments.stage, config.environments.prod], pipelineId: config.id });
   const resolved = await quickActivities.resolveBranch({ repository: config.repository, branch: config.branch, pinnedCommit: ctx.input.pinnedCommit });
   if (!ctx.input.reExecuteOf) {
     ctx.state.commitId = resolved.commitId;
