@@ -11,7 +11,7 @@ import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
-import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress, publishAddressFor } from '../topology/placement';
+import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress, publishNodeAddress } from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
@@ -78,7 +78,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         env: {
           STAGECOACH_NODE: input.node,
           // Its publish by name on the same engine, at its fixed address on another.
-          PUBLISH_HOST: publishAddressFor(environment, Number(input.node.slice('dispatcher-'.length))),
+          PUBLISH_HOST: publishNodeAddress(environment, Number(input.node.slice('dispatcher-'.length))),
           PUBLISH_PORT: String(input.appPort),
           PURGE_TOKEN: purgeToken(deps.secret, input.pipelineId, environment.name),
         },

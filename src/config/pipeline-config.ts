@@ -12,7 +12,7 @@ import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
 import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
 import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../workflows/rollout-plan';
-import { parseSubnet, subnetsOverlap } from '../topology/placement';
+import { DEFAULT_ENGINE, parseSubnet, subnetsOverlap } from '../topology/placement';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST, PERFORMANCE_LIMITS, PERFORMANCE_METRICS, SECURITY_CHECKS,
@@ -78,6 +78,9 @@ const environment = (type: 'stage' | 'prod') => z.object({
 function checkPlacement(env: { pairs: number; docker?: unknown; subnet?: string; engines: Record<string, { docker: unknown; subnet: string }>; placement: Record<string, string> }, ctx: z.RefinementCtx) {
   const problem = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
   const names = Object.keys(env.engines);
+  if (names.includes(DEFAULT_ENGINE)) {
+    problem(['engines', DEFAULT_ENGINE], `"${DEFAULT_ENGINE}" is the environment's own engine (its docker) in messages and state: give this one another name`);
+  }
   for (const [node, name] of Object.entries(env.placement)) {
     const pair = /^(?:pair|publish|dispatcher)-(\d+)$/.exec(node);
     if (node !== 'author' && !pair) {

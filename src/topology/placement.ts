@@ -64,11 +64,6 @@ export function enginesInUse(environment: EnvironmentConfig): NodeEngine[] {
   ];
 }
 
-/** True when some node runs on another engine than the load balancer. */
-export function spansEngines(environment: EnvironmentConfig): boolean {
-  return enginesInUse(environment).length > 1;
-}
-
 export interface Ipv4Subnet { base: number; prefix: number }
 
 /** Parses `a.b.c.d/p`; answers undefined when it is not a well-formed IPv4 network (host bits zero). */
@@ -95,7 +90,7 @@ const formatAddress = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift)
 /**
  * The fixed address of a node in a declared subnet: lb .2, author .3, dispatcher-N .(10+N), publish-N .(100+N) from
  * the subnet's start (.1 is the engine's gateway). Anything else on the network (test containers) gets an address
- * from the top quarter, IP_RANGE below, so it never takes a node's.
+ * from the top quarter (dynamicRange), so it never takes a node's.
  */
 export function fixedAddress(subnet: string, node: string): string | undefined {
   const parsed = parseSubnet(subnet);
@@ -135,7 +130,7 @@ export function dispatcherAddress(environment: EnvironmentConfig, pair: number):
 }
 
 /** Where pair N's dispatcher reaches its publish: its name on the same engine, its fixed address on another. */
-export function publishAddressFor(environment: EnvironmentConfig, pair: number): string {
+export function publishNodeAddress(environment: EnvironmentConfig, pair: number): string {
   const publish = engineOf(environment, `publish-${pair}`);
   if (publish.name === engineOf(environment, `dispatcher-${pair}`).name || !publish.subnet) return `publish-${pair}`;
   return fixedAddress(publish.subnet, `publish-${pair}`)!;

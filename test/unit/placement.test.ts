@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidPipelineConfigError, parsePipelineConfig } from '../../src/config/pipeline-config';
 import { environmentHaproxyConfig } from '../../src/activities/topology';
 import {
-  dispatcherAddress, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, loadBalancerAddress, parseSubnet, spansEngines,
-  placementLabel, publishAddress, publishAddressFor, subnetContains,
+  dispatcherAddress, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, loadBalancerAddress, parseSubnet,
+  placementLabel, publishAddress, publishNodeAddress, subnetContains,
 } from '../../src/topology/placement';
 import { createDockerProvider } from '../../src/activities/docker-hosts';
 import Docker from 'dockerode';
@@ -40,8 +40,7 @@ describe('placement', () => {
     expect(engineOf(spanning, 'lb').name).toBe('default');
     // Only the engines placement uses are prepared (and checked).
     expect(enginesInUse(spanning).map((e) => e.name)).toEqual(['default', 'rack-b']);
-    expect(spansEngines(spanning)).toBe(true);
-    expect(spansEngines(prod({}))).toBe(false);
+    expect(enginesInUse(prod({})).map((e) => e.name)).toEqual(['default']);
   });
 
   it('places a single node too: its own key wins over its pair\'s, and a dispatcher reaches a publish elsewhere by address', () => {
@@ -52,7 +51,7 @@ describe('placement', () => {
     });
     expect(['publish-1', 'dispatcher-1', 'publish-2', 'dispatcher-2', 'publish-3', 'dispatcher-3'].map((n) => engineOf(split, n).name))
       .toEqual(['rack-b', 'default', 'rack-b', 'rack-b', 'rack-b', 'rack-c']);
-    expect([1, 2, 3].map((pair) => publishAddressFor(split, pair))).toEqual(['10.213.2.101', 'publish-2', '10.213.2.103']);
+    expect([1, 2, 3].map((pair) => publishNodeAddress(split, pair))).toEqual(['10.213.2.101', 'publish-2', '10.213.2.103']);
     expect([1, 2, 3].map((pair) => dispatcherAddress(split, pair))).toEqual(['dispatcher-1', '10.213.2.12', '10.213.3.13']);
     expect(['author', 'pair-1', 'pair-2', 'pair-3'].map((n) => placementLabel(split, n)))
       .toEqual([undefined, 'publish on rack-b, dispatcher on default', 'rack-b', 'publish on rack-b, dispatcher on rack-c']);
@@ -106,6 +105,8 @@ describe('placement', () => {
     expect(problems({ subnet: '10.213.1.0/24', engines, placement: { author: 'rack-c' } }))
       .toEqual([expect.stringMatching(/^environments\.prod\.placement\.author: unknown engine "rack-c": declared engines are rack-b/)]);
     expect(problems({ subnet: '10.213.0.0/16', engines })).toEqual([expect.stringMatching(/^environments\.prod\.engines\.rack-b\.subnet: 10\.213\.2\.0\/24 overlaps 10\.213\.0\.0\/16/)]);
+    expect(problems({ engines: { default: { docker: RACK_B, subnet: '10.213.2.0/24' } } }))
+      .toEqual([expect.stringMatching(/^environments\.prod\.engines\.default: "default" is the environment's own engine/)]);
     expect(problems({ subnet: '10.213.1.0/25' })).toEqual([expect.stringMatching(/^environments\.prod\.subnet: at least a \/24/)]);
     expect(problems({ subnet: '10.213.1.7/24' })).toEqual([expect.stringMatching(/^environments\.prod\.subnet: an IPv4 network/)]);
     expect(problems({ engines: { 'rack-b': { docker: {}, subnet: '10.213.2.0/24' } } }))
