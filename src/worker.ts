@@ -36,8 +36,6 @@ export const WORKER_TUNING = {
   maxCachedWorkflows: 500,
 } satisfies Partial<WorkerOptions>;
 
-// The worker's V8 heap flags (NODE_OPTIONS) live in their own module: a launcher reads them without loading the SDK.
-export { WORKER_NODE_OPTIONS };
 
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
   // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.

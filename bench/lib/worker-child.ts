@@ -1,7 +1,7 @@
 /** The parent's handle on a bench worker process (worker-process.ts): start, ask, stop. */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { WORKER_NODE_OPTIONS } from '../../src/worker';
+import { WORKER_NODE_OPTIONS } from '../../src/config/worker-memory';
 import type { ActivityStart } from './fake-activities';
 import type { WorkerProcessConfig, WorkerRequest, WorkerStats } from './worker-process';
 
@@ -28,7 +28,7 @@ export class WorkerChild {
 
   static async start(config: WorkerProcessConfig, timeoutMs = 60_000): Promise<WorkerChild> {
     const child = fork(path.join(__dirname, 'worker-process.ts'), [], {
-      // The worker's V8 flags as docker-compose.yml sets them (WORKER_NODE_OPTIONS in src/worker.ts);
+      // The worker's V8 flags as docker-compose.yml sets them (WORKER_NODE_OPTIONS in src/config/worker-memory.ts);
       // BENCH_WORKER_NODE_ARGS replaces them (empty: Node's defaults).
       execArgv: ['--import', 'tsx', ...workerNodeArgs()],
       env: { ...process.env, BENCH_WORKER_CONFIG: JSON.stringify(config) },

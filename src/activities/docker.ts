@@ -14,7 +14,9 @@ import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { storeScanReports } from './quality';
-import { DEFAULT_ENGINE, dynamicRange, engineOf, enginesInUse, fixedAddress, gatewayAddress, publishAddress } from '../topology/placement';
+import {
+  DEFAULT_ENGINE, dynamicRange, engineOf, enginesInUse, environmentNodeNames, fixedAddress, gatewayAddress, publishAddress,
+} from '../topology/placement';
 
 export const LABEL = {
   pipeline: 'stagecoach.pipeline',
@@ -493,16 +495,15 @@ export interface MisplacedNode { node: string; runsOn: string; placedOn: string 
 /**
  * Nodes whose container exists on another of the environment's engines than placement puts them on. A rollout does
  * not move a running node between engines (its pair would leave the load balancer before its new container exists, and
- * a rollback would have nothing there to restore), so such a configuration is refused before anything is built or
- * touched. Only environments that name engines are looked at; an engine that does not answer is passed over.
+ * a rollback would have nothing there to restore), so the validate step refuses such a configuration before anything
+ * is built or touched (no other execution of the pipeline can run until this one ends). Only environments that name engines are looked at; an engine that does not answer is passed over.
  */
 export async function findMisplacedNodes(docker: DockerProvider, pipelineId: string, environment: EnvironmentConfig): Promise<MisplacedNode[]> {
   const named = Object.entries(environment.engines ?? {});
   if (named.length === 0) return [];
   const engines = [{ name: DEFAULT_ENGINE, docker: environment.docker }, ...named.map(([name, e]) => ({ name, docker: e.docker }))];
-  const nodes = ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
   const misplaced: MisplacedNode[] = [];
-  for (const node of nodes) {
+  for (const node of environmentNodeNames(environment)) {
     const placedOn = engineOf(environment, node).name;
     for (const engine of engines.filter((e) => e.name !== placedOn)) {
       const found = await inspectOrUndefined(docker(engine.docker).getContainer(containerName(pipelineId, environment.name, node))).catch(() => undefined);

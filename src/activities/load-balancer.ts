@@ -11,7 +11,7 @@ import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-co
 import type { EnvironmentConfig } from '../shared/types';
 import { containerName, publishedPort } from './docker';
 import type { DockerProvider } from './docker-hosts';
-import { LOCAL_ADDRESS, publishAddress } from '../topology/placement';
+import { publishAddress } from '../topology/placement';
 
 export const RUNTIME_API_PORT = 9999;
 
@@ -19,8 +19,7 @@ export const RUNTIME_API_PORT = 9999;
 export interface RuntimeEndpoint { host: string; port: number }
 
 /** Sends one command to the HAProxy runtime API and answers its whole reply. */
-export function haproxyCommand(api: number | RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
-  const { host, port } = typeof api === 'number' ? { host: LOCAL_ADDRESS, port: api } : api;
+export function haproxyCommand({ host, port }: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     let reply = '';

@@ -11,12 +11,13 @@ import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
-import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress, publishNodeAddress } from '../topology/placement';
+import {
+  dispatcherAddress, engineOf, enginesInUse, environmentNodeNames, loadBalancerAddress, publishAddress, publishNodeAddress,
+} from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, findMisplacedNodes, inspectOrUndefined, misplacedMessage,
-  networkName, publishedPort,
+  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './docker';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
@@ -160,10 +161,9 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   async function describeEnvironment(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<EnvironmentDescription> {
     const { pipelineId, environment } = input;
     const docker = deps.docker(environment.docker);
-    const nodeNames = ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
     const nodes: Record<string, string | undefined> = {};
     let authorUrl: string | undefined;
-    for (const node of nodeNames) {
+    for (const node of environmentNodeNames(environment)) {
       const engine = engineOf(environment, node).docker;
       const container = deps.docker(engine).getContainer(containerName(pipelineId, environment.name, node));
       const info = await inspectOrUndefined(container);
@@ -177,12 +177,9 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   /**
    * Checks the configuration a rollout would ship before any node is touched: the dispatcher image's VCL
    * (varnishd -C, the image's `validate` mode) and the load balancer's haproxy.cfg (haproxy -c). An invalid one fails
-   * with the validator's own message, and the environment keeps running what it runs. So does a placement that would
-   * move a running node to another engine (findMisplacedNodes).
+   * with the validator's own message, and the environment keeps running what it runs.
    */
   async function validateEnvironmentConfig(input: { pipelineId: string; environment: EnvironmentConfig; dispatcherImage: string }): Promise<{ checked: string[] }> {
-    const misplaced = await findMisplacedNodes(deps.docker, input.pipelineId, input.environment);
-    if (misplaced.length) throw ApplicationFailure.nonRetryable(misplacedMessage(input.pipelineId, input.environment, misplaced), 'InvalidConfig');
     const docker = deps.docker(input.environment.docker);
     await ensureImageOn(docker, deps.docker(), input.dispatcherImage);
     const dispatcher = await runToCompletion(docker, { Image: input.dispatcherImage, Cmd: ['validate'], Env: [] });
@@ -195,7 +192,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     if (lb.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, 'InvalidConfig');
     }
-    return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)', ...(Object.keys(input.environment.engines ?? {}).length ? ['placement (no running node moves engine)'] : [])] };
+    return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)'] };
   }
 
   /**

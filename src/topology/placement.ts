@@ -38,6 +38,11 @@ export interface NodeEngine {
   subnet?: string;
 }
 
+/** Every node an environment may run: its author, then each pair's publish and dispatcher. */
+export function environmentNodeNames(environment: EnvironmentConfig): string[] {
+  return ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
+}
+
 /** The placement keys that may name a node's engine, the most specific first: `publish-2`, then `pair-2`. */
 export function placementKeys(node: string): string[] {
   if (node === 'author') return ['author'];

@@ -80,7 +80,7 @@ const environment = () => parsePipelineConfig(config()).environments.prod;
 /** Requests HAProxy has sent to each server since it started (`stot` in `show stat`). */
 async function requestsPerServer(): Promise<Record<string, number>> {
   const port = await publishedPort(h.docker.getContainer(containerName(ID, 'prod', 'lb')), RUNTIME_API_PORT);
-  const [header, ...rows] = (await haproxyCommand(port, 'show stat')).trim().split('\n').map((l) => l.replace(/^#\s*/, '').split(','));
+  const [header, ...rows] = (await haproxyCommand({ host: '127.0.0.1', port }, 'show stat')).trim().split('\n').map((l) => l.replace(/^#\s*/, '').split(','));
   const col = (name: string) => header.indexOf(name);
   return Object.fromEntries(rows.filter((r) => r[col('pxname')] === 'dispatchers' && r[col('svname')].startsWith('pair-'))
     .map((r) => [r[col('svname')], Number(r[col('stot')])]));
