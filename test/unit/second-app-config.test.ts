@@ -33,7 +33,7 @@ describe('the second app (docs/deploy-your-own-app.md)', () => {
   it('has a pipeline file the configuration parser accepts, with what differs from the sample', async () => {
     const config = await loadPipelineConfig('second-app', DEFAULT_PIPELINES_DIR);
     expect(config.app).toMatchObject({ testTarget: 'checks', runtimeTarget: 'web', port: 9000, healthPath: '/healthz', imageName: 'stagecoach/second-app' });
-    expect(config.tests.ui.enabled).toBe(false);
+    expect(config.tests?.ui.enabled).toBe(false);
     expect(config.environments.stage.loadBalancerPort).toBe(0);
     expect(config.approval.approvers.map((a) => a.name)).toEqual(['alice', 'bob']);
   });
@@ -50,8 +50,8 @@ describe('the second app (docs/deploy-your-own-app.md)', () => {
     expect(vcl).toContain('^/health(\\?.*)?$');
     expect(vcl).toContain(`set req.url = "${config.app.healthPath}"`);
     expect(await read(config.app.dispatcherContext, 'start.sh')).toMatch(/validate/);
-    expect(await exists(config.tests.functional.context, 'Dockerfile')).toBe(true);
-    expect(await exists(config.tests.ui.context, 'Dockerfile')).toBe(false);
+    expect(await exists(String(config.tests?.functional.context), 'Dockerfile')).toBe(true);
+    expect(await exists(String(config.tests?.ui.context), 'Dockerfile')).toBe(false);
   });
 
   it('makes its git repository with the commands the page gives', async () => {
