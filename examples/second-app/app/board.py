@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEPARTURES = [("09:15", "Dodge City"), ("11:40", "Tombstone"), ("16:05", "Deadwood")]
@@ -68,8 +69,10 @@ def make_handler(version, mode):
 def main():
     server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "9000"))),
                                  make_handler(read_version(), os.environ.get("APP_MODE", "publish")))
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    # shutdown() waits for serve_forever to return, so it cannot run in the signal handler's own (main) thread.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     server.serve_forever()
+    server.server_close()
 
 
 if __name__ == "__main__":
