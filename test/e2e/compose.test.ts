@@ -1,9 +1,9 @@
 /**
- * docker-compose.yml for real, with the very commands README.md gives ("docker compose"): the images compose cannot
+ * docker-compose.yml for real, with the very commands docs/operations.md gives ("docker compose"): the images compose cannot
  * pull here are built locally under their official names (src/provision/compose.ts), `docker-compose up` brings up
  * Temporal (healthy) → the sample repository → the worker and the API, and the CLI inside the worker container takes
- * a pipeline through the approval and the schedule to Production. The README's `sample` pipeline becomes `t-compose`
- * (one Production pair, ports chosen by Docker) and the compose project, ports and directories are the README's
+ * a pipeline through the approval and the schedule to Production. The docs' `sample` pipeline becomes `t-compose`
+ * (one Production pair, ports chosen by Docker) and the compose project, ports and directories are the docs'
  * knobs, so nothing here touches a developer's own compose stack, dev server or demo.
  */
 import { execFile } from 'node:child_process';
@@ -26,7 +26,7 @@ const ID = 't-compose';
 const PROJECT = 'sc-compose-test';
 const LOG = path.join(STATE_DIR, 'logs', 'compose-test.log');
 
-/** README.md's compose commands, verbatim; the test runs them with `sample` → `t-compose`. */
+/** docs/operations.md's compose commands, verbatim; the test runs them with `sample` → `t-compose`. */
 const README = {
   up: 'docker-compose up -d --build',
   logs: 'docker-compose logs worker',
@@ -131,8 +131,8 @@ afterAll(async () => {
 });
 
 describe('docker compose', () => {
-  it('README.md gives the commands this test runs, and the knobs it sets', async () => {
-    const text = await fs.readFile(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+  it('docs/operations.md gives the commands this test runs, and the knobs it sets', async () => {
+    const text = await fs.readFile(path.join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8');
     for (const command of Object.values(README)) expect(text).toContain(command);
     for (const knob of KNOBS) expect(text).toContain(knob);
   });
