@@ -1,0 +1,157 @@
+/**
+ * Workflow tests without Docker: a worker on the shared dev server (test/setup/global.ts) running the REAL workflow
+ * bundle with the fake activities of fake-activities.ts, the client operations every real client uses, and what the
+ * fakes saw. Each test names its own pipelines and scripts the fakes for them through `intercept`.
+ */
+import { Context } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { Stagecoach } from '../../src/client/operations';
+import { parsePipelineConfig } from '../../src/config/pipeline-config';
+import { TASK_QUEUE } from '../../src/shared/ids';
+import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
+import { WORKER_TUNING } from '../../src/worker';
+import { createFakeActivities, type ActivityCall, type FakeWorld } from './fake-activities';
+
+export interface FakeWorkerHarness {
+  stagecoach: Stagecoach;
+  client: Client;
+  world: FakeWorld;
+  /** Every activity call the fakes saw, in the order they started. */
+  calls: ActivityCall[];
+  /**
+   * Declares a pipeline the fake `loadPipeline` answers: a small valid configuration (through the real parser)
+   * with `overrides` merged in (objects key by key, e.g. `{ approval: { timeout: '2s' } }`). Answers the parsed configuration.
+   */
+  definePipeline(id: string, overrides?: Record<string, unknown>): PipelineConfig;
+  /** Scripts the fakes: runs at every activity's start (throw to fail it, await to hold it). One at a time. */
+  intercept(onStart: ((call: ActivityCall) => void | Promise<void>) | undefined): void;
+  /** Polls the execution's state query until `until` holds; fails with the last state after `timeoutMs`. */
+  waitForExecution(pipelineId: string, executionId: string, until: (s: ExecutionState) => boolean, timeoutMs?: number): Promise<ExecutionState>;
+  close(): Promise<void>;
+}
+
+/** Polls `check` every 50 ms until it answers something other than undefined; fails saying `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A point where a fake activity stops until the test lets it go: `reached` once it is there. */
+export interface Gate { reached: Promise<void>; hold(): Promise<void>; release(): void }
+
+export function gate(): Gate {
+  let arrived!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => { arrived = resolve; });
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  return { reached, release, hold: () => { arrived(); return released; } };
+}
+
+/** Holds the running fake activity until its cancellation arrives (heartbeating, as real long activities do). */
+export async function holdUntilCancelled(): Promise<never> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 100);
+  try {
+    await ctx.cancelled;
+    throw new Error('unreachable: `cancelled` only ever rejects');
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/** The defaults tests build on: Stage of one pair, Production of two, alice and bob approve, carol starts. */
+function baseConfig(id: string): Record<string, unknown> {
+  return {
+    id,
+    repository: 'fake://repository',
+    branch: 'main',
+    environments: { stage: { pairs: 1, drainTimeout: '1s' }, prod: { pairs: 2, drainTimeout: '1s' } },
+    approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
+    productTest: { pages: [{ path: '/', expect: 'version {version}' }] },
+    cache: { warmPages: ['/', '/about'] },
+    audit: { pages: ['/'] },
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merged(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+  const result = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = result[key];
+    result[key] = isObject(current) && isObject(value) ? merged(current, value) : value;
+  }
+  return result;
+}
+
+export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> {
+  const configs = new Map<string, PipelineConfig>();
+  const calls: ActivityCall[] = [];
+  let onStart: ((call: ActivityCall) => void | Promise<void>) | undefined;
+  const { activities, world } = createFakeActivities({
+    pipelineConfig: (id) => {
+      const config = configs.get(id);
+      if (!config) throw new Error(`test pipeline ${id} is not defined (definePipeline)`);
+      return config;
+    },
+    onStart: async (call) => {
+      calls.push(call);
+      await onStart?.(call);
+    },
+  });
+  const address = inject('temporalAddress');
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities,
+    identity: `workflow-test-${name}`,
+    ...WORKER_TUNING,
+    shutdownGraceTime: '1 second',
+    // A cancellation reaches an activity with a heartbeat's answer: answer quickly.
+    maxHeartbeatThrottleInterval: '100 milliseconds',
+    defaultHeartbeatThrottleInterval: '100 milliseconds',
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const stagecoach = new Stagecoach(client);
+
+  return {
+    stagecoach, client, world, calls,
+    definePipeline(id, overrides = {}) {
+      const config = parsePipelineConfig(merged(baseConfig(id), overrides), `test pipeline ${id}`);
+      configs.set(id, config);
+      return config;
+    },
+    intercept(fn) {
+      onStart = fn;
+    },
+    async waitForExecution(pipelineId, executionId, until, timeoutMs = 30_000) {
+      let last: ExecutionState | undefined;
+      try {
+        return await eventually(`execution ${executionId} of ${pipelineId}`, async () => {
+          last = await stagecoach.executionState(pipelineId, executionId).catch(() => last);
+          return last && until(last) ? last : undefined;
+        }, timeoutMs);
+      } catch (err) {
+        const steps = last?.steps.map((s) => `${s.action}${s.environmentType ? ` ${s.environmentType}` : ''}: ${s.status}`);
+        throw new Error(`${(err as Error).message}; last state: ${JSON.stringify({ status: last?.status, reason: last?.reason, steps })}`, { cause: err });
+      }
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
