@@ -13,6 +13,7 @@ import { TASK_QUEUE } from '../../src/shared/ids';
 import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import { WORKER_TUNING } from '../../src/worker';
 import { createFakeActivities, type ActivityCall, type FakeWorld } from './fake-activities';
+import { isWaitingAt } from './harness';
 
 export interface FakeWorkerHarness {
   stagecoach: Stagecoach;
@@ -27,6 +28,12 @@ export interface FakeWorkerHarness {
   definePipeline(id: string, overrides?: Record<string, unknown>): PipelineConfig;
   /** Scripts the fakes: runs at every activity's start (throw to fail it, await to hold it). One at a time. */
   intercept(onStart: ((call: ActivityCall) => void | Promise<void>) | undefined): void;
+  /** The nodes the fakes were asked to deploy in one workflow (a rollout), in order, with the image each got. */
+  deploysIn(workflowId: string): Array<{ node: string; image: string }>;
+  /** Starts an execution as carol (who is no approver) and waits until it waits for its approval. */
+  startToApproval(pipelineId: string): Promise<{ executionId: string; state: ExecutionState }>;
+  /** At the approval wait: alice approves, then schedules the production deployment for now. */
+  approveAndSchedule(pipelineId: string, executionId: string): Promise<void>;
   /** Polls the execution's state query until `until` holds; fails with the last state after `timeoutMs`. */
   waitForExecution(pipelineId: string, executionId: string, until: (s: ExecutionState) => boolean, timeoutMs?: number): Promise<ExecutionState>;
   close(): Promise<void>;
@@ -43,27 +50,32 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** A point where a fake activity stops until the test lets it go: `reached` once it is there. */
-export interface Gate { reached: Promise<void>; hold(): Promise<void>; release(): void }
+/**
+ * A point where fake activities stop: `reached` once the first one is there. `hold` waits for `release`;
+ * `holdUntilCancelled` waits for the activity's cancellation, heartbeating as real long activities do.
+ */
+export interface Gate { reached: Promise<void>; hold(): Promise<void>; holdUntilCancelled(): Promise<never>; release(): void }
 
 export function gate(): Gate {
-  let arrived!: () => void;
+  let arrive!: () => void;
   let release!: () => void;
-  const reached = new Promise<void>((resolve) => { arrived = resolve; });
+  const reached = new Promise<void>((resolve) => { arrive = resolve; });
   const released = new Promise<void>((resolve) => { release = resolve; });
-  return { reached, release, hold: () => { arrived(); return released; } };
-}
-
-/** Holds the running fake activity until its cancellation arrives (heartbeating, as real long activities do). */
-export async function holdUntilCancelled(): Promise<never> {
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), 100);
-  try {
-    await ctx.cancelled;
-    throw new Error('unreachable: `cancelled` only ever rejects');
-  } finally {
-    clearInterval(beat);
-  }
+  return {
+    reached, release,
+    hold: () => { arrive(); return released; },
+    async holdUntilCancelled() {
+      arrive();
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 100);
+      try {
+        await ctx.cancelled;
+        throw new Error('unreachable: `cancelled` only ever rejects');
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
 }
 
 /** The defaults tests build on: Stage of one pair, Production of two, alice and bob approve, carol starts. */
@@ -125,7 +137,7 @@ export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> 
   const client = new Client({ connection });
   const stagecoach = new Stagecoach(client);
 
-  return {
+  const harness: FakeWorkerHarness = {
     stagecoach, client, world, calls,
     definePipeline(id, overrides = {}) {
       const config = parsePipelineConfig(merged(baseConfig(id), overrides), `test pipeline ${id}`);
@@ -134,6 +146,21 @@ export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> 
     },
     intercept(fn) {
       onStart = fn;
+    },
+    deploysIn(workflowId) {
+      return calls.flatMap((c) => c.activityType === 'deployNode' && c.workflowId === workflowId ? [{ node: c.input.node, image: c.input.image }] : []);
+    },
+    async startToApproval(pipelineId) {
+      const { executionId } = await stagecoach.startExecution(pipelineId, { by: 'carol' }, { preflight: false });
+      const state = await harness.waitForExecution(pipelineId, executionId, isWaitingAt('approval'));
+      if (state.waiting?.action !== 'approval') throw new Error(`execution ${executionId} ended ${state.status} before its approval: ${state.reason}`);
+      return { executionId, state };
+    },
+    async approveAndSchedule(pipelineId, executionId) {
+      await stagecoach.send(pipelineId, executionId, 'approve', { by: 'alice' });
+      const state = await harness.waitForExecution(pipelineId, executionId, isWaitingAt('schedule'));
+      if (state.waiting?.action !== 'schedule') throw new Error(`execution ${executionId} ended ${state.status} before its schedule: ${state.reason}`);
+      await stagecoach.send(pipelineId, executionId, 'schedule', { by: 'alice', now: true });
     },
     async waitForExecution(pipelineId, executionId, until, timeoutMs = 30_000) {
       let last: ExecutionState | undefined;
@@ -154,4 +181,5 @@ export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> 
       await connection.close();
     },
   };
+  return harness;
 }

@@ -8,31 +8,18 @@ import { executionWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import type { ActivityCall } from '../helpers/fake-activities';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
-import { hasEnded, isWaitingAt } from '../helpers/harness';
+import { hasEnded } from '../helpers/harness';
 
 let h: FakeWorkerHarness;
 beforeAll(async () => { h = await startFakeWorker('execution'); });
 afterAll(async () => { await h?.close(); });
 
-type DeployCall = Extract<ActivityCall, { activityType: 'deployNode' }>;
-const deploysIn = (workflowId: string) =>
-  h.calls.filter((c): c is DeployCall => c.activityType === 'deployNode' && c.workflowId === workflowId).map((c) => ({ node: c.input.node, image: c.input.image }));
 const callsIn = (workflowId: string, activityType: ActivityCall['activityType']) =>
   h.calls.filter((c) => c.workflowId === workflowId && c.activityType === activityType).length;
+const deploysIn = (workflowId: string) => h.deploysIn(workflowId);
 
-/** Starts an execution as carol (never an approver) and waits until it waits for approval. */
-async function startToApproval(pipelineId: string): Promise<{ executionId: string; state: ExecutionState }> {
-  const { executionId } = await h.stagecoach.startExecution(pipelineId, { by: 'carol' }, { preflight: false });
-  const state = await h.waitForExecution(pipelineId, executionId, isWaitingAt('approval'));
-  expect(state.waiting?.action, state.reason).toBe('approval');
-  return { executionId, state };
-}
-
-/** From the approval wait to the end: alice approves, alice schedules now. */
 async function approveAndDeploy(pipelineId: string, executionId: string): Promise<ExecutionState> {
-  await h.stagecoach.send(pipelineId, executionId, 'approve', { by: 'alice' });
-  await h.waitForExecution(pipelineId, executionId, isWaitingAt('schedule'));
-  await h.stagecoach.send(pipelineId, executionId, 'schedule', { by: 'alice', now: true });
+  await h.approveAndSchedule(pipelineId, executionId);
   return h.waitForExecution(pipelineId, executionId, hasEnded);
 }
 
@@ -51,7 +38,7 @@ function expectEnvironmentOn(config: PipelineConfig, env: 'stage' | 'prod', imag
 describe('pipelineExecution on fake activities', () => {
   it('happy path: builds once, rolls Stage and then Production node by node with the same images, FINISHED', async () => {
     const config = h.definePipeline('wf-happy');
-    const { executionId, state: waiting } = await startToApproval(config.id);
+    const { executionId, state: waiting } = await h.startToApproval(config.id);
     expect(waiting.waiting).toMatchObject({ accepts: expect.arrayContaining(['approve', 'reject', 'cancel']), allowed: ['alice', 'bob'] });
     // One running execution per pipeline, and no self-approval.
     await expect(h.stagecoach.startExecution(config.id, { by: 'carol' }, { preflight: false })).rejects.toMatchObject({ kind: 'busy' });
@@ -84,7 +71,7 @@ describe('pipelineExecution on fake activities', () => {
 
   it('reject: the execution is CANCELLED at the approval, Production untouched, and it cannot be re-executed', async () => {
     const config = h.definePipeline('wf-reject');
-    const { executionId } = await startToApproval(config.id);
+    const { executionId } = await h.startToApproval(config.id);
     await h.stagecoach.send(config.id, executionId, 'reject', { by: 'bob', reason: 'not this week' });
     const done = await h.waitForExecution(config.id, executionId, hasEnded);
     expect(done.status).toBe('CANCELLED');
@@ -102,7 +89,7 @@ describe('pipelineExecution on fake activities', () => {
 
   it('timeout: an approval nobody gives ends the execution CANCELLED after the configured wait', async () => {
     const config = h.definePipeline('wf-timeout', { approval: { timeout: '2s' } });
-    const { executionId, state } = await startToApproval(config.id);
+    const { executionId, state } = await h.startToApproval(config.id);
     expect(Date.parse(state.waiting!.expiresAt) - Date.parse(state.waiting!.since)).toBe(2000);
     const done = await h.waitForExecution(config.id, executionId, hasEnded, 15_000);
     expect(done.status).toBe('CANCELLED');
@@ -113,7 +100,7 @@ describe('pipelineExecution on fake activities', () => {
 
   it('re-execute: a RE_EXECUTE execution deploys the same image IDs to Production without building', async () => {
     const config = h.definePipeline('wf-reexecute');
-    const { executionId: first } = await startToApproval(config.id);
+    const { executionId: first } = await h.startToApproval(config.id);
     const original = await approveAndDeploy(config.id, first);
     expect(original.status, original.reason).toBe('FINISHED');
 
