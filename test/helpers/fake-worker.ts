@@ -14,6 +14,7 @@ import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import { WORKER_TUNING } from '../../src/worker';
 import { createFakeActivities, type ActivityCall, type FakeWorld } from './fake-activities';
 import { isWaitingAt } from './harness';
+import { eventually } from './wait';
 
 export interface FakeWorkerHarness {
   stagecoach: Stagecoach;
@@ -37,17 +38,6 @@ export interface FakeWorkerHarness {
   /** Polls the execution's state query until `until` holds; fails with the last state after `timeoutMs`. */
   waitForExecution(pipelineId: string, executionId: string, until: (s: ExecutionState) => boolean, timeoutMs?: number): Promise<ExecutionState>;
   close(): Promise<void>;
-}
-
-/** Polls `check` every 50 ms until it answers something other than undefined; fails saying `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
