@@ -35,6 +35,11 @@ export interface FakeWorkerHarness {
   startToApproval(pipelineId: string): Promise<{ executionId: string; state: ExecutionState }>;
   /** At the approval wait: alice approves, then schedules the production deployment for now. */
   approveAndSchedule(pipelineId: string, executionId: string): Promise<void>;
+  /**
+   * Waits until the pipeline workflow has recorded its last execution's end (it learns of it a moment after the
+   * execution's own state query says so): what a re-execution needs first.
+   */
+  waitForPipelineIdle(pipelineId: string): Promise<void>;
   /** Polls the execution's state query until `until` holds; fails with the last state after `timeoutMs`. */
   waitForExecution(pipelineId: string, executionId: string, until: (s: ExecutionState) => boolean, timeoutMs?: number): Promise<ExecutionState>;
   close(): Promise<void>;
@@ -151,6 +156,9 @@ export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> 
       const state = await harness.waitForExecution(pipelineId, executionId, isWaitingAt('schedule'));
       if (state.waiting?.action !== 'schedule') throw new Error(`execution ${executionId} ended ${state.status} before its schedule: ${state.reason}`);
       await stagecoach.send(pipelineId, executionId, 'schedule', { by: 'alice', now: true });
+    },
+    async waitForPipelineIdle(pipelineId) {
+      await eventually(`pipeline ${pipelineId} to be idle`, async () => ((await stagecoach.pipelineState(pipelineId)).running ? undefined : true));
     },
     async waitForExecution(pipelineId, executionId, until, timeoutMs = 30_000) {
       let last: ExecutionState | undefined;

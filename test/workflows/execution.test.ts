@@ -84,6 +84,7 @@ describe('pipelineExecution on fake activities', () => {
     }
     // Ended: the workflow takes no more decisions, and a production deployment that never ran cannot be repeated.
     await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/has ended/) });
+    await h.waitForPipelineIdle(config.id);
     await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/before its production deployment/) });
   });
 
@@ -103,6 +104,7 @@ describe('pipelineExecution on fake activities', () => {
     const { executionId: first } = await h.startToApproval(config.id);
     const original = await approveAndDeploy(config.id, first);
     expect(original.status, original.reason).toBe('FINISHED');
+    await h.waitForPipelineIdle(config.id);
 
     const { executionId: second } = await h.stagecoach.reExecute(config.id, { by: 'alice' });
     expect(second).not.toBe(first);
