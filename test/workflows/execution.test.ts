@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
+import { approveSignal, rejectSignal } from '../../src/shared/messages';
 import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import type { ActivityCall } from '../helpers/fake-activities';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
@@ -69,11 +70,16 @@ describe('pipelineExecution on fake activities', () => {
     expect(lb).toEqual(['pair-1 drain', 'pair-1 maint', 'pair-1 ready', 'pair-2 drain', 'pair-2 maint', 'pair-2 ready']);
   });
 
-  it('reject: the execution is CANCELLED at the approval, Production untouched, and it cannot be re-executed', async () => {
+  it('reject (by signal): the execution is CANCELLED at the approval, Production untouched, and it cannot be re-executed', async () => {
     const config = h.definePipeline('wf-reject');
     const { executionId } = await h.startToApproval(config.id);
-    await h.stagecoach.send(config.id, executionId, 'reject', { by: 'bob', reason: 'not this week' });
+    // As the Temporal Web UI sends them: signals. A signal not allowed now is audited as refused, never dropped.
+    const execution = h.client.workflow.getHandle(executionWorkflowId(config.id, executionId));
+    await execution.signal(approveSignal, { by: 'mallory' });
+    await h.waitForExecution(config.id, executionId, (s) => s.audit.some((a) => a.by === 'mallory'));
+    await execution.signal(rejectSignal, { by: 'bob', reason: 'not this week' });
     const done = await h.waitForExecution(config.id, executionId, hasEnded);
+    expect(done.audit.map((a) => [a.action, a.by, a.via, a.outcome])).toEqual([['approve', 'mallory', 'signal', 'refused'], ['reject', 'bob', 'signal', 'accepted']]);
     expect(done.status).toBe('CANCELLED');
     expect(done.reason).toMatch(/rejected by bob: not this week/);
     expect(done.steps.find((s) => s.action === 'approval')?.status).toBe('CANCELLED');
