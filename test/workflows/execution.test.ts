@@ -9,7 +9,7 @@ import { approveSignal, rejectSignal } from '../../src/shared/messages';
 import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import type { ActivityCall } from '../helpers/fake-activities';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
-import { hasEnded } from '../helpers/harness';
+import { hasEnded, isWaitingAt } from '../helpers/harness';
 
 let h: FakeWorkerHarness;
 beforeAll(async () => { h = await startFakeWorker('execution'); });
@@ -94,15 +94,22 @@ describe('pipelineExecution on fake activities', () => {
     await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/before its production deployment/) });
   });
 
-  it('timeout: an approval nobody gives ends the execution CANCELLED after the configured wait', async () => {
-    const config = h.definePipeline('wf-timeout', { approval: { timeout: '2s' } });
-    const { executionId, state } = await h.startToApproval(config.id);
-    expect(Date.parse(state.waiting!.expiresAt) - Date.parse(state.waiting!.since)).toBe(2000);
-    const done = await h.waitForExecution(config.id, executionId, hasEnded, 15_000);
-    expect(done.status).toBe('CANCELLED');
-    expect(done.reason).toMatch(/timed out/);
-    expect(done.steps.find((s) => s.action === 'approval')?.status).toBe('CANCELLED');
-    expect(deploysIn(rolloutWorkflowId(config.id, executionId, 'prod'))).toEqual([]);
+  it('timeout: an approval or a schedule nobody gives ends the execution CANCELLED after its configured wait', async () => {
+    /** Runs one execution until it has waited `timeout` at `action`, with nothing sent there. */
+    const timesOut = async (pipelineId: string, action: 'approval' | 'schedule') => {
+      const config = h.definePipeline(pipelineId, { [action]: { timeout: '2s' } });
+      const { executionId } = await h.startToApproval(config.id);
+      if (action === 'schedule') await h.stagecoach.send(config.id, executionId, 'approve', { by: 'bob' });
+      const waiting = await h.waitForExecution(config.id, executionId, isWaitingAt(action));
+      expect(Date.parse(waiting.waiting!.expiresAt) - Date.parse(waiting.waiting!.since), action).toBe(2000);
+      const done = await h.waitForExecution(config.id, executionId, hasEnded, 15_000);
+      expect(done.status, action).toBe('CANCELLED');
+      expect(done.reason, action).toMatch(new RegExp(`the ${action}( step)? timed out`));
+      expect(done.steps.find((s) => s.action === action)?.status, action).toBe('CANCELLED');
+      expect(deploysIn(rolloutWorkflowId(config.id, executionId, 'prod')), action).toEqual([]);
+    };
+    // Side by side: each waits on its own durable timer.
+    await Promise.all([timesOut('wf-approval-timeout', 'approval'), timesOut('wf-schedule-timeout', 'schedule')]);
   });
 
   it('re-execute: a RE_EXECUTE execution deploys the same image IDs to Production without building', async () => {
