@@ -1,8 +1,8 @@
 /**
  * The rollingDeployment workflow on the real dev server with fake activities (no Docker): a node failing its health
  * check rolls Production back, a cancellation mid-rollout restores every node it touched, and a rollout on its own
- * keeps its window, continues as new on a long history and, in maintenance mode, holds requests around the whole
- * replacement. Checked on the execution's and the rollout's state queries and on what the fakes were asked to do.
+ * keeps its window, continues as new on a long history, in maintenance mode holds requests around the whole
+ * replacement, and for a web tier changes the dispatchers only. Checked on the execution's and the rollout's state queries and on what the fakes were asked to do.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -109,14 +109,14 @@ describe('rollingDeployment in an execution, on fake activities', () => {
 describe('rollingDeployment on its own, on fake activities', () => {
   type RolloutInput = Parameters<typeof rollingDeployment>[0];
   const newImages = { app: fakeDigest('wf-new', 'app'), dispatcher: fakeDigest('wf-new', 'dispatcher') };
-  const inputFor = (config: PipelineConfig): RolloutInput => ({
-    pipelineId: config.id, executionId: '1', environment: config.environments.prod, images: newImages,
+  const inputFor = (config: PipelineConfig, images: RolloutInput['images']): RolloutInput => ({
+    pipelineId: config.id, executionId: '1', environment: config.environments.prod, images,
     app: { port: config.app.port, healthPath: config.app.healthPath }, warmPages: config.cache.warmPages,
   });
-  async function roll(config: PipelineConfig) {
+  async function roll(config: PipelineConfig, images: RolloutInput['images'] = newImages) {
     const workflowId = rolloutWorkflowId(config.id, '1', 'prod');
     const handle = await h.client.workflow.start<typeof rollingDeployment>(WORKFLOW_TYPES.rollingDeployment, {
-      workflowId, taskQueue: TASK_QUEUE, args: [inputFor(config)],
+      workflowId, taskQueue: TASK_QUEUE, args: [inputFor(config, images)],
     });
     const result = await handle.result();
     const ops = h.calls.flatMap((c) => c.workflowId !== workflowId ? [] : [
@@ -160,5 +160,17 @@ describe('rollingDeployment on its own, on fake activities', () => {
     expect(Math.max(at('pair-1 maint'), at('pair-2 maint'))).toBeLessThan(at('deploy author'));
     expect(Math.max(at('deploy dispatcher-1'), at('deploy dispatcher-2'))).toBeLessThan(Math.min(at('pair-1 ready'), at('pair-2 ready')));
     expect(h.world.serversOf(config.id, config.environments.prod.name)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready' });
+  });
+
+  it('web tier: without an app image only the dispatchers change, pair by pair', async () => {
+    const config = h.definePipeline('wf-web-tier');
+    const { result, ops } = await roll(config, { dispatcher: newImages.dispatcher });
+    expect(result.status).toBe('FINISHED');
+    expect(result.nodes.map((n) => n.name)).toEqual(['pair-1', 'pair-2']);
+    expect(ops.filter((op) => op.startsWith('deploy'))).toEqual(['deploy dispatcher-1', 'deploy dispatcher-2']);
+    const prod = config.environments.prod.name;
+    for (const [node, { image }] of Object.entries(h.world.nodesOf(config.id, prod))) {
+      expect(image, node).toBe(node.startsWith('dispatcher') ? newImages.dispatcher : h.world.previousImage(config.id, prod, node));
+    }
   });
 });
