@@ -10,7 +10,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import fs from 'node:fs';
 import { TASK_QUEUE } from '../../src/shared/ids';
 import { WORKER_TUNING } from '../../src/worker';
-import { createFakeActivities } from './fake-activities';
+import { createBenchActivities } from './fake-activities';
 import { noopActivities } from './noop-activity';
 
 export interface WorkerProcessConfig {
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const send = (message: unknown) => process.send?.(message);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: config.address });
-  const fake = createFakeActivities(config.realActivityNames);
+  const fake = createBenchActivities(config.realActivityNames);
   const workers: Worker[] = [
     await Worker.create({
       connection,
