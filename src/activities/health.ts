@@ -1,5 +1,4 @@
 /** HTTP health checks with bounded retries: a new container gets a short while to come up, never forever. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { NonRetryable } from '../shared/errors';
@@ -21,12 +20,15 @@ export function createHealthActivities() {
   /** Polls `url` until it answers 2xx; fails (non-retryable: the loop is the retry) after `attempts` tries. */
   async function checkHealth(input: { url: string; attempts?: number; intervalMs?: number; what: string }): Promise<{ attempts: number; status: number; ms: number }> {
     const attempts = input.attempts ?? 40;
+    const context = Context.current();
     let last: HttpCheckResult | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       last = await httpGet(input.url, 3000);
       if (last.ok) return { attempts: attempt, status: last.status!, ms: last.ms };
-      Context.current().heartbeat({ attempt });
-      await sleep(input.intervalMs ?? 250);
+      context.heartbeat({ attempt });
+      // The context's sleep rejects with CancelledFailure once the rollout cancels this check, so a cancelled rollout
+      // rolls back at once instead of waiting out every remaining attempt of an unhealthy node.
+      await context.sleep(input.intervalMs ?? 250);
     }
     throw ApplicationFailure.create({
       type: NonRetryable.HealthCheckFailed, nonRetryable: true,
