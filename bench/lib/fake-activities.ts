@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import type { PipelineConfig } from '../../src/shared/types';
+import { AUTHOR_NODE, containerName, dispatcherNodeName, executionImageTag, publishNodeName } from '../../src/topology/names';
 
 /** Production pairs named by the pipeline id: `...-p<N>` or `p<N>-...`; 2 (the sample's) otherwise. */
 export function prodPairsOf(pipelineId: string): number {
@@ -69,10 +70,10 @@ export function createFakeActivities(realNames: string[] = []): {
     if (!log.firstStarts.has(workflowId)) log.firstStarts.set(workflowId, { workflowId, activityType: info.activityType, at: Date.now() });
   };
   const environmentDescription = (input: { pipelineId: string; environment: { name: string; pairs: number } }) => {
-    const nodes: Record<string, string | undefined> = { author: fakeDigest(input.pipelineId, input.environment.name, 'author', 'previous') };
+    const nodes: Record<string, string | undefined> = { [AUTHOR_NODE]: fakeDigest(input.pipelineId, input.environment.name, 'author', 'previous') };
     for (let p = 1; p <= input.environment.pairs; p++) {
-      nodes[`publish-${p}`] = fakeDigest(input.pipelineId, input.environment.name, 'app', 'previous');
-      nodes[`dispatcher-${p}`] = fakeDigest(input.pipelineId, input.environment.name, 'dispatcher', 'previous');
+      nodes[publishNodeName(p)] = fakeDigest(input.pipelineId, input.environment.name, 'app', 'previous');
+      nodes[dispatcherNodeName(p)] = fakeDigest(input.pipelineId, input.environment.name, 'dispatcher', 'previous');
     }
     return { url: 'http://127.0.0.1:1/', authorUrl: 'http://127.0.0.1:2/', nodes };
   };
@@ -107,11 +108,11 @@ export function createFakeActivities(realNames: string[] = []): {
     },
     async buildImages(input) {
       record();
-      const tag = `${input.commitId.slice(0, 12)}-${input.executionId}`;
+      const tag = (image: 'app' | 'dispatcher') => executionImageTag(input.app.imageName, image, input.commitId, input.executionId);
       return {
         images: {
-          app: { id: fakeDigest(input.pipelineId, input.executionId, 'app'), tag: `${input.app.imageName}:${tag}` },
-          dispatcher: { id: fakeDigest(input.pipelineId, input.executionId, 'dispatcher'), tag: `${input.app.imageName}-dispatcher:${tag}` },
+          app: { id: fakeDigest(input.pipelineId, input.executionId, 'app'), tag: tag('app') },
+          dispatcher: { id: fakeDigest(input.pipelineId, input.executionId, 'dispatcher'), tag: tag('dispatcher') },
         },
         logRef: `${input.pipelineId}/${input.executionId}/buildImage/build.log`,
       };
@@ -121,7 +122,7 @@ export function createFakeActivities(realNames: string[] = []): {
     async validateEnvironmentConfig() { record(); return { checked: ['dispatcher configuration (bench)', 'load balancer configuration (bench)'] }; },
     async deployNode(input) {
       record();
-      return { container: `sc-${input.pipelineId}-${input.environment.name}-${input.node}`, image: input.image, previousImage: fakeDigest(input.node, 'previous'), hostPort: 1, reused: false };
+      return { container: containerName(input.pipelineId, input.environment.name, input.node), image: input.image, previousImage: fakeDigest(input.node, 'previous'), hostPort: 1, reused: false };
     },
     async readServers() { record(); return []; },
     async setServerState(input) { record(); return { status: { drain: 'DRAIN', maint: 'MAINT', ready: 'UP' }[input.state] }; },
