@@ -21,7 +21,7 @@ import { removePipelineTopology } from '../../src/activities/topology';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { EXAMPLES_DIR } from '../../src/config/paths';
 import type { EnvironmentConfig } from '../../src/shared/types';
-import { AUTHOR_NODE, dispatcherNodeName, pairName, publishNodeName } from '../../src/topology/names';
+import { AUTHOR_NODE, dispatcherNodeName, pairName, publishNodeName, type ContainerRole } from '../../src/topology/names';
 import { createWorker, defaultActivityDeps } from '../../src/worker';
 import type { rollingDeployment } from '../../src/workflows/rolling-deployment';
 import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleStep } from '../../src/workflows/rollout-plan';
@@ -82,7 +82,7 @@ async function scriptRollout(acts: RealActivities, environment: EnvironmentConfi
   await timed('prepareEnvironment', () => mock.run(acts.prepareEnvironment, common));
   const perform = async (node: string, pair: number, step: CycleStep, ports: Record<string, number>) => {
     const server = pairName(pair);
-    const replace = async (role: 'author' | 'publish' | 'dispatcher', nodeName: string) => {
+    const replace = async (role: ContainerRole, nodeName: string) => {
       const result = await mock.run(acts.deployNode, {
         ...common, role, node: nodeName, image: role === 'dispatcher' ? images.dispatcher : images.app, appPort: APP.port,
         deployKey: `${runKey}/${nodeName}/replace`,

@@ -11,7 +11,9 @@ import tarFs from 'tar-fs';
 import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
-import { AUTHOR_NODE, LABEL, LOAD_BALANCER_NODE, containerName, environmentNodeNames, labelFilter, networkName, pairName, pairNumber } from '../topology/names';
+import {
+  AUTHOR_NODE, LABEL, LOAD_BALANCER_NODE, containerName, environmentNodeNames, labelFilter, networkName, pairName, pairNumber, type ContainerRole,
+} from '../topology/names';
 import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress, publishNodeAddress } from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
@@ -40,8 +42,6 @@ async function directoryHash(dir: string): Promise<string> {
   return hash.digest('hex').slice(0, 12);
 }
 
-export type NodeRole = 'author' | 'publish' | 'dispatcher';
-
 /** The environment's haproxy.cfg: one server per pair; in maintenance mode, the request hold. */
 export function environmentHaproxyConfig(environment: EnvironmentConfig): string {
   return renderHaproxyConfig({
@@ -63,7 +63,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
    * node, effect): a retry or a resumed rollout never replaces a node twice.
    */
   async function deployNode(input: {
-    pipelineId: string; environment: EnvironmentConfig; role: NodeRole; node: string; image: string; appPort: number; deployKey: string;
+    pipelineId: string; environment: EnvironmentConfig; role: ContainerRole; node: string; image: string; appPort: number; deployKey: string;
     /** Publish and author: a read-only root filesystem and the app's writable mounts. */
     filesystem?: ReplaceContainerInput['filesystem'];
   }): Promise<ReplaceContainerResult> {

@@ -37,6 +37,8 @@ export const LOAD_BALANCER_NODE = 'lb';
 
 /** The two nodes of a pair. */
 export type PairMember = 'publish' | 'dispatcher';
+/** What a node's container runs (and the app's mode in it): the author, or one of a pair's two nodes. */
+export type ContainerRole = typeof AUTHOR_NODE | PairMember;
 
 export const pairMemberName = (member: PairMember, pair: number) => `${member}-${pair}`;
 export const publishNodeName = (pair: number) => pairMemberName('publish', pair);
