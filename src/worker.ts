@@ -4,13 +4,22 @@
  * TEMPORAL_PROFILE and the config file, as @temporalio/envconfig reads them), defaulting to localhost:7233, so the
  * same worker runs against the embedded dev server, a Temporal cluster or Temporal Cloud unchanged.
  */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import v8 from 'node:v8';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
+import Docker from 'dockerode';
+import { createActivities, type ActivityDeps } from './activities';
+import { createDirectoryArtifactStore } from './activities/artifacts';
+import { createDockerProvider } from './activities/docker-hosts';
 import { StagecoachError } from './client/operations';
+import { STATE_DIR } from './config/paths';
+import { pipelinesDir } from './config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from './config/worker-memory';
+import { findChromium } from './provision/chromium';
 import { TASK_QUEUE } from './shared/ids';
 
 export interface StagecoachWorkerOptions {
@@ -36,6 +45,36 @@ export const WORKER_TUNING = {
   maxCachedWorkflows: 500,
 } satisfies Partial<WorkerOptions>;
 
+/** Reads (or creates once) the worker's secret in the state directory; STAGECOACH_SECRET overrides it. */
+function workerSecret(stateDir: string): string {
+  if (process.env.STAGECOACH_SECRET) return process.env.STAGECOACH_SECRET;
+  const file = path.join(stateDir, 'secret');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const secret = randomBytes(24).toString('hex');
+    fs.writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    return fs.readFileSync(file, 'utf8').trim();
+  }
+}
+
+/**
+ * The activities' dependencies as the worker makes them: the engines from the environments' settings, artifacts and
+ * state under the state directory, the browser wherever provisioning puts it. `overrides` replace any of them.
+ */
+export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const stateDir = overrides.stateDir ?? STATE_DIR;
+  return {
+    docker: createDockerProvider(new Docker()),
+    artifacts: createDirectoryArtifactStore(process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(stateDir, 'artifacts')),
+    pipelinesDir: pipelinesDir(),
+    stateDir,
+    secret: overrides.secret ?? workerSecret(stateDir),
+    chromium: findChromium,
+    ...overrides,
+  };
+}
 
 export async function createWorker(options: StagecoachWorkerOptions): Promise<Worker> {
   // STAGECOACH_WORKFLOW_BUNDLE: a bundle built beforehand (bundleWorkflowCode), so a restarted worker starts in a second.

@@ -16,12 +16,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection } from '@temporalio/worker';
 import Docker from 'dockerode';
 import tarFs from 'tar-fs';
-import { createActivities, defaultActivityDeps } from '../../src/activities';
+import { createActivities } from '../../src/activities';
 import { removePipelineTopology } from '../../src/activities/topology';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { EXAMPLES_DIR } from '../../src/config/paths';
 import type { EnvironmentConfig } from '../../src/shared/types';
-import { createWorker } from '../../src/worker';
+import { AUTHOR_NODE, dispatcherNodeName, pairName, publishNodeName, type ContainerRole } from '../../src/topology/names';
+import { createWorker, defaultActivityDeps } from '../../src/worker';
 import type { rollingDeployment } from '../../src/workflows/rolling-deployment';
 import { AUTHOR_CYCLE, PAIR_CYCLE, windowsOf, type CycleStep } from '../../src/workflows/rollout-plan';
 import { eventTimeMs, fetchEvents } from '../lib/drive';
@@ -80,8 +81,8 @@ async function scriptRollout(acts: RealActivities, environment: EnvironmentConfi
   if (validate) await timed('validateEnvironmentConfig', () => mock.run(validate, { ...common, dispatcherImage: images.dispatcher }));
   await timed('prepareEnvironment', () => mock.run(acts.prepareEnvironment, common));
   const perform = async (node: string, pair: number, step: CycleStep, ports: Record<string, number>) => {
-    const server = `pair-${pair}`;
-    const replace = async (role: 'author' | 'publish' | 'dispatcher', nodeName: string) => {
+    const server = pairName(pair);
+    const replace = async (role: ContainerRole, nodeName: string) => {
       const result = await mock.run(acts.deployNode, {
         ...common, role, node: nodeName, image: role === 'dispatcher' ? images.dispatcher : images.app, appPort: APP.port,
         deployKey: `${runKey}/${nodeName}/replace`,
@@ -95,9 +96,9 @@ async function scriptRollout(acts: RealActivities, environment: EnvironmentConfi
           await mock.run(acts.setServerState, { ...common, server, state: step.op });
           break;
         case 'waitSessions': await mock.run(acts.waitForSessionsDrained, { ...common, server, timeoutMs: 5000 }); break;
-        case 'replaceAuthor': await replace('author', 'author'); break;
-        case 'replacePublish': await replace('publish', `publish-${pair}`); break;
-        case 'replaceDispatcher': await replace('dispatcher', `dispatcher-${pair}`); break;
+        case 'replaceAuthor': await replace('author', AUTHOR_NODE); break;
+        case 'replacePublish': await replace('publish', publishNodeName(pair)); break;
+        case 'replaceDispatcher': await replace('dispatcher', dispatcherNodeName(pair)); break;
         case 'healthAuthor': await health('author'); break;
         case 'healthPublish': await health('publish'); break;
         case 'healthDispatcher': await health('dispatcher'); break;
@@ -108,11 +109,11 @@ async function scriptRollout(acts: RealActivities, environment: EnvironmentConfi
     });
   };
   const authorPorts: Record<string, number> = {};
-  for (const step of AUTHOR_CYCLE) await perform('author', 0, step, authorPorts);
+  for (const step of AUTHOR_CYCLE) await perform(AUTHOR_NODE, 0, step, authorPorts);
   for (const group of windowsOf(environment.pairs, environment.window)) {
     await Promise.all(group.map(async (pair) => {
       const ports: Record<string, number> = {};
-      for (const step of PAIR_CYCLE) await perform(`pair-${pair}`, pair, step, ports);
+      for (const step of PAIR_CYCLE) await perform(pairName(pair), pair, step, ports);
     }));
   }
   await timed('describeEnvironment', () => mock.run(acts.describeEnvironment, common));

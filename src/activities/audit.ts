@@ -7,7 +7,6 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { findChromium } from '../provision/chromium';
 import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
 import { httpGet } from './health';
@@ -103,8 +102,8 @@ type RunLighthouse = (url: string, flags: Record<string, unknown>) => Promise<Li
 
 export interface AuditDeps {
   artifacts: ArtifactStore;
-  /** The Chromium binary (default: STAGECOACH_CHROMIUM, Debian's /usr/bin/chromium, `chromium` on PATH). */
-  chromium?: () => Promise<string | undefined>;
+  /** Finds the Chromium binary Lighthouse drives (asked at each audit: it may be installed while the worker runs). */
+  chromium: () => Promise<string | undefined>;
 }
 
 export function createAuditActivities(deps: AuditDeps) {
@@ -148,7 +147,7 @@ export function createAuditActivities(deps: AuditDeps) {
     };
     try {
       log.write(`# content audit of ${paths.length} page(s) of ${base}; previous audit: ${previous ? `execution ${previous.executionId}` : 'none'}`);
-      const chromePath = await (deps.chromium ?? findChromium)();
+      const chromePath = await deps.chromium();
       if (!chromePath) return notRun('Chromium was not found (install Debian\'s chromium, or set STAGECOACH_CHROMIUM)');
       let lighthouse: RunLighthouse;
       let launch: (options: Record<string, unknown>) => Promise<{ port: number; kill(): unknown }>;

@@ -5,9 +5,10 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EnvironmentConfig } from '../shared/types';
-import { containerName, publishedPort } from './docker';
+import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
+import { containerName, dispatcherNodeName } from '../topology/names';
 import { engineOf, publishAddress } from '../topology/placement';
 
 export const DISPATCHER_PORT = 80;
@@ -19,7 +20,7 @@ export function purgeToken(secret: string, pipelineId: string, environment: stri
 
 export function createCacheActivities(deps: { docker: DockerProvider; secret: string }) {
   async function dispatcherUrl(pipelineId: string, environment: EnvironmentConfig, pair: number) {
-    const node = `dispatcher-${pair}`;
+    const node = dispatcherNodeName(pair);
     const { docker } = engineOf(environment, node);
     const container = deps.docker(docker).getContainer(containerName(pipelineId, environment.name, node));
     return `http://${publishAddress(docker)}:${await publishedPort(container, DISPATCHER_PORT)}`;
@@ -32,7 +33,7 @@ export function createCacheActivities(deps: { docker: DockerProvider; secret: st
       headers: { 'X-Purge-Token': purgeToken(deps.secret, input.pipelineId, input.environment.name) },
       signal: AbortSignal.timeout(5000),
     });
-    if (!res.ok) throw new Error(`dispatcher-${input.pair} refused BAN: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`${dispatcherNodeName(input.pair)} refused BAN: HTTP ${res.status}`);
     return { status: res.status };
   }
 
@@ -45,7 +46,7 @@ export function createCacheActivities(deps: { docker: DockerProvider; secret: st
     for (const path of input.pages) {
       const first = await httpGet(`${url}${path}`);
       if (!first.ok) {
-        throw ApplicationFailure.nonRetryable(`warming ${path} through dispatcher-${input.pair} answered ${first.status ?? first.error}`, 'CacheWarmFailed');
+        throw ApplicationFailure.nonRetryable(`warming ${path} through ${dispatcherNodeName(input.pair)} answered ${first.status ?? first.error}`, 'CacheWarmFailed');
       }
       const second = await httpGet(`${url}${path}`);
       pages.push({ path, status: first.status!, cached: second.headers?.get('x-cache') === 'HIT' });

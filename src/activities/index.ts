@@ -1,22 +1,18 @@
 /**
  * All activities, from one factory that receives their dependencies (Docker clients, artifact store, configuration
- * directory, secrets), so tests and the worker wire them the same way. Workflows import only the type.
+ * directory, secrets, the browser), so tests and the worker wire them the same way (the worker makes them:
+ * src/worker.ts). Workflows import only the type.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import Docker from 'dockerode';
-import { pipelinesDir } from '../config/pipeline-config';
-import { STATE_DIR } from '../config/paths';
-import { createDirectoryArtifactStore, type ArtifactStore } from './artifacts';
+import type { ArtifactStore } from './artifacts';
 import { createAuditActivities } from './audit';
 import { createConfigActivities } from './config';
 import { createEventActivities } from './events';
 import { createCacheActivities } from './cache';
-import { createDockerBuildActivities } from './docker';
-import { createDockerProvider, type DockerProvider } from './docker-hosts';
+import type { DockerProvider } from './docker-hosts';
+import { createEngineCheckActivities } from './engine-checks';
 import { createGitActivities } from './git';
+import { createImageBuildActivities } from './image-build';
 import { createHealthActivities } from './health';
 import { createLoadBalancerActivities } from './load-balancer';
 import { createTestActivities } from './tests';
@@ -31,32 +27,8 @@ export interface ActivityDeps {
   stateDir: string;
   /** Secret the dispatchers' purge tokens derive from. */
   secret: string;
-}
-
-/** Reads (or creates once) the worker's secret in the state directory; STAGECOACH_SECRET overrides it. */
-export function workerSecret(stateDir: string): string {
-  if (process.env.STAGECOACH_SECRET) return process.env.STAGECOACH_SECRET;
-  const file = path.join(stateDir, 'secret');
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    fs.mkdirSync(stateDir, { recursive: true });
-    const secret = randomBytes(24).toString('hex');
-    fs.writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
-    return fs.readFileSync(file, 'utf8').trim();
-  }
-}
-
-export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
-  const stateDir = overrides.stateDir ?? STATE_DIR;
-  return {
-    docker: createDockerProvider(new Docker()),
-    artifacts: createDirectoryArtifactStore(process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(stateDir, 'artifacts')),
-    pipelinesDir: pipelinesDir(),
-    stateDir,
-    secret: overrides.secret ?? workerSecret(stateDir),
-    ...overrides,
-  };
+  /** Finds the Chromium binary the content audit drives; undefined when there is none. */
+  chromium: () => Promise<string | undefined>;
 }
 
 /**
@@ -94,7 +66,8 @@ function createActivityFunctions(deps: ActivityDeps) {
   return {
     ...createConfigActivities({ pipelinesDir: deps.pipelinesDir }),
     ...git.activities,
-    ...createDockerBuildActivities({
+    ...createEngineCheckActivities({ docker: deps.docker }),
+    ...createImageBuildActivities({
       docker: deps.docker, artifacts: deps.artifacts, exportCommit: git.helpers.exportCommit, commitHasPath: git.helpers.commitHasPath,
     }),
     ...createTopologyActivities({ docker: deps.docker, secret: deps.secret }),
@@ -102,7 +75,7 @@ function createActivityFunctions(deps: ActivityDeps) {
     ...createCacheActivities({ docker: deps.docker, secret: deps.secret }),
     ...createHealthActivities(),
     ...createTestActivities({ commitHasPath: git.helpers.commitHasPath, docker: deps.docker, artifacts: deps.artifacts }),
-    ...createAuditActivities({ artifacts: deps.artifacts }),
+    ...createAuditActivities({ artifacts: deps.artifacts, chromium: deps.chromium }),
     ...createSecurityTestActivities({ artifacts: deps.artifacts }),
     ...createPerformanceTestActivities({ artifacts: deps.artifacts }),
     ...createEventActivities(),

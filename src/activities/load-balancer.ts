@@ -9,8 +9,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-config';
 import type { EnvironmentConfig } from '../shared/types';
-import { containerName, publishedPort } from './docker';
+import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
+import { LOAD_BALANCER_NODE, containerName } from '../topology/names';
 import { publishAddress } from '../topology/placement';
 
 export const RUNTIME_API_PORT = 9999;
@@ -54,7 +55,7 @@ export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
 export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
   async function runtimeEndpoint(pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
-    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, 'lb'));
+    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
     return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
   }
 

@@ -5,10 +5,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { NonRetryable } from '../shared/errors';
 import type { EnvironmentConfig, PageCheck } from '../shared/types';
+import { LABEL, networkName, testContainerName } from '../topology/names';
 import { executionRef, type ArtifactStore } from './artifacts';
-import { LABEL, networkName, parseJUnit, runTestContainer } from './docker';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
+import { parseJUnit } from './reports';
+import { runTestContainer } from './test-containers';
 
 export interface PageResult { path: string; status?: number; ok: boolean; ms: number; problem?: string }
 
@@ -75,7 +77,7 @@ export function createTestActivities(deps: TestDeps) {
       run = await runTestContainer({
         docker: deps.docker(environment.docker),
         image: input.image,
-        name: `sc-${pipelineId}-${environment.name}-${input.kind}-tests-${executionId}`,
+        name: testContainerName(pipelineId, environment.name, input.kind, executionId),
         network: networkName(pipelineId, environment.name),
         env: {
           STAGE_URL: stageUrl, PUBLISH_URL: stageUrl, AUTHOR_URL: `http://author:${input.appPort ?? 8080}/`,

@@ -1,6 +1,6 @@
 /**
  * An environment's topology on Docker: its network, its HAProxy load balancer (built from examples/loadbalancer),
- * and what each node runs now. Nodes themselves are created and replaced by the rollout (docker.ts).
+ * and what each node runs now. Nodes themselves are created and replaced by the rollout (containers.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -12,21 +12,20 @@ import { EXAMPLES_DIR } from '../config/paths';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { renderHaproxyConfig } from '../topology/haproxy-config';
 import {
-  dispatcherAddress, engineOf, enginesInUse, environmentNodeNames, loadBalancerAddress, publishAddress, publishNodeAddress,
-} from '../topology/placement';
+  AUTHOR_NODE, LABEL, LOAD_BALANCER_NODE, containerName, environmentNodeNames, labelFilter, networkName, pairName, pairNumber, type ContainerRole,
+} from '../topology/names';
+import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publishAddress, publishNodeAddress } from '../topology/placement';
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  LABEL, containerName, createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, networkName, publishedPort,
+  createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
-} from './docker';
+} from './containers';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
 const LB_PORT = 80;
-
-export const pairServerName = (pair: number) => `pair-${pair}`;
 
 export interface EnvironmentDescription {
   url: string;
@@ -43,13 +42,11 @@ async function directoryHash(dir: string): Promise<string> {
   return hash.digest('hex').slice(0, 12);
 }
 
-export type NodeRole = 'author' | 'publish' | 'dispatcher';
-
 /** The environment's haproxy.cfg: one server per pair; in maintenance mode, the request hold. */
 export function environmentHaproxyConfig(environment: EnvironmentConfig): string {
   return renderHaproxyConfig({
     // A dispatcher on the load balancer's engine by name; one placed on another engine at its fixed address.
-    servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairServerName(i + 1), host: dispatcherAddress(environment, i + 1), port: 80 })),
+    servers: Array.from({ length: environment.pairs }, (_, i) => ({ name: pairName(i + 1), host: dispatcherAddress(environment, i + 1), port: 80 })),
     frontendPort: LB_PORT,
     runtimeApiPort: RUNTIME_API_PORT,
     ...(environment.strategy === 'maintenance'
@@ -66,7 +63,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
    * node, effect): a retry or a resumed rollout never replaces a node twice.
    */
   async function deployNode(input: {
-    pipelineId: string; environment: EnvironmentConfig; role: NodeRole; node: string; image: string; appPort: number; deployKey: string;
+    pipelineId: string; environment: EnvironmentConfig; role: ContainerRole; node: string; image: string; appPort: number; deployKey: string;
     /** Publish and author: a read-only root filesystem and the app's writable mounts. */
     filesystem?: ReplaceContainerInput['filesystem'];
   }): Promise<ReplaceContainerResult> {
@@ -79,7 +76,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         env: {
           STAGECOACH_NODE: input.node,
           // Its publish by name on the same engine, at its fixed address on another.
-          PUBLISH_HOST: publishNodeAddress(environment, Number(input.node.slice('dispatcher-'.length))),
+          PUBLISH_HOST: publishNodeAddress(environment, pairNumber(input.node)!),
           PUBLISH_PORT: String(input.appPort),
           PURGE_TOKEN: purgeToken(deps.secret, input.pipelineId, environment.name),
         },
@@ -122,17 +119,17 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const config = environmentHaproxyConfig(environment);
     const image = await ensureLoadBalancerImage(environment);
     const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
-    const name = containerName(pipelineId, environment.name, 'lb');
+    const name = containerName(pipelineId, environment.name, LOAD_BALANCER_NODE);
     let lb = docker.getContainer(name);
     const info = await inspectOrUndefined(lb);
-    if (!info || info.Config.Labels?.['stagecoach.config-hash'] !== configHash || !info.State.Running) {
+    if (!info || info.Config.Labels?.[LABEL.configHash] !== configHash || !info.State.Running) {
       if (info) await lb.remove({ force: true });
       const network = networkName(pipelineId, environment.name);
       lb = await docker.createContainer({
         name,
         Image: image,
         Env: [`HAPROXY_CFG=${config}`],
-        Labels: { ...labels, [LABEL.node]: 'lb', 'stagecoach.config-hash': configHash },
+        Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_NODE, [LABEL.configHash]: configHash },
         ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
         HostConfig: {
           PortBindings: {
@@ -142,7 +139,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
           NetworkMode: network,
           RestartPolicy: { Name: 'unless-stopped' },
         },
-        NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, 'lb') } },
+        NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, LOAD_BALANCER_NODE) } },
       });
       try {
         await lb.start();
@@ -168,9 +165,9 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       const container = deps.docker(engine).getContainer(containerName(pipelineId, environment.name, node));
       const info = await inspectOrUndefined(container);
       nodes[node] = info?.State.Running ? info.Image : undefined;
-      if (node === 'author' && info?.State.Running) authorUrl = `http://${publishAddress(engine)}:${await publishedPort(container, 8080).catch(() => 0)}/`;
+      if (node === AUTHOR_NODE && info?.State.Running) authorUrl = `http://${publishAddress(engine)}:${await publishedPort(container, 8080).catch(() => 0)}/`;
     }
-    const lbPort = await publishedPort(docker.getContainer(containerName(pipelineId, environment.name, 'lb')), LB_PORT);
+    const lbPort = await publishedPort(docker.getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE)), LB_PORT);
     return { url: `http://${publishAddress(environment.docker)}:${lbPort}/`, authorUrl, nodes };
   }
 
@@ -234,12 +231,12 @@ async function runToCompletion(docker: import('dockerode'), spec: { Image: strin
 
 /** Removes every container and network of a pipeline (tests and `stagecoach` clean-up; never used by workflows). */
 export async function removePipelineTopology(docker: import('dockerode'), pipelineId: string): Promise<number> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  const containers = await docker.listContainers({ all: true, filters: { label: [labelFilter(LABEL.pipeline, pipelineId)] } });
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  const networks = await docker.listNetworks({ filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  const networks = await docker.listNetworks({ filters: { label: [labelFilter(LABEL.pipeline, pipelineId)] } });
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
   // The nodes' mount volumes (the app's data): only when the whole topology goes.
-  const { Volumes: volumes } = await docker.listVolumes({ filters: { label: [`${LABEL.pipeline}=${pipelineId}`] } });
+  const { Volumes: volumes } = await docker.listVolumes({ filters: { label: [labelFilter(LABEL.pipeline, pipelineId)] } });
   await Promise.all((volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
   return containers.length;
 }

@@ -15,6 +15,7 @@
  * Pure functions, no imports of Node modules: safe in workflow code as well as in activities.
  */
 import type { DockerHostConfig, EnvironmentConfig } from '../shared/types';
+import { AUTHOR_NODE, LOAD_BALANCER_NODE, dispatcherNodeName, pairName, parsePairName, publishNodeName } from './names';
 
 /** Where containers publish their ports, and where the worker reaches them, unless an engine says otherwise. */
 export const LOCAL_ADDRESS = '127.0.0.1';
@@ -38,17 +39,12 @@ export interface NodeEngine {
   subnet?: string;
 }
 
-/** Every node an environment may run: its author, then each pair's publish and dispatcher. */
-export function environmentNodeNames(environment: EnvironmentConfig): string[] {
-  return ['author', ...Array.from({ length: environment.pairs }, (_, i) => [`publish-${i + 1}`, `dispatcher-${i + 1}`]).flat()];
-}
-
 /** The placement keys that may name a node's engine, the most specific first: `publish-2`, then `pair-2`. */
 export function placementKeys(node: string): string[] {
-  if (node === 'author') return ['author'];
-  const m = /^(publish|dispatcher|pair)-(\d+)$/.exec(node);
-  if (!m) return [];
-  return m[1] === 'pair' ? [node] : [node, `pair-${m[2]}`];
+  if (node === AUTHOR_NODE) return [AUTHOR_NODE];
+  const parsed = parsePairName(node);
+  if (!parsed) return [];
+  return parsed.kind === 'pair' ? [node] : [node, pairName(parsed.pair)];
 }
 
 /** The engine a node (author, publish-N, dispatcher-N, lb) runs on. */
@@ -100,9 +96,9 @@ const formatAddress = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift)
 export function fixedAddress(subnet: string, node: string): string | undefined {
   const parsed = parseSubnet(subnet);
   if (!parsed) return undefined;
-  const pair = /^(publish|dispatcher)-(\d+)$/.exec(node);
-  const offset = node === 'lb' ? 2 : node === 'author' ? 3
-    : pair ? (pair[1] === 'dispatcher' ? 10 : 100) + Number(pair[2]) : undefined;
+  const member = parsePairName(node);
+  const offset = node === LOAD_BALANCER_NODE ? 2 : node === AUTHOR_NODE ? 3
+    : member && member.kind !== 'pair' ? (member.kind === 'dispatcher' ? 10 : 100) + member.pair : undefined;
   return offset === undefined ? undefined : formatAddress(parsed.base + offset);
 }
 
@@ -129,23 +125,25 @@ export function dynamicRange(subnet: string): string | undefined {
 
 /** Where HAProxy reaches pair N's dispatcher: its name on the load balancer's engine, its fixed address elsewhere. */
 export function dispatcherAddress(environment: EnvironmentConfig, pair: number): string {
-  const engine = engineOf(environment, `dispatcher-${pair}`);
-  if (engine.name === DEFAULT_ENGINE || !engine.subnet) return `dispatcher-${pair}`;
-  return fixedAddress(engine.subnet, `dispatcher-${pair}`)!;
+  const dispatcher = dispatcherNodeName(pair);
+  const engine = engineOf(environment, dispatcher);
+  if (engine.name === DEFAULT_ENGINE || !engine.subnet) return dispatcher;
+  return fixedAddress(engine.subnet, dispatcher)!;
 }
 
 /** Where pair N's dispatcher reaches its publish: its name on the same engine, its fixed address on another. */
 export function publishNodeAddress(environment: EnvironmentConfig, pair: number): string {
-  const publish = engineOf(environment, `publish-${pair}`);
-  if (publish.name === engineOf(environment, `dispatcher-${pair}`).name || !publish.subnet) return `publish-${pair}`;
-  return fixedAddress(publish.subnet, `publish-${pair}`)!;
+  const node = publishNodeName(pair);
+  const publish = engineOf(environment, node);
+  if (publish.name === engineOf(environment, dispatcherNodeName(pair)).name || !publish.subnet) return node;
+  return fixedAddress(publish.subnet, node)!;
 }
 
 /** Where a node runs, for the rollout's state: a pair split across engines names both; its environment's own, nothing. */
 export function placementLabel(environment: EnvironmentConfig, node: string): string | undefined {
-  if (node.startsWith('pair-')) {
-    const pair = node.slice('pair-'.length);
-    const [publish, dispatcher] = [engineOf(environment, `publish-${pair}`).name, engineOf(environment, `dispatcher-${pair}`).name];
+  const parsed = parsePairName(node);
+  if (parsed?.kind === 'pair') {
+    const [publish, dispatcher] = [engineOf(environment, publishNodeName(parsed.pair)).name, engineOf(environment, dispatcherNodeName(parsed.pair)).name];
     if (publish !== dispatcher) return `publish on ${publish}, dispatcher on ${dispatcher}`;
     return publish === DEFAULT_ENGINE ? undefined : publish;
   }
@@ -155,6 +153,6 @@ export function placementLabel(environment: EnvironmentConfig, node: string): st
 
 /** The load balancer's address as a node on `engine` sees it: its name on its own engine, its fixed address elsewhere. */
 export function loadBalancerAddress(environment: EnvironmentConfig, engine: NodeEngine): string {
-  if (engine.name === DEFAULT_ENGINE || !environment.subnet) return 'lb';
-  return fixedAddress(environment.subnet, 'lb')!;
+  if (engine.name === DEFAULT_ENGINE || !environment.subnet) return LOAD_BALANCER_NODE;
+  return fixedAddress(environment.subnet, LOAD_BALANCER_NODE)!;
 }

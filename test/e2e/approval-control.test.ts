@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { StagecoachError } from '../../src/client/operations';
-import { containerName } from '../../src/activities/docker';
+import { containerName } from '../../src/topology/names';
 import { executionWorkflowId } from '../../src/shared/ids';
 import { approveSignal, scheduleSignal } from '../../src/shared/messages';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';

@@ -16,6 +16,7 @@ import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { rolloutWorkflowId } from '../../src/shared/ids';
 import { rolloutStateQuery } from '../../src/shared/messages';
 import type { CycleRecord, ExecutionState, RolloutResult } from '../../src/shared/types';
+import { containerName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 
 const ID = 't-commerce';
@@ -79,7 +80,7 @@ async function deployUnderPatientLoad() {
 }
 const rollout = (executionId: string, env: 'stage' | 'prod') =>
   h.client.workflow.getHandle(rolloutWorkflowId(ID, executionId, env)).query(rolloutStateQuery) as Promise<RolloutResult>;
-const container = (env: string, node: string) => h.docker.getContainer(`sc-${ID}-${env}-${node}`);
+const container = (env: string, node: string) => h.docker.getContainer(containerName(ID, env, node));
 
 /** Runs a shell command in a container (as its user); answers its exit code and output. */
 async function exec(c: Docker.Container, command: string): Promise<{ exitCode: number; output: string }> {

@@ -1,6 +1,6 @@
 /** Pure pieces, without servers: report parsing, message rules, configuration defaults, rollout windows. */
 import { describe, expect, it } from 'vitest';
-import { parseJUnit } from '../../src/activities/docker';
+import { parseJUnit } from '../../src/activities/reports';
 import { parseShowStat } from '../../src/activities/load-balancer';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { renderHaproxyConfig } from '../../src/topology/haproxy-config';

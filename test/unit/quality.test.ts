@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { averageOf, changeOf, changesOf, slowestOf, slug } from '../../src/activities/audit';
 import {
   parseCobertura, parseCoveragePyJson, parseDuplication, ratingFromDebtRatio, ratingFromIssues, storeScanReports, summarizeSarif,
-} from '../../src/activities/quality';
+} from '../../src/activities/reports';
 import { createDirectoryArtifactStore } from '../../src/activities/artifacts';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { EXAMPLES_DIR } from '../../src/config/paths';

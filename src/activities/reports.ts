@@ -1,11 +1,41 @@
 /**
- * Code scanners' reports, as the app's test stage leaves them in /out, turned into the summaries the codeQuality
- * step's gates read: SARIF 2.1.0 (any linter or security scanner), coverage (coverage.py JSON or Cobertura XML) and
- * duplicated lines (our JSON, or jscpd's report). Pure parsers plus one helper that stores the reports in the
- * artifact store; the ratings follow SonarQube's definitions, which Cloud Manager's code quality uses.
+ * The reports an app's tests and scanners leave in /out, turned into what the steps and their gates read: JUnit XML
+ * (every test runner's results), SARIF 2.1.0 (any linter or security scanner), coverage (coverage.py JSON or
+ * Cobertura XML) and duplicated lines (our JSON, or jscpd's report). Pure parsers plus one helper that stores the
+ * scanners' reports in the artifact store; the ratings follow SonarQube's definitions, which Cloud Manager's code
+ * quality uses.
  */
 import type { CodeScanSummary, CoverageSummary, IssueCounts, IssueSeverity, Rating } from '../shared/types';
 import type { ArtifactStore } from './artifacts';
+
+export interface UnitTestResults {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** `classname.name` of each failing test. */
+  failures: string[];
+}
+
+/** Counts a JUnit XML report (the format every test runner can write). */
+export function parseJUnit(xml: string): UnitTestResults {
+  const results: UnitTestResults = { total: 0, passed: 0, failed: 0, skipped: 0, failures: [] };
+  const testcase = /<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g;
+  const attr = (attrs: string, name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(attrs)?.[1] ?? '';
+  for (const match of xml.matchAll(testcase)) {
+    const [, attrs, body = ''] = match;
+    results.total += 1;
+    if (/<(failure|error)\b/.test(body)) {
+      results.failed += 1;
+      results.failures.push([attr(attrs, 'classname'), attr(attrs, 'name')].filter(Boolean).join('.'));
+    } else if (/<skipped\b/.test(body)) {
+      results.skipped += 1;
+    } else {
+      results.passed += 1;
+    }
+  }
+  return results;
+}
 
 const SEVERITIES: IssueSeverity[] = ['blocker', 'critical', 'major', 'minor', 'info'];
 type IssueType = 'security' | 'reliability' | 'maintainability';
