@@ -30,15 +30,17 @@ export class NodeCycleRunner {
 
   /** Runs these steps of a node's cycle toward the new images; with `completesCycle` the node is then done. */
   deploy(n: RolloutNodeState, steps: readonly CycleStep[], { completesCycle }: { completesCycle: boolean }): Promise<void> {
-    return this.runSteps(n, steps, this.newImages, 'deploy', completesCycle);
+    return this.runSteps(n, steps, { images: this.newImages, pass: 'deploy', completesCycle });
   }
 
   /** Runs a node's whole cycle back to `images` (what it ran before), then marks it restored. */
   restore(n: RolloutNodeState, images: NodeImages): Promise<void> {
-    return this.runSteps(n, n.role === 'author' ? AUTHOR_CYCLE : PAIR_CYCLE, images, 'restore', true);
+    return this.runSteps(n, n.role === 'author' ? AUTHOR_CYCLE : PAIR_CYCLE, { images, pass: 'restore', completesCycle: true });
   }
 
-  private async runSteps(n: RolloutNodeState, steps: readonly CycleStep[], images: NodeImages, pass: CyclePass, completesCycle: boolean) {
+  private async runSteps(
+    n: RolloutNodeState, steps: readonly CycleStep[], { images, pass, completesCycle }: { images: NodeImages; pass: CyclePass; completesCycle: boolean },
+  ) {
     const { record } = this.ctx;
     for (const step of steps) {
       record.setPhase(n, pass === 'restore' && step.phase === 'deploying' ? 'restoring' : step.phase);

@@ -16,16 +16,17 @@ export class RequestHold {
   }
 
   hold(): Promise<void> {
-    return this.set(true, 'deploy');
+    return this.set('holdRequests', 'deploy');
   }
 
   release(pass: CyclePass): Promise<void> {
-    return this.set(false, pass);
+    return this.set('releaseRequests', pass);
   }
 
-  private async set(hold: boolean, pass: CyclePass): Promise<void> {
+  private async set(op: 'holdRequests' | 'releaseRequests', pass: CyclePass): Promise<void> {
+    const hold = op === 'holdRequests';
     const r = await loadBalancerActivities.setRequestHold({ ...this.ctx.target, hold });
     this.held = hold;
-    this.ctx.record.recordEffect({ node: 'lb', op: hold ? 'holdRequests' : 'releaseRequests', restore: pass === 'restore', detail: r.detail });
+    this.ctx.record.recordEffect({ node: 'lb', op, restore: pass === 'restore', detail: r.detail });
   }
 }
