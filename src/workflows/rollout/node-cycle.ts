@@ -16,7 +16,7 @@ type ContainerRole = keyof NodeImages;
 
 export class NodeCycleRunner {
   /** The images this rollout deploys. */
-  readonly newImages: NodeImages;
+  private readonly newImages: NodeImages;
   /** Only when the app declares them, so rollouts recorded before they existed replay as they ran. */
   private readonly filesystem?: { readOnlyRootFilesystem: boolean; mounts: string[] };
 
