@@ -361,8 +361,23 @@ export interface CycleRecord { at: string; node: string; op: string; restore: bo
 /** One hook command run during a rollout: where, what, and how it ended. */
 export interface HookRun { phase: 'deploy' | 'postDeploy'; index: number; command: string; exitCode: number; output: string; durationMs: number }
 
-/** What a rollingDeployment answers (and its `state` query returns): its state and its recorded cycle. */
-export type RolloutResult = RolloutState & { cycle: CycleRecord[] };
+/** Where a rollout is in its plan: the plan stage it runs and, in a stage of pairs, the window of pairs it rolls. */
+export interface RolloutPlanPosition {
+  plan: DeploymentStrategy;
+  /** The plan stage running now (0-based), of `stages`. */
+  stage: number;
+  stages: number;
+  /** What that stage does: `author`, `pairs`, or the environment operation (`deployHook`, `holdRequests`, ...). */
+  does: string;
+  /** In a stage of pairs: the window rolling now (0-based), of `of`, and its pair numbers. */
+  window?: { index: number; of: number; pairs: number[] };
+}
+
+/**
+ * What a rollingDeployment answers (and its `state` query returns): its state and its recorded cycle. Only the query
+ * carries `position`: the progress it reports and the result it returns stay as they were recorded.
+ */
+export type RolloutResult = RolloutState & { cycle: CycleRecord[]; position?: RolloutPlanPosition };
 
 export interface ExecutionState {
   id: string;

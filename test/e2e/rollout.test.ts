@@ -168,7 +168,11 @@ describe('rolling deployment to a 2-pair Production', () => {
     for (;;) {
       const r = await rollout(executionId).catch(() => undefined);
       const pair2 = r?.nodes.find((n) => n.name === 'pair-2');
-      if (pair2 && ['detached', 'deploying', 'health-checking'].includes(pair2.phase)) break;
+      if (pair2 && ['detached', 'deploying', 'health-checking'].includes(pair2.phase)) {
+        // The plan position, rebuilt by the run that continued as new: the pairs stage, its second window.
+        expect(r!.position).toMatchObject({ plan: 'rolling', stage: 2, does: 'pairs', window: { index: 1, of: 2, pairs: [2] } });
+        break;
+      }
       if (Date.now() > deadline) throw new Error(`pair-2 never started: ${JSON.stringify(r?.nodes)}`);
       await new Promise((res) => setTimeout(res, 100));
     }

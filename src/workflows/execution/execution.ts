@@ -1,7 +1,7 @@
 /**
  * One pipeline execution: its state, its message handlers and its step loop. The step list is data (shared/steps.ts),
- * each action's work lives in step-runners.ts; this class owns statuses, times, waits, cancellation and what the
- * Web UI shows.
+ * each action's work lives in a runner of its phase (step-runners.ts maps actions to runners); this class owns
+ * statuses, times, waits, cancellation and what the Web UI shows.
  */
 import {
   ApplicationFailure, CancellationScope, ParentClosePolicy, condition, isCancellation, setCurrentDetails, setHandler,
@@ -20,7 +20,8 @@ import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/se
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
 import { durationMs, payloadProblem, refusalReason } from './message-rules';
 import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
-import { STEP_RUNNERS, StopExecution, type Decisions, type StepContext } from './step-runners';
+import { STEP_RUNNERS } from './step-runners';
+import { StopExecution, type Decisions, type StepContext } from './step-context';
 import { eventDelivery } from '../event-delivery';
 
 const now = () => new Date().toISOString();
