@@ -5,6 +5,7 @@
 import { ActivityCancellationType, proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../shared/errors';
+import { pairName } from '../topology/names';
 
 const retry = (maximumAttempts: number): RetryPolicy => ({
   maximumAttempts,
@@ -44,7 +45,7 @@ export const PROFILES = {
 export function activitySummary(name: string, input: unknown): string {
   const i = (input ?? {}) as Record<string, unknown>;
   const env = (i.environment as { name?: string } | undefined)?.name;
-  const parts = [env, i.node ?? i.server, i.state, i.role && i.node ? undefined : i.role, i.pair !== undefined ? `pair-${String(i.pair)}` : undefined,
+  const parts = [env, i.node ?? i.server, i.state, i.role && i.node ? undefined : i.role, i.pair !== undefined ? pairName(Number(i.pair)) : undefined,
     i.kind, i.what, i.branch ? `branch ${String(i.branch)}` : undefined]
     .filter((p) => typeof p === 'string' && p.length > 0) as string[];
   return parts.length ? `${name}: ${parts.join(' ')}` : name;

@@ -6,6 +6,7 @@
 import type { HookRun } from '../../shared/types';
 import { containerActivities } from '../activity-profiles';
 import type { RolloutContext } from './context';
+import { AUTHOR_NODE } from '../../topology/names';
 
 /** A deploy hook that exited non-zero: the rollout fails and rolls back (not an activity failure: nothing to retry). */
 export class HookFailed extends Error {
@@ -19,11 +20,11 @@ export async function runHooks(ctx: RolloutContext, phase: HookRun['phase']): Pr
   if (!commands.length || !input.images.app) return;
   for (const [index, command] of commands.entries()) {
     const run = await containerActivities.runHook({
-      ...ctx.target, node: 'author', phase, index, command, hookKey: ctx.effectKey('author', `${phase}-hook-${index}`, 'deploy'),
+      ...ctx.target, node: AUTHOR_NODE, phase, index, command, hookKey: ctx.effectKey(AUTHOR_NODE, `${phase}-hook-${index}`, 'deploy'),
     });
     const hook: HookRun = { phase, index, command, exitCode: run.exitCode, output: run.output, durationMs: run.durationMs };
     const detail = `${phase} hook #${index + 1} exited ${run.exitCode}${run.output ? `: ${run.output.split('\n').slice(-3).join(' | ')}` : ''}`;
-    record.recordEffect({ node: 'author', op: phase === 'deploy' ? 'deployHook' : 'postDeployHook', restore: false, detail, hook });
+    record.recordEffect({ node: AUTHOR_NODE, op: phase === 'deploy' ? 'deployHook' : 'postDeployHook', restore: false, detail, hook });
     if (run.exitCode !== 0) {
       if (phase === 'deploy') throw new HookFailed(`deploy hook "${command}" exited ${run.exitCode}: ${run.output.split('\n').slice(-5).join('\n')}`);
       record.state.reason = `the post-deploy hook "${command}" exited ${run.exitCode} (the new version is serving)`;

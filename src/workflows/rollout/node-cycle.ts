@@ -8,11 +8,11 @@ import { cacheActivities, containerActivities, healthActivities, loadBalancerAct
 import { durationMs } from '../execution/message-rules';
 import { AUTHOR_CYCLE, PAIR_CYCLE, type CycleStep } from '../rollout-plan';
 import type { CyclePass, RolloutContext } from './context';
+import { AUTHOR_NODE, dispatcherNodeName, pairMemberName, pairName, pairNumber, publishNodeName, type ContainerRole } from '../../topology/names';
 
 /** The images a node should run after its cycle, by container role (absent: that container stays as it is). */
 export interface NodeImages { author?: string; publish?: string; dispatcher?: string }
 
-type ContainerRole = keyof NodeImages;
 
 export class NodeCycleRunner {
   /** The images this rollout deploys. */
@@ -52,8 +52,8 @@ export class NodeCycleRunner {
   /** Runs one operation of a node's cycle. `images` are what the node should run after it. */
   private async perform(n: RolloutNodeState, step: CycleStep, images: NodeImages, pass: CyclePass): Promise<void> {
     const { target, input } = this.ctx;
-    const pair = n.role === 'pair' ? Number(n.name.slice('pair-'.length)) : 0;
-    const server = `pair-${pair}`;
+    const pair = n.role === 'pair' ? pairNumber(n.name)! : 0;
+    const server = pairName(pair);
     const replace = async (role: ContainerRole, nodeName: string) => {
       const image = images[role];
       if (!image) return 'unchanged';
@@ -68,7 +68,7 @@ export class NodeCycleRunner {
     const health = async (role: ContainerRole) => {
       const port = n.ports?.[role];
       if (!port) return 'unchanged';
-      const host = publishAddress(engineOf(target.environment, role === 'author' ? 'author' : `${role}-${pair}`).docker);
+      const host = publishAddress(engineOf(target.environment, role === AUTHOR_NODE ? AUTHOR_NODE : pairMemberName(role, pair)).docker);
       const r = await healthActivities.checkHealth({ url: `http://${host}:${port}${input.app.healthPath}`, what: `${role} of ${n.name}` });
       return `healthy after ${r.attempts} attempt(s)`;
     };
@@ -81,9 +81,9 @@ export class NodeCycleRunner {
         break;
       }
       case 'maint': detail = (await loadBalancerActivities.setServerState({ ...target, server, state: 'maint' })).status; break;
-      case 'replacePublish': detail = await replace('publish', `publish-${pair}`); break;
-      case 'replaceDispatcher': detail = await replace('dispatcher', `dispatcher-${pair}`); break;
-      case 'replaceAuthor': detail = await replace('author', 'author'); break;
+      case 'replacePublish': detail = await replace('publish', publishNodeName(pair)); break;
+      case 'replaceDispatcher': detail = await replace('dispatcher', dispatcherNodeName(pair)); break;
+      case 'replaceAuthor': detail = await replace('author', AUTHOR_NODE); break;
       case 'healthPublish': detail = await health('publish'); break;
       case 'healthDispatcher': detail = await health('dispatcher'); break;
       case 'healthAuthor': detail = await health('author'); break;

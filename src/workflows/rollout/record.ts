@@ -7,6 +7,7 @@ import { rolloutProgressSignal } from '../../shared/messages';
 import type { CycleRecord, EnvironmentConfig, RolloutNodeState, RolloutPlanPosition, RolloutResult } from '../../shared/types';
 import { placementLabel } from '../../topology/placement';
 import type { RolloutInput } from './input';
+import { AUTHOR_NODE, pairName } from '../../topology/names';
 
 export class RolloutRecord {
   readonly state: RolloutResult;
@@ -69,8 +70,8 @@ function initialState(input: RolloutInput): RolloutResult {
     status: 'RUNNING',
     window: environment.window,
     nodes: [
-      ...(input.images.app ? [{ name: 'author', role: 'author' as const, phase: 'pending' as const, ...placedOn(environment, 'author') }] : []),
-      ...pairs.map((p) => ({ name: `pair-${p}`, role: 'pair' as const, phase: 'pending' as const, ...placedOn(environment, `pair-${p}`) })),
+      ...(input.images.app ? [{ name: AUTHOR_NODE, role: 'author' as const, phase: 'pending' as const, ...placedOn(environment, AUTHOR_NODE) }] : []),
+      ...pairs.map((p) => ({ name: pairName(p), role: 'pair' as const, phase: 'pending' as const, ...placedOn(environment, pairName(p)) })),
     ],
     cycle: [],
   };

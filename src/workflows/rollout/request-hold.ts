@@ -4,6 +4,7 @@
  */
 import { loadBalancerActivities } from '../activity-profiles';
 import type { CyclePass, RolloutContext } from './context';
+import { LOAD_BALANCER_NODE } from '../../topology/names';
 
 export class RequestHold {
   private held = false;
@@ -27,6 +28,6 @@ export class RequestHold {
     const hold = op === 'holdRequests';
     const r = await loadBalancerActivities.setRequestHold({ ...this.ctx.target, hold });
     this.held = hold;
-    this.ctx.record.recordEffect({ node: 'lb', op, restore: pass === 'restore', detail: r.detail });
+    this.ctx.record.recordEffect({ node: LOAD_BALANCER_NODE, op, restore: pass === 'restore', detail: r.detail });
   }
 }

@@ -16,6 +16,7 @@ import { NodeCycleRunner } from './node-cycle';
 import { RolloutRecord } from './record';
 import { RequestHold } from './request-hold';
 import { rollBack } from './rollback';
+import { AUTHOR_NODE, dispatcherNodeName, pairName, pairNumber, publishNodeName } from '../../topology/names';
 
 type PairStage = Extract<PlanStage, { kind: 'pairs' }>;
 
@@ -66,10 +67,10 @@ export class Rollout {
     // What each node runs now is what a rollback restores ('' where the node does not exist yet). Known before any
     // node is touched, so a crash or a cancellation in the middle of a replacement cannot lose it.
     for (const n of state.nodes) {
-      const pair = n.name.slice('pair-'.length);
+      const pair = pairNumber(n.name) ?? 0;
       n.previousImages = n.role === 'author'
-        ? { author: before.nodes.author ?? '' }
-        : { publish: this.input.images.app ? before.nodes[`publish-${pair}`] ?? '' : '', dispatcher: before.nodes[`dispatcher-${pair}`] ?? '' };
+        ? { author: before.nodes[AUTHOR_NODE] ?? '' }
+        : { publish: this.input.images.app ? before.nodes[publishNodeName(pair)] ?? '' : '', dispatcher: before.nodes[dispatcherNodeName(pair)] ?? '' };
     }
     this.record.reportProgress();
   }
@@ -94,7 +95,7 @@ export class Rollout {
 
   private async deployAuthor(steps: readonly CycleStep[]): Promise<void> {
     if (!this.input.images.app) return;
-    const author = this.record.node('author');
+    const author = this.record.node(AUTHOR_NODE);
     if (!this.touched.includes(author)) this.touched.push(author);
     await this.cycle.deploy(author, steps, { completesCycle: true });
   }
@@ -109,7 +110,7 @@ export class Rollout {
     for (const [w, pairs] of windows.entries()) {
       if (w < firstWindow) continue;
       this.record.position = { ...this.record.position!, window: { index: w, of: windows.length, pairs } };
-      const nodes = pairs.map((p) => this.record.node(`pair-${p}`));
+      const nodes = pairs.map((p) => this.record.node(pairName(p)));
       this.touched.push(...nodes.filter((n) => !this.touched.includes(n)));
       const results = await Promise.allSettled(nodes.map((n) => this.cycle.deploy(n, stage.steps, { completesCycle })));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -123,7 +124,7 @@ export class Rollout {
   private async runEnvironmentOperation(op: CycleOperation): Promise<void> {
     const { state } = this.record;
     if (op === 'deployHook') {
-      state.currentNode = this.input.images.app ? 'author' : state.currentNode;
+      state.currentNode = this.input.images.app ? AUTHOR_NODE : state.currentNode;
       await runHooks(this.ctx, 'deploy');
     } else if (op === 'postDeployHook') {
       await runHooks(this.ctx, 'postDeploy');
