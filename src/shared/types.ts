@@ -402,6 +402,8 @@ export interface ExecutionState {
   /** URLs (on 127.0.0.1) where each environment serves. */
   urls: Partial<Record<EnvironmentType, string>>;
   audit: AuditEntry[];
+  /** Refused requests left out of `audit` by its per-sender bound, counted by sender (absent: none). */
+  refusalsDropped?: Record<string, number>;
   /** Why the execution ended the way it did, when it did not finish. */
   reason?: string;
   /** For a re-execution: the execution whose artifacts it deploys. */
@@ -429,4 +431,6 @@ export interface PipelineState {
   executions: ExecutionSummary[];
   nextExecutionNumber: number;
   audit: AuditEntry[];
+  /** Refused requests left out of `audit` by its per-sender bound, counted by sender (absent: none). */
+  refusalsDropped?: Record<string, number>;
 }

@@ -19,6 +19,7 @@ import {
   MODES, TRIGGERS, type AuditEntry, type ExecutionSummary, type PipelineConfig, type PipelineState, type Trigger,
 } from '../shared/types';
 import { quickActivities } from './activity-profiles';
+import { appendAuditEntry } from './audit-log';
 import { durationMs } from './execution/message-rules';
 import type { ExecutionInput, ExecutionResult } from './execution/state';
 import { pipelineExecution } from './pipeline-execution';
@@ -26,10 +27,11 @@ import { pipelineExecution } from './pipeline-execution';
 export interface PipelineInput {
   pipelineId: string;
   /** Carried over by continue-as-new. */
-  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit'> & { lastConfig?: PipelineConfig; lastSeenCommit?: string };
+  carried?: Pick<PipelineState, 'executions' | 'nextExecutionNumber' | 'audit' | 'refusalsDropped'> & { lastConfig?: PipelineConfig; lastSeenCommit?: string };
 }
 
 const KEPT_EXECUTIONS = 20;
+const PIPELINE_ACCEPTED_KEPT = 100;
 
 function startProblem(request: unknown): string | undefined {
   if (typeof request !== 'object' || request === null) return 'start takes one object argument, e.g. {"by": "alice"}';
@@ -67,6 +69,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     executions: input.carried?.executions ?? [],
     nextExecutionNumber: input.carried?.nextExecutionNumber ?? 1,
     audit: input.carried?.audit ?? [],
+    ...(input.carried?.refusalsDropped ? { refusalsDropped: input.carried.refusalsDropped } : {}),
   };
   let running: { summary: ExecutionSummary; handle: ChildWorkflowHandle<typeof pipelineExecution> } | undefined;
   let starting = false;
@@ -75,8 +78,9 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   let pollInterval = lastConfig?.triggers?.onCommit?.pollInterval;
 
   const audit = (entry: Omit<AuditEntry, 'at'>) => {
-    state.audit.push({ at: new Date().toISOString(), ...entry });
-    if (state.audit.length > 100) state.audit.splice(0, state.audit.length - 100);
+    // The pipeline lives for ever: its own accepted entries (starts, re-executes) are bounded too; each execution
+    // keeps every decision in its own log.
+    appendAuditEntry(state, { at: new Date().toISOString(), ...entry }, { acceptedKept: PIPELINE_ACCEPTED_KEPT });
   };
 
   setHandler(pipelineStateQuery, () => ({ ...state, running: running?.summary }));
@@ -216,7 +220,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       if (!running) {
         await continueAsNew<typeof pipeline>({
           pipelineId: state.pipelineId,
-          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit, lastConfig, lastSeenCommit },
+          carried: { executions: state.executions, nextExecutionNumber: state.nextExecutionNumber, audit: state.audit, ...(state.refusalsDropped ? { refusalsDropped: state.refusalsDropped } : {}), lastConfig, lastSeenCommit },
         });
       }
     }

@@ -4,6 +4,7 @@ import { isConfigured, stepsFor } from '../../shared/steps';
 import type {
   AuditEntry, ExecutionMode, ExecutionState, ExecutionStatus, PipelineConfig, StepState, Trigger, WaitingState,
 } from '../../shared/types';
+import { appendAuditEntry } from '../audit-log';
 
 export interface ExecutionInput {
   pipelineId: string;
@@ -81,10 +82,9 @@ export function stepOf(state: ExecutionState, stepId: string): StepState | undef
   return state.steps.find((s) => s.stepId === stepId);
 }
 
+/** Every decision is kept; refusals are bounded per sender (audit-log.ts). */
 export function appendAudit(state: ExecutionState, entry: AuditEntry): void {
-  state.audit.push(entry);
-  // Bounded: a flood of refused signals must not grow the state (and every query answer) without limit.
-  if (state.audit.length > 200) state.audit.splice(0, state.audit.length - 200);
+  appendAuditEntry(state, entry);
 }
 
 function formatRemaining(ms: number): string {
