@@ -22,6 +22,29 @@ export interface ResolvedCommit {
   version: string;
 }
 
+/**
+ * The repository as git's argument. Every git call also puts `--` before it, and a repository that begins with "-"
+ * is refused outright: git would read it as an option (`-oProxyCommand=…` runs a command).
+ */
+function repositoryArgument(repository: string): string {
+  const url = resolveRepository(repository);
+  if (repository.trim().startsWith('-') || url.startsWith('-')) {
+    throw ApplicationFailure.create({
+      type: NonRetryable.InvalidConfig, nonRetryable: true,
+      message: `Repository "${repository}" begins with "-": give a URL or a path (write ./${repository.trim()} for a directory of that name)`,
+    });
+  }
+  return url;
+}
+
+/** A commit id as git prints it (hex): anything else could be read as an option or a revision expression. */
+function commitArgument(commitId: string): string {
+  if (!/^[0-9a-f]{7,64}$/.test(commitId)) {
+    throw ApplicationFailure.create({ type: NonRetryable.InvalidConfig, nonRetryable: true, message: `"${commitId}" is not a commit id (hex digits)` });
+  }
+  return commitId;
+}
+
 async function git(args: string[], cwd?: string): Promise<string> {
   const { stdout } = await run('git', args, { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
   return stdout;
@@ -36,7 +59,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
 
   /** Keeps a bare mirror of the repository current and answers its path. */
   function syncMirror(repository: string): Promise<string> {
-    const url = resolveRepository(repository);
+    const url = repositoryArgument(repository);
     const dir = mirrorDir(url);
     const previous = syncing.get(dir) ?? Promise.resolve(dir);
     const next = previous.catch(() => dir).then(async () => {
@@ -48,7 +71,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
         // Clone beside it, then rename: another process never sees a half-made mirror.
         await fs.mkdir(path.dirname(dir), { recursive: true });
         const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
-        await git(['clone', '--mirror', '--quiet', url, partial]);
+        await git(['clone', '--mirror', '--quiet', '--', url, partial]);
         await fs.rename(partial, dir).catch(async (renameErr: NodeJS.ErrnoException) => {
           await fs.rm(partial, { recursive: true, force: true });
           if (renameErr.code !== 'ENOTEMPTY' && renameErr.code !== 'EEXIST') throw renameErr;
@@ -67,10 +90,10 @@ export function createGitActivities({ stateDir }: GitDeps) {
 
   /** The commit at the head of a branch, straight from the repository (no mirror): what a preflight needs. */
   async function branchHead(input: { repository: string; branch: string }): Promise<string> {
-    const url = resolveRepository(input.repository);
+    const url = repositoryArgument(input.repository);
     let heads: string;
     try {
-      heads = await git(['ls-remote', '--heads', url, `refs/heads/${input.branch}`]);
+      heads = await git(['ls-remote', '--heads', '--', url, `refs/heads/${input.branch}`]);
     } catch (err) {
       throw ApplicationFailure.create({
         type: NonRetryable.RepositoryNotFound,
@@ -80,7 +103,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
     }
     const line = heads.split('\n').find((l) => l.endsWith(`refs/heads/${input.branch}`));
     if (!line) {
-      const all = await git(['ls-remote', '--heads', url]).catch(() => '');
+      const all = await git(['ls-remote', '--heads', '--', url]).catch(() => '');
       const branches = all.split('\n').filter(Boolean).map((l) => l.split('refs/heads/')[1]);
       throw ApplicationFailure.create({
         type: NonRetryable.BranchNotFound,
@@ -99,7 +122,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
   async function resolveBranch(input: { repository: string; branch: string; pinnedCommit?: string }): Promise<ResolvedCommit> {
     const head = await branchHead(input);
     const mirror = await syncMirror(input.repository);
-    const commitId = input.pinnedCommit ?? head;
+    const commitId = commitArgument(input.pinnedCommit ?? head);
     if (input.pinnedCommit) {
       await git(['cat-file', '-e', `${commitId}^{commit}`], mirror).catch(() => {
         throw ApplicationFailure.create({
@@ -118,7 +141,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
    */
   async function exportCommit(repository: string, commitId: string, subdir = ''): Promise<Readable> {
     const mirror = await syncMirror(repository);
-    const treeish = subdir && subdir !== '.' ? `${commitId}:${subdir}` : commitId;
+    const treeish = subdir && subdir !== '.' ? `${commitArgument(commitId)}:${subdir}` : commitArgument(commitId);
     const child = spawn('git', ['archive', '--format=tar', treeish], { cwd: mirror, stdio: ['ignore', 'pipe', 'pipe'] });
     // A plain PassThrough, not the child's pipe socket: dockerode sends a small, already-finished socket as an empty
     // body ("Cannot locate specified Dockerfile").
@@ -135,7 +158,7 @@ export function createGitActivities({ stateDir }: GitDeps) {
   /** Whether a path exists in a commit (files the app may or may not ship, such as functional tests). */
   async function commitHasPath(repository: string, commitId: string, filePath: string): Promise<boolean> {
     const mirror = await syncMirror(repository);
-    const out = await git(['ls-tree', '--name-only', commitId, filePath], mirror).catch(() => '');
+    const out = await git(['ls-tree', '--name-only', commitArgument(commitId), '--', filePath], mirror).catch(() => '');
     return out.trim().length > 0;
   }
 
