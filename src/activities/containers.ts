@@ -91,13 +91,25 @@ export async function ensureNetwork(docker: Docker, name: string, labels: Record
 }
 
 /** The regular files of a tar stream (as `getArchive` answers a directory), by path below that directory. */
-export async function extractTar(archive: Readable): Promise<Map<string, Buffer>> {
+export async function extractTar(archive: Readable, limit?: { maxBytes: number; what: string }): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   const extract = tarStream.extract();
+  let total = 0;
   await new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
       const chunks: Buffer[] = [];
-      body.on('data', (c: unknown) => chunks.push(c as Buffer));
+      body.on('data', (c: unknown) => {
+        total += (c as Buffer).length;
+        if (limit && total > limit.maxBytes) {
+          archive.destroy();
+          reject(ApplicationFailure.create({
+            type: NonRetryable.InvalidImage, nonRetryable: true,
+            message: `${limit.what} exceed ${limit.maxBytes} bytes: keep only the report files there`,
+          }));
+          return;
+        }
+        chunks.push(c as Buffer);
+      });
       body.on('end', () => {
         if (header.type === 'file') files.set(header.name.split('/').slice(1).join('/'), Buffer.concat(chunks));
         next();

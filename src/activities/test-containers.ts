@@ -66,7 +66,7 @@ export async function runTestContainer(input: TestContainerInput): Promise<TestC
   try {
     await container.start();
     const output = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
-    const lines = new LineSplitter(input.log);
+    const lines = new LineSplitter(input.log, TEST_OUTPUT_LIMITS);
     const sink = { write: (chunk: Buffer) => { lines.push(chunk.toString('utf8')); return true; } };
     docker.modem.demuxStream(output, sink as never, sink as never);
     const drained = new Promise<void>((resolve) => { output.on('end', resolve); output.on('error', () => resolve()); output.on('close', resolve); });
@@ -75,8 +75,10 @@ export async function runTestContainer(input: TestContainerInput): Promise<TestC
     await Promise.race([drained, new Promise((r) => setTimeout(r, 2000))]);
     lines.flush();
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`test container stopped: ${String(ctx.cancellationSignal.reason ?? 'cancelled')}`);
-    const files = await container.getArchive({ path: input.reportsDir })
-      .then((archive) => extractTar(archive as unknown as Readable), () => new Map<string, Buffer>());
+    const archive = await container.getArchive({ path: input.reportsDir }).catch(() => undefined);
+    const files = archive
+      ? await extractTar(archive as unknown as Readable, { maxBytes: TEST_OUTPUT_LIMITS.reportBytes, what: `the reports in ${input.reportsDir} of ${input.image}` })
+      : new Map<string, Buffer>();
     return { exitCode: StatusCode, timedOut, durationMs: Date.now() - started, files };
   } finally {
     if (timer) clearTimeout(timer);
@@ -86,17 +88,44 @@ export async function runTestContainer(input: TestContainerInput): Promise<TestC
   }
 }
 
-/** Splits streamed text into lines for a log. */
-class LineSplitter {
+/**
+ * What a test image may make the worker hold or store: its output is the app's code talking, so a runaway or
+ * hostile test cannot fill the worker's memory or the artifact store.
+ */
+export const TEST_OUTPUT_LIMITS = {
+  /** Output kept in the step's log; past it, one line says how much more there was. */
+  logBytes: 8 * 1024 * 1024,
+  /** A longer line is cut (a stream with no newline must not grow in memory). */
+  lineBytes: 16 * 1024,
+  /** The reports directory, all files together; more fails the step with what to fix. */
+  reportBytes: 64 * 1024 * 1024,
+};
+
+/** Splits streamed text into lines for a log, within `limits`. */
+export class LineSplitter {
   private rest = '';
-  constructor(private readonly log: { write(line: string): void }) {}
+  private written = 0;
+  private skipped = 0;
+  constructor(private readonly log: { write(line: string): void }, private readonly limits: { logBytes: number; lineBytes: number }) {}
   push(text: string): void {
     const parts = (this.rest + text).split('\n');
     this.rest = parts.pop() ?? '';
-    for (const line of parts) this.log.write(line.replace(/\r$/, ''));
+    if (this.rest.length > this.limits.lineBytes) {
+      parts.push(this.rest); // write() cuts it; what follows of that line starts a new one
+      this.rest = '';
+    }
+    for (const line of parts) this.write(line.replace(/\r$/, ''));
   }
   flush(): void {
-    if (this.rest) this.log.write(this.rest);
+    if (this.rest) this.write(this.rest);
     this.rest = '';
+    if (this.skipped) this.log.write(`[stagecoach] output truncated: ${this.skipped} more bytes after the first ${this.limits.logBytes} were not kept`);
+    this.skipped = 0;
+  }
+  private write(line: string): void {
+    const cut = line.length > this.limits.lineBytes ? `${line.slice(0, this.limits.lineBytes)} [line cut at ${this.limits.lineBytes} bytes]` : line;
+    if (this.written + cut.length > this.limits.logBytes) { this.skipped += line.length + 1; return; }
+    this.written += cut.length + 1;
+    this.log.write(cut);
   }
 }
