@@ -19,7 +19,8 @@ import type { ExecutionState } from '../../src/shared/types';
 import { hasEnded, isWaitingAt, startHarness, type Harness } from '../helpers/harness';
 import { SECOND_APP_PIPELINE, makeSecondAppRepo, secondAppCommands } from '../helpers/second-app';
 
-// The page's own pipeline id, so its commands run verbatim (its containers are sc-second-app-*; ports Docker picks).
+// The page's own pipeline id, so its commands run verbatim (its containers are sc-second-app-*, on ports Docker picks;
+// the test removes them before and after, so it also removes a second-app a reader deployed on this machine).
 const ID = 'second-app';
 const MINUTE = 60_000;
 let h: Harness;
