@@ -20,7 +20,7 @@ const ALLOWED: Array<{ pattern: RegExp; runBy: string; reason: string }> = [
   { pattern: /^docker-compose /, runBy: 'test/e2e/compose.test.ts', reason: 'runs the compose commands of docs/operations.md verbatim' },
   { pattern: /^temporal workflow signal /, runBy: 'test/e2e/approval-control.test.ts', reason: 'approves and schedules through `temporal workflow signal`' },
   { pattern: /^curl .*\/api\/program\/1\/pipeline\/sample\/executions$/, runBy: 'test/e2e/api.test.ts', reason: 'sends GET …/executions with the sample tokens over real HTTP' },
-  { pattern: /^(mkdir -p|cp -R|git -C) /, runBy: 'test/unit/second-app-config.test.ts', reason: "runs the second app's repository commands of docs/deploy-your-own-app.md" },
+  { pattern: /^(mkdir -p|cp -R|git -C) /, runBy: 'test/e2e/second-app.test.ts', reason: "makes the second app's repository with the commands of docs/deploy-your-own-app.md, then deploys it" },
 ];
 
 interface DocCommand { file: string; line: number; text: string }

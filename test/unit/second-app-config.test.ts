@@ -10,19 +10,11 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config/paths';
 import { DEFAULT_PIPELINES_DIR, loadPipelineConfig } from '../../src/config/pipeline-config';
+import { makeSecondAppRepo } from '../helpers/second-app';
 
 const APP_DIR = path.join(PROJECT_ROOT, 'examples', 'second-app');
-const DOC = path.join(PROJECT_ROOT, 'docs', 'deploy-your-own-app.md');
 const read = (...parts: string[]) => fs.readFile(path.join(APP_DIR, ...parts), 'utf8');
 const exists = (...parts: string[]) => fs.access(path.join(APP_DIR, ...parts)).then(() => true, () => false);
-
-/** The lines of the page's shell block that makes the repository (the one that copies examples/second-app). */
-async function repositoryCommands(): Promise<string[]> {
-  const blocks = [...(await fs.readFile(DOC, 'utf8')).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].split('\n').filter(Boolean));
-  const block = blocks.find((lines) => lines.some((l) => l.startsWith('cp -R examples/second-app ')));
-  expect(block, 'docs/deploy-your-own-app.md has the block that copies examples/second-app').toBeDefined();
-  return block!.filter((l) => !l.startsWith('./bin/stagecoach '));
-}
 
 let tmp: string | undefined;
 afterAll(async () => {
@@ -56,9 +48,7 @@ describe('the second app (docs/deploy-your-own-app.md)', () => {
 
   it('makes its git repository with the commands the page gives', async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sc-second-app-'));
-    await fs.symlink(path.join(PROJECT_ROOT, 'examples'), path.join(tmp, 'examples'));
-    for (const line of await repositoryCommands()) await promisify(execFile)('sh', ['-c', line], { cwd: tmp });
-    const repo = path.join(tmp, '.stagecoach', 'repos', 'second-app');
+    const repo = await makeSecondAppRepo(tmp);
     const git = async (...args: string[]) => (await promisify(execFile)('git', ['-C', repo, ...args])).stdout.trim();
     expect(await git('rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
     expect(await git('show', 'main:VERSION')).toBe('1.0.0');

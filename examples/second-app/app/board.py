@@ -3,6 +3,7 @@
 
 Environment:
   APP_MODE          publish | author (Stagecoach sets it per node; default publish)
+  STAGECOACH_NODE   the node this container is, e.g. publish-2 (Stagecoach sets it; shown by the health path)
   PORT              listening port (Stagecoach sets it from app.port; default 9000)
   APP_VERSION_FILE  the VERSION file (default /srv/board/VERSION)
 """
@@ -34,23 +35,24 @@ def board_page(version, mode):
     ) % (rows, html.escape(version), html.escape(mode))
 
 
-def route(path, version, mode):
-    """(status, content type, body) for a path: the board, its health, or 404."""
+def route(path, version, mode, node="local"):
+    """(status, content type, body) for a path: the board, its health (naming the node that answered), or 404."""
     if path == "/":
         return 200, "text/html; charset=utf-8", board_page(version, mode)
     if path == "/healthz":
-        return 200, "application/json", json.dumps({"status": "ok", "version": version, "mode": mode}) + "\n"
+        health = {"status": "ok", "version": version, "mode": mode, "node": node}
+        return 200, "application/json", json.dumps(health) + "\n"
     return 404, "text/plain; charset=utf-8", "not found\n"
 
 
-def make_handler(version, mode):
+def make_handler(version, mode, node="local"):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "board"
         sys_version = ""
 
         def do_GET(self):
-            status, content_type, body = route(self.path.split("?", 1)[0], version, mode)
+            status, content_type, body = route(self.path.split("?", 1)[0], version, mode, node)
             data = body.encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -67,8 +69,9 @@ def make_handler(version, mode):
 
 
 def main():
-    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "9000"))),
-                                 make_handler(read_version(), os.environ.get("APP_MODE", "publish")))
+    env = os.environ
+    handler = make_handler(read_version(), env.get("APP_MODE", "publish"), env.get("STAGECOACH_NODE", "local"))
+    server = ThreadingHTTPServer(("0.0.0.0", int(env.get("PORT", "9000"))), handler)
     # shutdown() waits for serve_forever to return, so it cannot run in the signal handler's own (main) thread.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     server.serve_forever()

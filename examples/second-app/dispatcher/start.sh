@@ -16,6 +16,13 @@ i=0
 case "$PUBLISH_HOST" in
   *[!0-9.]*) while ! getent hosts "$PUBLISH_HOST" >/dev/null 2>&1 && [ "$i" -lt 25 ]; do i=$((i + 1)); sleep 0.2; done;;
 esac
-varnishd -C -f /var/lib/varnish/board.vcl -n /tmp/varnish-check >/dev/null
+# varnishd -C writes the compiled C, and any error, to stderr: keep the compiler's message only (without the
+# scratch directory's clean-up notice), and exit 1 with it.
+if ! message=$(varnishd -C -f /var/lib/varnish/board.vcl -n /tmp/varnish-check 2>&1 >/dev/null); then
+  echo "dispatcher: invalid VCL:" >&2
+  printf '%s\n' "$message" | grep -v "^Could not delete 'vcl_" >&2
+  exit 1
+fi
+rm -rf /tmp/varnish-check
 [ "${1:-}" = validate ] && { echo "dispatcher: VCL ok"; exit 0; }
 exec varnishd -F -a :80 -f /var/lib/varnish/board.vcl -s malloc,32M -n /var/lib/varnish/board

@@ -20,9 +20,9 @@ class BoardTest(unittest.TestCase):
         self.assertIn("board 1.2.3", body)
 
     def test_health_is_json(self):
-        status, _, body = board.route("/healthz", "1.2.3", "author")
+        status, _, body = board.route("/healthz", "1.2.3", "author", "author")
         self.assertEqual(status, 200)
-        self.assertEqual(json.loads(body), {"status": "ok", "version": "1.2.3", "mode": "author"})
+        self.assertEqual(json.loads(body), {"status": "ok", "version": "1.2.3", "mode": "author", "node": "author"})
 
     def test_unknown_path_is_404(self):
         self.assertEqual(board.route("/nope", "1", "publish")[0], 404)
