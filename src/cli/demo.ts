@@ -234,11 +234,10 @@ async function demo(): Promise<number> {
     const prodPort = config.environments.prod.loadBalancerPort;
     const prodUrl = prodPort ? `http://127.0.0.1:${prodPort}/` : (state.urls.prod ?? 'the prod load balancer (a port Docker picks)');
     out();
-    out(`Version ${version} is on Stage; execution ${executionId} waits for approval.`);
+    out(`Version ${version} is on Stage; execution ${executionId} waits for approval (demo started it, so demo may not approve it).`);
     out(`  Web UI      ${webUi}`);
     out(`  Stage       ${state.urls.stage ?? '(not deployed)'}`);
-    out(`Continue (${approver} is an approver; demo started the execution, so demo may not approve it):`);
-    out(`  ./bin/stagecoach approve ${PIPELINE_ID} ${executionId} --by ${approver}`);
+    out('Once approved (the commands above), the schedule step waits for when to deploy:');
     out(`  ./bin/stagecoach schedule ${PIPELINE_ID} ${executionId} --now --by ${approver}`);
     out('or, with the Temporal CLI (signals):');
     out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name approve --input '{"by":"${approver}"}'`);
