@@ -1,7 +1,8 @@
 /**
- * `npm run demo` (after `tsx src/provision/main.ts`): the newcomer's one command. Makes sure a Temporal dev server and
- * a Stagecoach worker run in the background, commits a new version of the sample app, starts an execution of the
- * `sample` pipeline, follows it until it waits for approval, and prints exactly how to continue.
+ * `npm run demo` (after `tsx src/provision/main.ts`): the newcomer's one command. Makes sure Chromium (for the
+ * Experience Audit) is installed and a Temporal dev server and a Stagecoach worker run in the background, commits a
+ * new version of the sample app, starts an execution of the `sample` pipeline, follows it until it waits for
+ * approval, and prints exactly how to continue.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
 import { loadPipelineConfig } from '../config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
-import { findTemporalCli } from '../provision';
+import { findTemporalCli, provisionAuditBrowser } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
 import type { PipelineConfig } from '../shared/types';
 import { EXIT, exitCodeFor, messageFor } from './errors';
@@ -199,6 +200,8 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
 async function demo(): Promise<number> {
   step('Stagecoach demo: build, deploy to Stage, test, then wait for approval before Production');
   const config = await loadPipelineConfig(PIPELINE_ID);
+  // Before the worker starts, so its first contentAudit finds the browser.
+  await provisionAuditBrowser((line) => step(line));
   const stackPid = await ensureStack();
   const version = await commitNewVersion(config);
   const sc = await Stagecoach.connect();
@@ -231,11 +234,10 @@ async function demo(): Promise<number> {
     const prodPort = config.environments.prod.loadBalancerPort;
     const prodUrl = prodPort ? `http://127.0.0.1:${prodPort}/` : (state.urls.prod ?? 'the prod load balancer (a port Docker picks)');
     out();
-    out(`Version ${version} is on Stage; execution ${executionId} waits for approval.`);
+    out(`Version ${version} is on Stage; execution ${executionId} waits for approval (demo started it, so demo may not approve it).`);
     out(`  Web UI      ${webUi}`);
     out(`  Stage       ${state.urls.stage ?? '(not deployed)'}`);
-    out(`Continue (${approver} is an approver; demo started the execution, so demo may not approve it):`);
-    out(`  ./bin/stagecoach approve ${PIPELINE_ID} ${executionId} --by ${approver}`);
+    out('Once approved (the commands above), the schedule step waits for when to deploy:');
     out(`  ./bin/stagecoach schedule ${PIPELINE_ID} ${executionId} --now --by ${approver}`);
     out('or, with the Temporal CLI (signals):');
     out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name approve --input '{"by":"${approver}"}'`);

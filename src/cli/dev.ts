@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import { STATE_DIR } from '../config/paths';
-import { devServerDynamicConfigArgs, findTemporalCli, provision } from '../provision';
+import { devServerDynamicConfigArgs, findTemporalCli, provision, provisionAuditBrowser } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
 import { SEARCH_ATTRIBUTE_KEYS } from '../shared/search-attributes';
 import { Client, Connection } from '@temporalio/client';
@@ -93,6 +93,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
   }
 
   const cli = await temporalBinary(log);
+  // The worker started below runs the pipelines' Experience Audit: its browser first (a no-op once installed).
+  await provisionAuditBrowser((line) => log(`[dev] ${line}`));
   fs.mkdirSync(DEV_LOG_DIR, { recursive: true });
   const args = devServerArgs(opts.port, opts.uiPort);
   const logFd = fs.openSync(TEMPORAL_DEV_LOG, 'a');

@@ -1,10 +1,11 @@
 // Docker Engine and the base image. No container registry is reachable here, so the base image is normally built
-// with debootstrap from the Debian mirror and imported (DESIGN.md, "Environment for development and CI").
+// with debootstrap from this machine's Debian mirror and imported (DESIGN.md, "Environment for development and CI").
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { STATE_DIR } from '../config/paths';
+import { DEBIAN_SUITE, debianMirror } from './apt-sources';
 import { LOG_DIR, type Log, heartbeat, isDebian, isExecutableFile, isRoot, pidAlive, run, shellQuote, sleep, tailFile, which, withLock } from './util';
 
 export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim';
@@ -14,7 +15,6 @@ export const DOCKERD_PIDFILE = path.join(STATE_DIR, 'dockerd.pid');
 export const DOCKERD_STARTED_RECORD = path.join(STATE_DIR, 'dockerd.started-by-stagecoach');
 const APT_LOG = path.join(LOG_DIR, 'apt.log');
 const DEBOOTSTRAP_LOG = path.join(LOG_DIR, 'debootstrap.log');
-const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 
 /** Honours DOCKER_HOST (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) like the docker CLI. */
@@ -167,16 +167,6 @@ export async function ensureDockerEngine(log: Log): Promise<{ startedPid?: numbe
   });
 }
 
-/** The first Debian mirror the host's apt uses (deb822 `URIs:` or a one-line `deb` entry). */
-export async function debianMirror(): Promise<string> {
-  const deb822 = await fsp.readFile('/etc/apt/sources.list.d/debian.sources', 'utf8').catch(() => '');
-  const uri = /^URIs:\s*(\S+)/m.exec(deb822)?.[1];
-  if (uri) return uri;
-  const oneLine = await fsp.readFile('/etc/apt/sources.list', 'utf8').catch(() => '');
-  const deb = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m.exec(oneLine)?.[1];
-  return deb ?? DEFAULT_MIRROR;
-}
-
 /** 'registry:5000/a/b:tag' → { repo: 'registry:5000/a/b', tag: 'tag' }. */
 function splitImageName(image: string): { repo: string; tag: string } {
   const slash = image.lastIndexOf('/');
@@ -201,11 +191,12 @@ async function pullImage(docker: Docker, image: string, log: Log): Promise<void>
   });
 }
 
-/** debootstrap --variant=minbase bookworm from the host's mirror, then import the rootfs as `image`. */
+/** debootstrap --variant=minbase bookworm from the host's mirror (apt-sources.ts), then import the rootfs as `image`. */
 async function debootstrapImage(docker: Docker, image: string, log: Log): Promise<void> {
   if (!isRoot()) {
     throw new Error(`${image} is missing and debootstrap needs root. Run provisioning as root, or load ${image} into the engine yourself.`);
   }
+  const mirror = await debianMirror(); // first: a machine without one learns it before anything is installed
   let debootstrap = await which('debootstrap', { systemDirs: true });
   if (!debootstrap) {
     if (!isDebian()) throw new Error(`${image} is missing and debootstrap is not installed; load ${image} into the engine yourself.`);
@@ -213,11 +204,10 @@ async function debootstrapImage(docker: Docker, image: string, log: Log): Promis
     debootstrap = await which('debootstrap', { systemDirs: true });
     if (!debootstrap || !(await isExecutableFile(debootstrap))) throw new Error('apt-get installed debootstrap but it was not found');
   }
-  const mirror = await debianMirror();
   const rootfs = path.join(STATE_DIR, 'rootfs-tmp');
   await fsp.rm(rootfs, { recursive: true, force: true }); // leftovers of an interrupted run
   await fsp.mkdir(rootfs, { recursive: true });
-  const args = ['--variant=minbase', 'bookworm', rootfs, mirror];
+  const args = ['--variant=minbase', DEBIAN_SUITE, rootfs, mirror];
   log(`building ${image}: debootstrap ${args.join(' ')} (a minute or two; output in ${DEBOOTSTRAP_LOG})`);
   const started = Date.now();
   try {

@@ -7,11 +7,12 @@ import { DEFAULT_BASE_IMAGE, dockerEngineVersion, ensureBaseImage, ensureDockerE
 import { ensureTemporalCli, temporalCliVersion } from './temporal';
 import type { Log } from './util';
 
-export { DEFAULT_BASE_IMAGE, DOCKERD_LOG, DOCKERD_PIDFILE, DOCKERD_STARTED_RECORD, debianMirror, dockerEngineVersion, ensureBaseImage, ensureDockerEngine } from './docker';
+export { DEBIAN_MIRROR_ENV, debianMirror } from './apt-sources';
+export { DEFAULT_BASE_IMAGE, DOCKERD_LOG, DOCKERD_PIDFILE, DOCKERD_STARTED_RECORD, dockerEngineVersion, ensureBaseImage, ensureDockerEngine } from './docker';
 export {
   DEV_SERVER_DYNAMIC_CONFIG, TEMPORAL_CLI_VERSION, devServerDynamicConfigArgs, ensureTemporalCli, findTemporalCli, temporalCliVersion,
 } from './temporal';
-export { DEBIAN_CHROMIUM, ensureChromium, findChromium } from './chromium';
+export { DEBIAN_CHROMIUM, ensureChromium, findChromium, provisionAuditBrowser } from './chromium';
 export { COMPOSE_FILE, NODE_IMAGE, TEMPORAL_IMAGE, WORKER_IMAGE, ensureCompose, ensureComposeImages, findCompose, type ComposeCommand } from './compose';
 export type { Log } from './util';
 

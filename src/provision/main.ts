@@ -1,6 +1,8 @@
 // `npm run provision` / `tsx src/provision/main.ts [--no-docker] [--no-temporal] [--compose] [--chromium]`: provisions
 // this machine and prints one final "ready" line; on failure prints the error message (no stack) and exits 1.
 // --compose: docker compose and the images docker-compose.yml cannot pull here; --chromium: Debian's chromium.
+// STAGECOACH_DEBIAN_MIRROR names the Debian mirror the base image is built from (default: the one this machine's apt
+// sources name); STAGECOACH_CHROMIUM a Chromium binary to use instead of Debian's.
 import { provision } from './index';
 
 async function main(): Promise<void> {

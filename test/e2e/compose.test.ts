@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { removePipelineTopology } from '../../src/activities/topology';
 import { Stagecoach } from '../../src/client/operations';
+import { FOLLOW_EXIT } from '../../src/cli/follow';
 import { PROJECT_ROOT, STATE_DIR } from '../../src/config/paths';
 import { provision, type ComposeCommand } from '../../src/provision';
 import type { ExecutionState } from '../../src/shared/types';
@@ -50,7 +51,7 @@ async function logLine(text: string): Promise<void> {
 }
 
 /** Runs one README command (`docker-compose …`, pipeline `sample` → ID) with the test's knobs; answers stdout. */
-async function readme(command: string, opts: { timeoutMs?: number; allowFailure?: boolean } = {}): Promise<string> {
+async function readme(command: string, opts: { timeoutMs?: number; allowFailure?: boolean; exitCode?: number } = {}): Promise<string> {
   const [, ...words] = command.split(' ');
   const args = [...compose.args, ...words.map((w) => (w === 'sample' ? ID : w))];
   await logLine(`\n$ ${command}   # as: ${[compose.file, ...args].join(' ')}   ${new Date().toISOString()}`);
@@ -61,7 +62,11 @@ async function readme(command: string, opts: { timeoutMs?: number; allowFailure?
     await logLine(stdout + stderr);
     return stdout;
   } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
+    const e = err as Error & { stdout?: string; stderr?: string; code?: unknown };
+    if (opts.exitCode !== undefined && e.code === opts.exitCode) {
+      await logLine(`${e.stdout ?? ''}${e.stderr ?? ''}\n(exit code ${e.code}, as expected)`);
+      return e.stdout ?? '';
+    }
     await logLine(`${e.stdout ?? ''}${e.stderr ?? ''}\n(failed: ${e.message.split('\n')[0]})`);
     if (opts.allowFailure) return e.stdout ?? '';
     throw new Error(`\`${command}\` failed: ${e.message.split('\n')[0]}\n${(e.stdout ?? '').slice(-3000)}\n${(e.stderr ?? '').slice(-3000)}\n(full log: ${LOG})`, { cause: err });
@@ -155,7 +160,8 @@ describe('docker compose', () => {
     const client = new Client({ connection });
     const stagecoach = new Stagecoach(client);
 
-    const startOut = await readme(README.start, { timeoutMs: 6 * 60_000 });
+    // `--follow` stops at the approval: exit code 6, waiting for a person (FOLLOW_EXIT).
+    const startOut = await readme(README.start, { timeoutMs: 6 * 60_000, exitCode: FOLLOW_EXIT.waiting });
     expect(startOut).toMatch(/Started execution 1 of pipeline t-compose/);
     expect(startOut).toMatch(/waiting at approval/);
     expect(startOut).toContain(`http://127.0.0.1:${ports.ui}/namespaces/default/workflows/stagecoach-${ID}-execution-1`);

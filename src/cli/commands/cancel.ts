@@ -1,0 +1,9 @@
+import { messageCommand, optionalText, reasonFlag } from './send-message';
+
+export const cancelCommand = messageCommand({
+  action: 'cancel',
+  summary: 'cancel a running execution (a rollout in progress is rolled back)',
+  flags: [reasonFlag],
+  examples: ['./bin/stagecoach cancel sample 3 --by alice --reason "wrong branch"'],
+  request: (values) => optionalText(values, 'reason'),
+});
