@@ -13,7 +13,7 @@ import {
 } from '../../src/client/identity';
 import {
   SIGNATURE_NAMESPACE, base64Decode, base64Encode, canonicalJson, decisionBytes, decisionText, parsePublicKey,
-  parseSignature, proofId, sameName, signatureValid, utf8Encode, verifyDecision, type Proof, type Trust,
+  parseSignature, proofId, sameName, signatureValid, utf8Encode, verifyDecision, type ExpectedDecision, type Proof, type Trust,
 } from '../../src/shared/identity';
 
 let dir: string;
@@ -59,7 +59,7 @@ function trust(overrides: Partial<Trust> = {}): Trust {
 }
 
 const approval: DecisionInput = { pipeline: 'sample', execution: '12', step: 'approval', action: 'approve', args: { comment: 'ship it' }, by: 'alice' };
-const expected = { pipeline: 'sample', execution: '12', step: 'approval', action: 'approve', args: { comment: 'ship it' }, by: 'alice' };
+const expected: ExpectedDecision = { pipeline: 'sample', execution: '12', step: 'approval', action: 'approve', args: { comment: 'ship it' }, by: 'alice' };
 const signedAt = new Date('2026-12-01T10:00:00.000Z');
 const arrival = signedAt.getTime() + 5_000;
 
