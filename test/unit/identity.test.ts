@@ -15,6 +15,7 @@ import {
   SIGNATURE_NAMESPACE, base64Decode, base64Encode, canonicalJson, decisionBytes, decisionText, parsePublicKey,
   parseSignature, proofId, sameName, signatureValid, utf8Encode, verifyDecision, type ExpectedDecision, type Proof, type Trust,
 } from '../../src/shared/identity';
+import { decisionArgs, signForSignal } from '../../src/cli/commands/sign';
 
 let dir: string;
 const keyOf = (name: string) => path.join(dir, name);
@@ -237,5 +238,24 @@ describe('verifyDecision', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(/finite/);
     expect(signedMessage({ decision: { v: 1, ...approval, time: signedAt.toISOString() }, signature: 'S' }))
       .toEqual({ comment: 'ship it', by: 'alice', proof: { decision: { v: 1, ...approval, time: signedAt.toISOString() }, signature: 'S' } });
+  });
+});
+
+describe('stagecoach sign', () => {
+  it('prints a signal input the execution accepts, and a temporal command line carrying it', async () => {
+    const signed = await signForSignal({ action: 'approve', pipeline: 'sample', execution: '12', step: 'approval', by: 'alice', args: { comment: "it's fine" }, keyFile: keyOf('alice') });
+    expect(signed.workflowId).toBe('stagecoach-sample-execution-12');
+    const { proof, by, ...args } = signed.input as { proof: Proof; by: string };
+    expect(verifyDecision(proof, { ...expected, args, by }, trust(), Date.parse(proof.decision.time))).toMatchObject({ ok: true, person: 'alice' });
+    const quoted = /--input '(.*)'$/.exec(signed.temporalCommand)![1].replace(/'\\''/g, "'");
+    expect(JSON.parse(quoted)).toEqual(signed.input);
+  });
+
+  it('takes each action\'s arguments from its flags, as the action\'s own command does', () => {
+    expect(decisionArgs('schedule', { at: '2030-01-31T22:00:00+01:00' })).toEqual({ at: '2030-01-31T21:00:00.000Z' });
+    expect(decisionArgs('schedule', { now: true })).toEqual({ now: true });
+    expect(() => decisionArgs('schedule', {})).toThrow(/exactly one of/);
+    expect(decisionArgs('override', { metrics: 'coverage, reliability_rating' })).toEqual({ metrics: ['coverage', 'reliability_rating'] });
+    expect(decisionArgs('cancel', { reason: 'no' })).toEqual({ reason: 'no' });
   });
 });
