@@ -18,11 +18,11 @@ const PRIVATE_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
 const PRIVATE_END = '-----END OPENSSH PRIVATE KEY-----';
 const AUTH_MAGIC = utf8Encode('openssh-key-v1\0');
 
-/** Signs messages in the `stagecoach` namespace with one key. */
+/** Signs messages with one key. */
 export interface MessageSigner {
   publicKey: SshPublicKey;
-  /** The armored SSH signature of `message`. */
-  sign(message: Uint8Array): Promise<string>;
+  /** The armored SSH signature of `message` in `namespace` (decisions: `stagecoach`). */
+  sign(message: Uint8Array, namespace?: string): Promise<string>;
 }
 
 export interface OpenSshPrivateKey {
@@ -88,22 +88,22 @@ export function generateKeyPair(comment: string): { privateKey: string; publicKe
 export function inProcessSigner(key: OpenSshPrivateKey): MessageSigner {
   return {
     publicKey: key.publicKey,
-    sign: async (message) => {
-      const signature = ed25519.sign(signedData(message, SIGNATURE_NAMESPACE, 'sha512'), key.seed);
-      return armorSignature(encodeSignature(key.publicKey, SIGNATURE_NAMESPACE, 'sha512', signature));
+    sign: async (message, namespace = SIGNATURE_NAMESPACE) => {
+      const signature = ed25519.sign(signedData(message, namespace, 'sha512'), key.seed);
+      return armorSignature(encodeSignature(key.publicKey, namespace, 'sha512', signature));
     },
   };
 }
 
 /**
- * Signs by running `ssh-keygen -Y sign -n stagecoach -f <file>` with the message on stdin: `file` is a private key
+ * Signs by running `ssh-keygen -Y sign -n <namespace> -f <file>` with the message on stdin: `file` is a private key
  * (ssh-keygen asks for its passphrase) or a public key whose private half is in ssh-agent.
  */
 export function sshKeygenSigner(file: string, publicKey: SshPublicKey): MessageSigner {
   return {
     publicKey,
-    sign: (message) => new Promise((resolve, reject) => {
-      const child = execFile('ssh-keygen', ['-q', '-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', file], { encoding: 'utf8' }, (err, stdout, stderr) => {
+    sign: (message, namespace = SIGNATURE_NAMESPACE) => new Promise((resolve, reject) => {
+      const child = execFile('ssh-keygen', ['-q', '-Y', 'sign', '-n', namespace, '-f', file], { encoding: 'utf8' }, (err, stdout, stderr) => {
         if (err) reject(new Error(`ssh-keygen -Y sign -f ${file} failed: ${(stderr || err.message).trim()}`));
         else resolve(stdout);
       });

@@ -10,6 +10,6 @@ export {
   type SshSigHash, type SshSignature,
 } from './sshsig';
 export {
-  verifyDecision, type ExpectedDecision, type IdentityProvider, type RefusalCode, type RevokedKey, type Trust,
+  keyMatches, verifyDecision, type ExpectedDecision, type IdentityProvider, type RefusalCode, type RevokedKey, type Trust,
   type TrustModel, type TrustedPerson, type Verdict,
 } from './verify';

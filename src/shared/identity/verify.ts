@@ -124,7 +124,8 @@ function proofShapeProblem(proof: unknown): string | undefined {
   return undefined;
 }
 
-function keyMatches(key: SshPublicKey, line: string): boolean {
+/** Whether `line` (a public key line or a `SHA256:…` fingerprint) names `key`. */
+export function keyMatches(key: SshPublicKey, line: string): boolean {
   if (line.startsWith('SHA256:')) return line === key.fingerprint;
   try {
     return parsePublicKey(line).fingerprint === key.fingerprint;
