@@ -5,10 +5,13 @@
  * breaks the canonical form, the digest or the signature; and every decision's own signature is checked again.
  */
 import { sha256 } from '@noble/hashes/sha2';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import {
-  armorSignature, canonicalJson, hex, keyMatches, parseSignature, proofId, signatureValid, utf8Encode, verifyDecision,
+  DECLARED_TRUST, armorSignature, canonicalJson, hex, keyMatches, parseSignature, proofId, signatureValid, utf8Encode, verifyDecision,
   type DecisionArgs, type Proof, type Trust, type TrustModel,
 } from '../shared/identity';
+import { executionWorkflowId } from '../shared/ids';
 import type { AuditEntry, ExecutionState, ImageArtifact } from '../shared/types';
 import type { MessageSigner } from './identity';
 
@@ -182,4 +185,15 @@ function checkDecisions(content: EvidenceContent, report: EvidenceReport): void 
     seen.add(id);
     report.proven.push({ at: d.at, action: d.action, person: verdict.person, via: verdict.via, fingerprint: verdict.fingerprint });
   });
+}
+
+/**
+ * The trust an execution started with: the identity configuration inside its start input (the first event of its
+ * history), not today's file, which may have changed since.
+ */
+export async function executionTrust(client: Client, pipelineId: string, executionId: string): Promise<Trust> {
+  const history = await client.workflow.getHandle(executionWorkflowId(pipelineId, executionId)).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const input = payload ? defaultPayloadConverter.fromPayload<{ config?: { trust?: Trust } }>(payload) : undefined;
+  return input?.config?.trust ?? DECLARED_TRUST;
 }

@@ -2,7 +2,11 @@
  * Evidence bundles: built from an execution's state, verified offline, and refused after any single changed byte,
  * after a re-signed forgery, and when a decision's proof no longer fits what the execution recorded.
  */
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { runVerify } from '../../src/cli/commands/verify';
 import { buildEvidence, verifyEvidence, writeEvidence } from '../../src/client/evidence';
 import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -95,5 +99,29 @@ describe('evidence bundles', () => {
     const unsigned = buildEvidence(await executionState(), trust, exportedAt);
     delete unsigned.decisions[2].proof;
     expect(verifyEvidence(await writeEvidence(unsigned)).problems).toEqual([expect.stringContaining('accepted as signed but has no proof')]);
+  });
+});
+
+describe('stagecoach verify', () => {
+  it('says what it verified, exits 0; exits 1 naming the problem once a byte changed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-evidence-'));
+    const file = path.join(dir, 'sample-12.evidence.json');
+    const text = await writeEvidence(buildEvidence(await executionState(), trust, exportedAt), signer('api'));
+    fs.writeFileSync(file, text);
+    fs.writeFileSync(path.join(dir, 'api.pub'), keys.api.publicKey);
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => { printed.push(String(chunk)); return true; });
+    try {
+      expect(await runVerify({ signer: path.join(dir, 'api.pub') }, [file])).toBe(0);
+      expect(printed.join('')).toMatch(/verified — pipeline sample, execution 12 \(FINISHED\), identity: signed/);
+      expect(printed.join('')).toMatch(/decision +2026-12-01T10:02:00.000Z schedule by bob, via the api/);
+      fs.writeFileSync(file, text.replace('sha256:aaaa', 'sha256:aaab'));
+      printed.length = 0;
+      expect(await runVerify({}, [file])).toBe(1);
+      expect(printed.join('')).toMatch(/NOT VERIFIED\n {2}- the digest does not match the content/);
+    } finally {
+      write.mockRestore();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,7 +11,9 @@ import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { generateKeyPair, identityProviderSigner, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
+import { executionTrust } from '../../src/client/evidence';
 import { PROJECT_ROOT } from '../../src/config/paths';
+import { executionWorkflowId } from '../../src/shared/ids';
 import { checkIdentity, identityConfigShape, trustFromConfig } from '../../src/config/identity-config';
 import type { Trust } from '../../src/shared/identity';
 import { checkDecisionProof, emergencyProblem, type DecisionMessage } from '../../src/workflows/execution/decision-proof';
@@ -152,23 +154,32 @@ describe('inside a workflow', () => {
       '  const again = checkDecisionProof(message, trust, new Set(first.proofId ? [first.proofId] : []), nowMs);',
       '  return { first, again };',
       '}',
+      'export async function startedWith(_input: unknown) { return "done"; }',
     ].join('\n'));
   });
 
-  it('bundles with webpack and verifies in the sandbox as it does here', async () => {
+  it('bundles with webpack and verifies in the sandbox as it does here; its start input gives the trust back', async () => {
     const { code } = await bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) } });
     const address = inject('temporalAddress');
     const connection = await NativeConnection.connect({ address });
     const worker = await Worker.create({ connection, taskQueue: 'identity-sandbox', workflowBundle: { code } });
     const client = new Client({ connection: await Connection.connect({ address }) });
     const proof = await approveByAlice();
+    const executionId = String(Date.now());
     try {
-      const result = await worker.runUntil(client.workflow.execute('checkProof', {
-        taskQueue: 'identity-sandbox', workflowId: `identity-sandbox-${Date.now()}`, args: [message(signedMessage(proof)), trust, now],
-      })) as { first: unknown; again: unknown };
+      const result = await worker.runUntil(async () => {
+        // The evidence export reads the trust an execution started with from its first history event.
+        await client.workflow.execute('startedWith', {
+          taskQueue: 'identity-sandbox', workflowId: executionWorkflowId('identity-sandbox', executionId), args: [{ config: { trust } }],
+        });
+        return client.workflow.execute('checkProof', {
+          taskQueue: 'identity-sandbox', workflowId: `identity-sandbox-${executionId}`, args: [message(signedMessage(proof)), trust, now],
+        }) as Promise<{ first: unknown; again: unknown }>;
+      });
       expect(result.first).toEqual(JSON.parse(JSON.stringify(checkDecisionProof(message(signedMessage(proof)), trust, new Set(), now))));
       expect(result.first).toMatchObject({ accepted: true, label: 'alice (signed)' });
       expect(result.again).toMatchObject({ accepted: false, code: 'replayed' });
+      expect(await executionTrust(client, 'identity-sandbox', executionId)).toEqual(trust);
     } finally {
       await client.connection.close();
       await connection.close();

@@ -10,6 +10,6 @@ export {
   type SshSigHash, type SshSignature,
 } from './sshsig';
 export {
-  keyMatches, verifyDecision, type ExpectedDecision, type IdentityProvider, type RefusalCode, type RevokedKey, type Trust,
+  DECLARED_TRUST, keyMatches, verifyDecision, type ExpectedDecision, type IdentityProvider, type RefusalCode, type RevokedKey, type Trust,
   type TrustModel, type TrustedPerson, type Verdict,
 } from './verify';

@@ -44,6 +44,11 @@ export interface Trust {
   emergencyRoles: string[];
 }
 
+/** The trust of an execution that carries none (started before identity existed): names as given, no keys. */
+export const DECLARED_TRUST: Trust = {
+  model: 'declared', people: [], identityProviders: [], revokedKeys: [], decisionMaxAgeMs: 0, clockSkewMs: 0, emergencyRoles: [],
+};
+
 /** What the message in hand asks for: the proof must be for exactly this. */
 export interface ExpectedDecision {
   pipeline: string;

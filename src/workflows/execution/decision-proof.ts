@@ -3,7 +3,7 @@
  * message handlers call it with workflow time, the proof ids already used and the trust the execution started with.
  */
 import {
-  normalizeName, verifyDecision, type DecisionArgs, type RefusalCode, type Trust, type TrustModel,
+  DECLARED_TRUST, normalizeName, verifyDecision, type DecisionArgs, type RefusalCode, type Trust, type TrustModel,
 } from '../../shared/identity';
 
 export interface DecisionMessage {
@@ -36,11 +36,6 @@ export type ProofCheck =
     }
   | { accepted: false; code: RefusalCode | 'replayed'; reason: string; trustModel: TrustModel; proofId?: string };
 
-/** Executions started before identity existed carry no trust: their decisions stay declared, as they were. */
-const DECLARED: Trust = {
-  model: 'declared', people: [], identityProviders: [], revokedKeys: [], decisionMaxAgeMs: 0, clockSkewMs: 0, emergencyRoles: [],
-};
-
 /**
  * Under `signed`, the proof must verify for exactly this message and be new. Under `declared`, the name is taken as
  * given, unless a valid new proof comes with it: then the decision is signed all the same.
@@ -48,7 +43,8 @@ const DECLARED: Trust = {
 export function checkDecisionProof(
   message: DecisionMessage, trust: Trust | undefined, seenProofIds: ReadonlySet<string>, nowMs: number,
 ): ProofCheck {
-  const t = trust ?? DECLARED;
+  // Executions started before identity existed carry no trust: their decisions stay declared, as they were.
+  const t = trust ?? DECLARED_TRUST;
   const signed = message.request.proof === undefined && t.model === 'declared' ? undefined : checkSigned(message, t, seenProofIds, nowMs);
   if (t.model === 'signed' || signed?.accepted) return signed!;
   const claimed = typeof message.request.by === 'string' ? message.request.by.trim() : '';
