@@ -209,9 +209,11 @@ describe('verifyDecision', () => {
   });
 
   it('accepts a decision ssh-keygen signed over decisionText, as a user without the CLI would', async () => {
-    const decision = { v: 1 as const, ...approval, time: signedAt.toISOString() };
+    const decision = { v: 1 as const, ...approval, args: {}, time: signedAt.toISOString() };
+    // The text docs/identity.md shows for signing by hand.
+    expect(decisionText(decision)).toBe('stagecoach-decision\n{"action":"approve","args":{},"by":"alice","execution":"12","pipeline":"sample","step":"approval","time":"2026-12-01T10:00:00.000Z","v":1}');
     const signature = sshSign(decisionText(decision), { key: 'alice' });
-    expect(verifyDecision({ decision, signature }, expected, trust(), arrival)).toMatchObject({ ok: true, person: 'alice' });
+    expect(verifyDecision({ decision, signature }, { ...expected, args: {} }, trust(), arrival)).toMatchObject({ ok: true, person: 'alice' });
   });
 
   it('fails on every changed character of the signature, and keeps one id however the armor is wrapped', async () => {
