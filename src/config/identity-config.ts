@@ -86,14 +86,14 @@ export function checkIdentity(config: IdentityConfig & WithApprovers, ctx: z.Ref
     if (seen !== undefined) problem(['people', i, 'name'], `${p.name} is also people.${seen} (names are compared case-folded)`);
     names.set(normalizeName(p.name), i);
     p.keys.forEach((line, k) => {
-      const fingerprint = fingerprintOf(line);
+      const fingerprint = fingerprintOrLine(line);
       const owner = keys.get(fingerprint);
       if (owner) problem(['people', i, 'keys', k], `the same key as ${owner}'s (${fingerprint}): a key speaks for one person`);
       keys.set(fingerprint, p.name);
     });
   });
   config.identityProviders.forEach((provider, i) => provider.keys.forEach((line, k) => {
-    const fingerprint = fingerprintOf(line);
+    const fingerprint = fingerprintOrLine(line);
     if (keys.has(fingerprint)) problem(['identityProviders', i, 'keys', k], `the same key as ${keys.get(fingerprint)}'s (${fingerprint})`);
     keys.set(fingerprint, provider.name);
   }));
@@ -113,7 +113,7 @@ export function checkIdentity(config: IdentityConfig & WithApprovers, ctx: z.Ref
 }
 
 /** A key's fingerprint, or the line itself when it is no key (already reported by the field's own check). */
-function fingerprintOf(line: string): string {
+function fingerprintOrLine(line: string): string {
   try {
     return parsePublicKey(line).fingerprint;
   } catch {

@@ -4,7 +4,7 @@ export {
   canonicalJson, decisionBytes, decisionText, normalizeName, proofId, sameName,
   type Decision, type DecisionArgs, type JsonValue, type Proof,
 } from './decision';
-export { ED25519_KEY_TYPE, formatPublicKey, parsePublicKey, publicKeyFromRaw, sameKey, type SshPublicKey } from './ssh-key';
+export { formatPublicKey, parsePublicKey, publicKeyFromRaw, type SshPublicKey } from './ssh-key';
 export {
   SIGNATURE_NAMESPACE, armorSignature, encodeSignature, parseSignature, signatureValid, signedData,
   type SshSigHash, type SshSignature,

@@ -1,6 +1,6 @@
 /** OpenSSH ed25519 public keys: the `ssh-ed25519 AAAA… comment` line of an id_ed25519.pub or authorized_keys file. */
 import { sha256 } from '@noble/hashes/sha2';
-import { SshReader, base64Decode, base64Encode, bytesEqual, concatBytes, sshString } from './bytes';
+import { SshReader, base64Decode, base64Encode, concatBytes, sshString } from './bytes';
 
 export const ED25519_KEY_TYPE = 'ssh-ed25519';
 
@@ -47,8 +47,4 @@ export function formatPublicKey(key: SshPublicKey, comment = key.comment): strin
 
 export function fingerprintOf(blob: Uint8Array): string {
   return `SHA256:${base64Encode(sha256(blob)).replace(/=+$/, '')}`;
-}
-
-export function sameKey(a: SshPublicKey, b: SshPublicKey): boolean {
-  return bytesEqual(a.blob, b.blob);
 }
