@@ -9,8 +9,9 @@ import v8 from 'node:v8';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
-import { StagecoachError } from './client/operations';
+import { StagecoachError } from './client/errors';
 import { WORKER_NODE_OPTIONS } from './config/worker-memory';
+import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
 
 export interface StagecoachWorkerOptions {
@@ -70,7 +71,7 @@ export function connectionSettings() {
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
-    throw new StagecoachError('unreachable', `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
+    throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
   });
   const worker = await createWorker({ connection, namespace, identity: `${process.pid}@${os.hostname()} (stagecoach worker)` });

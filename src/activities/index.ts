@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import Docker from 'dockerode';
 import { pipelinesDir } from '../config/pipeline-config';
-import { STATE_DIR } from '../config/paths';
+import { STATE_DIR, artifactsDir } from '../config/paths';
 import { createDirectoryArtifactStore, type ArtifactStore } from './artifacts';
 import { createAuditActivities } from './audit';
 import { createConfigActivities } from './config';
@@ -51,7 +51,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
   const stateDir = overrides.stateDir ?? STATE_DIR;
   return {
     docker: createDockerProvider(new Docker()),
-    artifacts: createDirectoryArtifactStore(process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(stateDir, 'artifacts')),
+    artifacts: createDirectoryArtifactStore(artifactsDir(stateDir)),
     pipelinesDir: pipelinesDir(),
     stateDir,
     secret: overrides.secret ?? workerSecret(stateDir),

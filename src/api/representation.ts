@@ -4,10 +4,10 @@
  * PipelineExecutionListRepresentation and PipelineStepMetrics, with HAL `_links` present only when the action is
  * allowed right now. No I/O: every function here is unit-tested on plain objects.
  */
-import { artifactRefs, isTerminal, type ArtifactRef } from '../cli/format';
+import { artifactRefs, type ArtifactRef } from '../client/artifact-refs';
 import type { ExecutionAction } from '../shared/messages';
-import type { ExecutionState, ExecutionSummary, PipelineState, StepState, StepStatus } from '../shared/types';
-import { reExecuteProblem } from '../workflows/pipeline';
+import { cancelRefusal, reExecuteRefusal } from '../shared/refusals';
+import { isTerminal, type ExecutionState, type ExecutionSummary, type PipelineState, type StepState, type StepStatus } from '../shared/types';
 
 /** Cloud Manager's link relations. */
 export const REL = {
@@ -58,13 +58,6 @@ export function advanceProblem(state: ExecutionState, step: StepState): string |
   return undefined;
 }
 
-/** Why `cancel` is not possible now (undefined: it is). Cancel applies to the whole execution, whatever the step. */
-export function cancelProblem(state: ExecutionState): string | undefined {
-  if (isTerminal(state.status)) return `execution ${state.id} has already ended (${state.status})`;
-  if (state.status === 'CANCELLING') return `execution ${state.id} is already being cancelled`;
-  return undefined;
-}
-
 /** The step a running execution is at (the first step before it has begun). */
 export function currentStepOf(state: ExecutionState): StepState | undefined {
   return state.steps.find((s) => s.stepId === state.currentStepId) ?? (state.currentStepId ? undefined : state.steps[0]);
@@ -72,11 +65,11 @@ export function currentStepOf(state: ExecutionState): StepState | undefined {
 
 /**
  * Why this execution cannot be re-executed now (undefined: it can): the same rules as the pipeline workflow's
- * (`reExecuteProblem`), on the pipeline's state as its `state` query answers it.
+ * (`reExecuteRefusal`), on the pipeline's state as its `state` query answers it.
  */
 export function reExecuteLinkProblem(state: ExecutionState, pipeline: PipelineState | undefined): string | undefined {
   if (!pipeline) return `the state of pipeline ${state.pipelineId} is unknown`;
-  return reExecuteProblem(pipeline, pipeline.running !== undefined, { by: '', executionId: state.id });
+  return reExecuteRefusal(pipeline, pipeline.running !== undefined, { by: '', executionId: state.id })?.message;
 }
 
 export function logFilesOf(state: ExecutionState, step: StepState): Array<ArtifactRef & { file: string }> {
@@ -115,7 +108,7 @@ export function stepLinks(state: ExecutionState, step: StepState, c: LinkContext
   const links: Links = { self: { href: self }, [REL.execution]: { href: paths.execution(c, state.pipelineId, state.id) } };
   if (!advanceProblem(state, step)) links[REL.advance] = { href: `${self}/advance` };
   // Offered on the step the execution is at (Cloud Manager's place for it); the route accepts any step.
-  if (!cancelProblem(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = { href: `${self}/cancel` };
+  if (!cancelRefusal(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = { href: `${self}/cancel` };
   if (isProdDeploy(step) && !reExecuteLinkProblem(state, pipeline)) links[REL.reExecute] = { href: `${self}/reExecute` };
   if (logFilesOf(state, step).length) links[REL.logs] = { href: `${self}/logs` };
   if (metricsOf(step)) links[REL.metrics] = { href: `${self}/metrics` };

@@ -6,7 +6,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stagecoach, StagecoachError } from '../client/operations';
+import { StagecoachError } from '../client/errors';
+import { Stagecoach, workflowPollers } from '../client/operations';
+import { ClientFailure, isRefusal } from '../shared/errors';
 import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
 import { loadPipelineConfig } from '../config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
@@ -18,7 +20,7 @@ import { EXIT, exitCodeFor, messageFor } from './errors';
 import { followExecution } from './follow';
 import { formatDuration, webUiWorkflowUrl } from './format';
 import {
-  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers, workflowPollers,
+  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers,
 } from './probe';
 
 const PIPELINE_ID = 'sample';
@@ -168,7 +170,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     try {
       return (await sc.pipelineState(PIPELINE_ID)).running;
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found') return undefined;
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) return undefined;
       throw err;
     }
   };
@@ -179,7 +181,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     await sc.send(PIPELINE_ID, running.id, 'cancel', { by: 'demo', reason: 'a new demo run' });
   } catch (err) {
     // Already cancelling, or it ended meanwhile: either way, wait for the pipeline to be idle.
-    if (!(err instanceof StagecoachError && err.kind === 'refused')) throw err;
+    if (!(err instanceof StagecoachError && isRefusal(err.type))) throw err;
   }
   const started = Date.now();
   let lastNote = started;

@@ -2,11 +2,13 @@
  * Following an execution: polls its `state` query every second and prints one line per step status change, until
  * the execution ends or waits for someone. Shared by `stagecoach start --follow` and the demo.
  */
-import { StagecoachError, type Stagecoach } from '../client/operations';
-import type { ExecutionState, StepState } from '../shared/types';
-import { isDeadlineExceeded } from './errors';
+import { StagecoachError, isDeadlineExceeded } from '../client/errors';
+import type { Stagecoach } from '../client/operations';
+import { ClientFailure } from '../shared/errors';
+import { isTerminal, type ExecutionState, type StepState } from '../shared/types';
+import { stepLabel } from '../client/artifact-refs';
 import {
-  StepChangeTracker, formatClock, formatDuration, isTerminal, stepChangeLine, stepLabel, stepSummary, waitingLine,
+  StepChangeTracker, formatClock, formatDuration, stepChangeLine, stepSummary, waitingLine,
 } from './format';
 import { sleep } from './probe';
 
@@ -71,7 +73,7 @@ export async function followExecution(
     try {
       state = await sc.executionState(pipelineId, executionId);
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found' && Date.now() - started < grace) {
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound && Date.now() - started < grace) {
         await sleep(interval);
         continue;
       }

@@ -8,20 +8,20 @@
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Stagecoach, StagecoachError } from '../client/operations';
-import { STATE_DIR } from '../config/paths';
-import { PipelineNotFoundError, loadPipelineConfig } from '../config/pipeline-config';
-import { TASK_QUEUE, executionWorkflowId } from '../shared/ids';
+import { artifactRefs } from '../client/artifact-refs';
+import { StagecoachError } from '../client/errors';
+import { Stagecoach, configuredPipeline, preflight } from '../client/operations';
+import { artifactFile, artifactsDir } from '../config/paths';
+import { ClientFailure, isRefusal } from '../shared/errors';
+import { executionWorkflowId } from '../shared/ids';
 import type { ExecutionAction, StartRequest } from '../shared/messages';
 import { MODES, TRIGGERS, type ExecutionMode, type Trigger } from '../shared/types';
-import { EXIT, UsageError, exitCodeFor, isUnreachable, messageFor } from './errors';
+import { EXIT, UsageError, exitCodeFor, messageFor } from './errors';
 import { followExecution } from './follow';
 import {
-  DEFAULT_WEB_UI, artifactRefs, executionStateLines, formatDateTime, pipelineStateLines, table, webUiWorkflowUrl,
+  DEFAULT_WEB_UI, executionStateLines, formatDateTime, pipelineStateLines, table, webUiWorkflowUrl,
 } from './format';
-import { workflowPollers } from './probe';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
@@ -44,28 +44,6 @@ export function webUiBase(): string {
 
 function formatOptions() {
   return { webUi: webUiBase(), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' };
-}
-
-export function artifactsDir(): string {
-  return process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(STATE_DIR, 'artifacts');
-}
-
-/**
- * Without a worker polling the task queue, updates wait forever and queries time out after 30 s: say so at once.
- * (A server that does not let us describe the task queue is given the benefit of the doubt.)
- */
-async function requireWorker(sc: Stagecoach, consequence: string): Promise<void> {
-  let pollers: string[];
-  try {
-    pollers = await workflowPollers(sc.client, TASK_QUEUE);
-  } catch (err) {
-    if (isUnreachable(err)) throw err;
-    return;
-  }
-  if (!pollers.length) {
-    throw new StagecoachError('unreachable', `no Stagecoach worker polls task queue "${TASK_QUEUE}" on this Temporal server; ${consequence}.\n` +
-      'Start one with `./bin/stagecoach worker` (or run `./bin/stagecoach dev`, which starts a dev server and a worker).');
-  }
 }
 
 /** Connects, runs `fn`, and always closes the connection. */
@@ -108,16 +86,6 @@ function defaultUser(): string {
 
 const jsonOption: Options = { json: { type: 'boolean' } };
 
-/** Checks before connecting that the pipeline is configured, so a typo starts nothing and needs no server. */
-async function checkPipelineConfigured(pipelineId: string): Promise<void> {
-  try {
-    await loadPipelineConfig(pipelineId);
-  } catch (err) {
-    if (err instanceof PipelineNotFoundError) throw new StagecoachError('not-found', err.message);
-    throw new StagecoachError('invalid', (err as Error).message);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
@@ -126,11 +94,12 @@ async function start(values: Values, [pipelineId]: string[]): Promise<number> {
   const trigger = oneOf<Trigger>(str(values, 'trigger'), TRIGGERS.filter((t) => t !== 'RE_EXECUTE'), 'trigger', 'start');
   const by = str(values, 'by') ?? defaultUser();
   const json = values.json === true;
-  await checkPipelineConfigured(pipelineId);
+  // Before connecting: a typo starts nothing and needs no server.
+  const checked = await preflight(pipelineId);
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'nothing was started');
+    await sc.requireWorker('nothing was started');
     const request: StartRequest = { by, ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
-    const result = await sc.startExecution(pipelineId, request);
+    const result = await sc.startExecution(pipelineId, request, { checked });
     const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
     if (json) {
       out(JSON.stringify({ ...result, webUi }));
@@ -163,7 +132,7 @@ async function followWithInterrupt(sc: Stagecoach, pipelineId: string, execution
 async function status(values: Values, [pipelineId, executionId]: string[]): Promise<number> {
   const json = values.json === true;
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'executions cannot be queried');
+    await sc.requireWorker('executions cannot be queried');
     if (executionId === undefined) {
       const state = await sc.pipelineState(pipelineId);
       if (json) out(JSON.stringify(state, null, 2));
@@ -211,13 +180,13 @@ function messageCommand(action: ExecutionAction) {
     }
     const json = values.json === true;
     return withStagecoach(async (sc) => {
-      await requireWorker(sc, `the ${action} was not sent`);
+      await sc.requireWorker(`the ${action} was not sent`);
       try {
         const ack = await sc.send(pipelineId, executionId, action, request);
         out(json ? JSON.stringify({ accepted: ack.accepted, message: ack.message }) : ack.message);
         return EXIT.ok;
       } catch (err) {
-        if (json && err instanceof StagecoachError && (err.kind === 'refused' || err.kind === 'busy')) {
+        if (json && err instanceof StagecoachError && isRefusal(err.type)) {
           out(JSON.stringify({ accepted: false, message: err.message }));
         }
         throw err;
@@ -229,7 +198,7 @@ function messageCommand(action: ExecutionAction) {
 async function logs(values: Values, [pipelineId, executionId]: string[]): Promise<number> {
   const stepAction = str(values, 'step');
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'executions cannot be queried');
+    await sc.requireWorker('executions cannot be queried');
     const state = await sc.executionState(pipelineId, executionId);
     if (stepAction !== undefined && !state.steps.some((s) => s.action === stepAction || s.stepId === stepAction)) {
       const actions = [...new Set(state.steps.map((s) => s.action))];
@@ -242,9 +211,9 @@ async function logs(values: Values, [pipelineId, executionId]: string[]): Promis
     }
     const root = artifactsDir();
     for (const a of refs) {
-      const file = path.resolve(root, a.ref);
-      out(`==> ${a.name}${a.step ? ` (step ${a.step})` : ''}: ${file} <==`);
-      if (!file.startsWith(path.resolve(root) + path.sep)) {
+      const file = artifactFile(root, a.ref);
+      out(`==> ${a.name}${a.step ? ` (step ${a.step})` : ''}: ${file ?? a.ref} <==`);
+      if (!file) {
         out('(reference outside the artifact store; not shown)');
         continue;
       }
@@ -317,7 +286,7 @@ async function reExecute(values: Values, [pipelineId]: string[]): Promise<number
   if (executionId !== undefined && !/^\d+$/.test(executionId)) throw new UsageError(`re-execute: --execution must be an execution number (got ${executionId})`, 're-execute');
   const json = values.json === true;
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'nothing was re-executed');
+    await sc.requireWorker('nothing was re-executed');
     try {
       const result = await sc.reExecute(pipelineId, { by, ...(executionId ? { executionId } : {}) });
       const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
@@ -331,7 +300,7 @@ async function reExecute(values: Values, [pipelineId]: string[]): Promise<number
       }
       return EXIT.ok;
     } catch (err) {
-      if (json && err instanceof StagecoachError && (err.kind === 'refused' || err.kind === 'busy')) {
+      if (json && err instanceof StagecoachError && isRefusal(err.type)) {
         out(JSON.stringify({ accepted: false, message: err.message }));
       }
       throw err;
@@ -343,7 +312,7 @@ async function reExecute(values: Values, [pipelineId]: string[]): Promise<number
 async function notifyCommit(values: Values, [pipelineId]: string[]): Promise<number> {
   const json = values.json === true;
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'nothing was started');
+    await sc.requireWorker('nothing was started');
     const result = await sc.notifyCommit(pipelineId, str(values, 'by') ?? 'on-commit');
     if ('started' in result) {
       out(json ? JSON.stringify({ accepted: false, message: result.reason }) : `Nothing started: ${result.reason}. The next execution builds the commit.`);
@@ -359,7 +328,7 @@ async function pushUpgrade(values: Values, [pipelineId]: string[]): Promise<numb
   const by = required(values, 'by', 'push-upgrade', 'NAME');
   const json = values.json === true;
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'nothing was started');
+    await sc.requireWorker('nothing was started');
     const result = await sc.startExecution(pipelineId, { by, trigger: 'PUSH_UPGRADES' });
     out(json ? JSON.stringify({ accepted: true, ...result })
       : `Started push update ${result.executionId} of ${pipelineId}: the last execution's commit, rebuilt on the current base image`);
@@ -371,14 +340,14 @@ async function pushUpgrade(values: Values, [pipelineId]: string[]): Promise<numb
 async function list(values: Values, [pipelineId]: string[]): Promise<number> {
   const json = values.json === true;
   return withStagecoach(async (sc) => {
-    await requireWorker(sc, 'executions cannot be queried');
+    await sc.requireWorker('executions cannot be queried');
     let state;
     try {
       state = await sc.pipelineState(pipelineId);
     } catch (err) {
       // A configured pipeline without executions has an empty list; an unknown one is not found.
-      if (!(err instanceof StagecoachError && err.kind === 'not-found')) throw err;
-      await checkPipelineConfigured(pipelineId);
+      if (!(err instanceof StagecoachError && err.type === ClientFailure.NotFound)) throw err;
+      await configuredPipeline(pipelineId);
       state = undefined;
     }
     const executions = [...(state?.executions ?? [])].reverse();

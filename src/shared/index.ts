@@ -1,4 +1,5 @@
 export * from './types';
+export * from './duration';
 export * from './messages';
 export * from './ids';
 export * from './search-attributes';

@@ -13,7 +13,9 @@ import type { EnvironmentConfig, HookRun, RolloutNodeState, RolloutResult } from
 import { engineOf, placementLabel, publishAddress } from '../topology/placement';
 import { cacheActivities, containerActivities, healthActivities, loadBalancerActivities } from './activity-profiles';
 import { durationMs } from './execution/message-rules';
-import { AUTHOR_CYCLE, DEFAULT_ROLLOUT_HISTORY_LIMIT, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
+import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../shared/config-defaults';
+import { rootCause } from '../shared/errors';
+import { AUTHOR_CYCLE, MAINTENANCE_PLAN, PAIR_CYCLE, ROLLING_PLAN, windowsOf, type CycleStep } from './rollout-plan';
 
 export interface RolloutInput {
   pipelineId: string;
@@ -295,9 +297,7 @@ class HookFailed extends Error {
 }
 
 function rootMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(err);
+  return (rootCause(err) as { message?: string } | undefined)?.message ?? String(err);
 }
 
 /** A node placed on another engine than its environment's names that engine in the state (`engine`). */

@@ -164,7 +164,7 @@ describe('configuration, steps and overrides', () => {
       stepId: 'securityTest', action: 'securityTest', since: '2030-01-01T00:00:00Z', expiresAt: '2030-01-15T00:00:00Z',
       accepts: ['override', 'reject', 'cancel'], allowed: ['alice'], metrics: ['security_headers'],
     };
-    const refuse = (action: 'override' | 'reject', request: Record<string, unknown>) => refusalReason(action, request, state, config, 0);
+    const refuse = (action: 'override' | 'reject', request: Record<string, unknown>) => refusalReason(action, request, state, config, 0)?.message;
     expect(refuse('override', { by: 'alice', metrics: ['security_headers'] })).toBeUndefined();
     expect(refuse('override', { by: 'bob', metrics: ['security_headers'] }))
       .toBe('bob (BUSINESS_OWNER) may not override security test failures of pipeline unit: that needs the role DEPLOYMENT_MANAGER (allowed: alice)');

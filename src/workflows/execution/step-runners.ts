@@ -8,7 +8,9 @@ import {
 import type { Activities } from '../../activities';
 import { rolloutWorkflowId } from '../../shared/ids';
 import type { ScheduleRequest } from '../../shared/messages';
-import type { DurationSpec, ExecutionState, PipelineConfig, StepAction, StepState, WaitingState } from '../../shared/types';
+import type { DurationSpec } from '../../shared/duration';
+import { causeChain } from '../../shared/errors';
+import type { ExecutionState, PipelineConfig, StepAction, StepState, WaitingState } from '../../shared/types';
 import { PROFILES, buildActivities, quickActivities, stageGateActivities, stageTestActivities } from '../activity-profiles';
 import { rollingDeployment } from '../rolling-deployment';
 import type { ExecutionInput } from './state';
@@ -128,15 +130,9 @@ const build: StepRunner = async (ctx, step) => {
 
 /** The details an activity's ApplicationFailure carries (its first detail, when an object). */
 function failureDetails(err: unknown): Record<string, unknown> | undefined {
-  let current = err as { cause?: unknown } | undefined;
-  while (current) {
-    if (current instanceof ApplicationFailure) {
-      const detail = current.details?.[0];
-      return typeof detail === 'object' && detail !== null ? detail as Record<string, unknown> : undefined;
-    }
-    current = current.cause as typeof current;
-  }
-  return undefined;
+  const failure = causeChain(err).find((c): c is ApplicationFailure => c instanceof ApplicationFailure);
+  const detail = failure?.details?.[0];
+  return typeof detail === 'object' && detail !== null ? detail as Record<string, unknown> : undefined;
 }
 
 /** Executions started before the scanners: the gates the unit test report measures. */
