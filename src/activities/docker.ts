@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import tarStream from 'tar-stream';
-import { NonRetryable } from '../shared/errors';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 import type { CodeScanSummary, CoverageSummary, EnvironmentConfig, ImageArtifact, PipelineConfig } from '../shared/types';
 import type { ArtifactStore } from './artifacts';
 import { executionRef } from './artifacts';
@@ -595,7 +595,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       const message = (err as Error).message;
       if (/port is already allocated|address already in use/i.test(message)) {
         throw ApplicationFailure.create({
-          type: 'PortInUse',
+          type: ActivityFailure.PortInUse,
           message: `${publishAddress(engine.docker)}:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
         });
       }

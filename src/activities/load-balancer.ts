@@ -12,6 +12,7 @@ import type { EnvironmentConfig } from '../shared/types';
 import { containerName, publishedPort } from './docker';
 import type { DockerProvider } from './docker-hosts';
 import { publishAddress } from '../topology/placement';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const RUNTIME_API_PORT = 9999;
 
@@ -65,7 +66,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
 
   async function serverStat(api: RuntimeEndpoint, server: string): Promise<ServerStat> {
     const stat = parseShowStat(await haproxyCommand(api, 'show stat')).find((s) => s.backend === HAPROXY_BACKEND && s.server === server);
-    if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, 'InvalidTopology');
+    if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, ActivityFailure.InvalidTopology);
     return stat;
   }
 
@@ -113,7 +114,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
       await sleep(200);
     }
     throw ApplicationFailure.create({
-      type: 'ServerNotUp', nonRetryable: true,
+      type: ActivityFailure.ServerNotUp, nonRetryable: true,
       message: `HAProxy still reports ${input.server} as "${status}" after ${Math.round(timeoutMs / 1000)} s: its dispatcher or publish does not pass /health`,
     });
   }
@@ -125,7 +126,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
    */
   async function setRequestHold(input: { pipelineId: string; environment: EnvironmentConfig; hold: boolean }): Promise<{ holding: boolean; detail: string }> {
     if (input.environment.strategy !== 'maintenance') {
-      throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, NonRetryable.InvalidConfig);
     }
     const api = await runtimeEndpoint(input.pipelineId, input.environment);
     const del = (await haproxyCommand(api, `del map ${HAPROXY_MAINTENANCE_MAP} hold`)).trim();
