@@ -7,10 +7,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StagecoachError } from '../client/errors';
-import { Stagecoach, workflowPollers } from '../client/operations';
+import { Stagecoach, configuredPipeline, preflight, workflowPollers } from '../client/operations';
 import { ClientFailure, isRefusal } from '../shared/errors';
 import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
-import { loadPipelineConfig } from '../config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
 import { findTemporalCli } from '../provision';
@@ -200,13 +199,13 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
 
 async function demo(): Promise<number> {
   step('Stagecoach demo: build, deploy to Stage, test, then wait for approval before Production');
-  const config = await loadPipelineConfig(PIPELINE_ID);
+  const config = await configuredPipeline(PIPELINE_ID);
   const stackPid = await ensureStack();
   const version = await commitNewVersion(config);
   const sc = await Stagecoach.connect();
   try {
     await ensureIdle(sc);
-    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' });
+    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' }, { preflight: await preflight(PIPELINE_ID, config) });
     const webUi = webUiWorkflowUrl(workflowId);
     step(`started execution ${executionId} of pipeline ${PIPELINE_ID} (by demo); following it:`);
     const onInterrupt = () => {

@@ -99,7 +99,7 @@ async function start(values: Values, [pipelineId]: string[]): Promise<number> {
   return withStagecoach(async (sc) => {
     await sc.requireWorker('nothing was started');
     const request: StartRequest = { by, ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
-    const result = await sc.startExecution(pipelineId, request, { checked });
+    const result = await sc.startExecution(pipelineId, request, { preflight: checked });
     const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
     if (json) {
       out(JSON.stringify({ ...result, webUi }));

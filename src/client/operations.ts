@@ -90,14 +90,12 @@ export class Stagecoach {
   }
 
   /**
-   * Starts an execution: update-with-start on the pipeline workflow, after the preflight (its result: `checked`, when
-   * the caller ran it already). `preflight: false` skips it for a caller whose pipeline is configured elsewhere (the
-   * benchmarks' fake loadPipeline activity); the execution's own validate step still runs.
+   * Starts an execution: update-with-start on the pipeline workflow, after the preflight. `preflight` is its result
+   * when the caller ran it already (the YAML file is read once), or false to skip it for a caller whose pipeline is
+   * configured elsewhere (the benchmarks' fake loadPipeline activity); the execution's own validate step still runs.
    */
-  async startExecution(
-    pipelineId: string, request: StartRequest, options: { preflight?: boolean; checked?: Preflight } = {},
-  ): Promise<StartResult> {
-    if (options.preflight !== false && !options.checked) await preflight(pipelineId);
+  async startExecution(pipelineId: string, request: StartRequest, options: { preflight?: Preflight | false } = {}): Promise<StartResult> {
+    if (options.preflight === undefined) await preflight(pipelineId);
     const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPES.pipeline, {
       workflowId: pipelineWorkflowId(pipelineId),
       taskQueue: TASK_QUEUE,
@@ -198,11 +196,11 @@ export class Stagecoach {
 export interface Preflight { config: PipelineConfig; commitId: string }
 
 /**
- * Checks what can be checked before anything starts, with no server: the pipeline exists, its config is valid, its
- * branch exists. A mistake here changes nothing anywhere.
+ * Checks what can be checked before anything starts, with no server: the pipeline exists, its config is valid (the
+ * caller's `readAlready`, or read here), its branch exists. A mistake here changes nothing anywhere.
  */
-export async function preflight(pipelineId: string): Promise<Preflight> {
-  const config = await configuredPipeline(pipelineId);
+export async function preflight(pipelineId: string, readAlready?: PipelineConfig): Promise<Preflight> {
+  const config = readAlready ?? await configuredPipeline(pipelineId);
   try {
     const commitId = await createGitActivities({ stateDir: STATE_DIR }).helpers.branchHead(config);
     return { config, commitId };

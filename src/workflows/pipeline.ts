@@ -4,7 +4,7 @@
  * history grows.
  */
 import {
-  ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, setHandler, startChild,
+  ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, patched, setHandler, startChild,
   workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
@@ -96,12 +96,13 @@ export async function pipeline(input: PipelineInput): Promise<void> {
 
   async function launch(
     action: string, by: string, via: 'signal' | 'update', trigger: Trigger, mode: ExecutionInput['mode'],
-    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string,
+    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string, configJustRead?: PipelineConfig,
   ): Promise<StartResult> {
     starting = true; // set before the first await: a second start in the meantime is refused
     try {
       // A re-execution deploys with the same configuration as the execution it repeats.
-      const config = reExecuteOf && lastConfig ? lastConfig : await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
+      const config = reExecuteOf && lastConfig ? lastConfig
+        : configJustRead ?? await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
       const executionId = String(state.nextExecutionNumber);
       state.nextExecutionNumber += 1;
       const workflowId = executionWorkflowId(state.pipelineId, executionId);
@@ -165,7 +166,9 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     const built = state.executions.at(-1)?.commitId;
     if (commitId === built || commitId === lastSeenCommit) return;
     lastSeenCommit = commitId;
-    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL').catch(() => undefined); // refusals are audited
+    // The configuration read above starts the execution; histories from before read it a second time in launch.
+    const configJustRead = patched('on-commit-reads-config-once') ? config : undefined;
+    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL', undefined, undefined, configJustRead).catch(() => undefined); // refusals are audited
   }
 
   for (;;) {
