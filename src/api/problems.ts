@@ -34,24 +34,19 @@ export const problem = {
  * the state does not allow now (busy, nothing waits for it, not re-executable) is 412, as Cloud Manager answers.
  * A failure type not listed (a failed step's, which no request meets) is an internal error.
  */
-const PROBLEM_BY_TYPE: Partial<Record<FailureType, (detail: string) => ApiProblem>> = {
-  [Refusal.InvalidRequest]: problem.badRequest,
-  [NonRetryable.InvalidConfig]: problem.badRequest,
-  [NonRetryable.RepositoryNotFound]: problem.badRequest,
-  [NonRetryable.BranchNotFound]: problem.badRequest,
-  [Refusal.Forbidden]: problem.refusedUser,
-  [NonRetryable.PipelineNotFound]: problem.notFound,
-  [ClientFailure.NotFound]: problem.notFound,
-  [Refusal.Busy]: problem.busy,
-  [Refusal.NotWaiting]: problem.precondition,
-  [Refusal.NotAllowedNow]: problem.precondition,
-  [Refusal.NotReExecutable]: problem.precondition,
-  [ClientFailure.Unreachable]: problem.unavailable,
-  [ClientFailure.NoWorker]: problem.noWorker,
-};
+const PROBLEMS_BY_TYPE: Array<[(detail: string) => ApiProblem, FailureType[]]> = [
+  [problem.badRequest, [Refusal.InvalidRequest, NonRetryable.InvalidConfig, NonRetryable.RepositoryNotFound, NonRetryable.BranchNotFound]],
+  [problem.refusedUser, [Refusal.Forbidden]],
+  [problem.notFound, [NonRetryable.PipelineNotFound, ClientFailure.NotFound]],
+  [problem.busy, [Refusal.Busy]],
+  [problem.precondition, [Refusal.NotWaiting, Refusal.NotAllowedNow, Refusal.NotReExecutable]],
+  [problem.unavailable, [ClientFailure.Unreachable]],
+  [problem.noWorker, [ClientFailure.NoWorker]],
+];
+const PROBLEM_BY_TYPE = new Map(PROBLEMS_BY_TYPE.flatMap(([answer, types]) => types.map((type) => [type, answer] as const)));
 
 export function problemForType(type: FailureType, detail: string): ApiProblem {
-  return (PROBLEM_BY_TYPE[type] ?? problem.internal)(detail);
+  return (PROBLEM_BY_TYPE.get(type) ?? problem.internal)(detail);
 }
 
 export function problemForRefusal(refusal: RefusalReason): ApiProblem {

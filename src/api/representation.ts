@@ -5,6 +5,7 @@
  * allowed right now. No I/O: every function here is unit-tested on plain objects.
  */
 import { artifactRefs, type ArtifactRef } from '../client/artifact-refs';
+import { Refusal, type RefusalType } from '../shared/errors';
 import type { ExecutionAction } from '../shared/messages';
 import { cancelRefusal, reExecuteRefusal } from '../shared/refusals';
 import { isTerminal, type ExecutionState, type ExecutionSummary, type PipelineState, type StepState, type StepStatus } from '../shared/types';
@@ -265,7 +266,7 @@ export function toMetrics(step: StepState) {
 
 export type AdvanceOutcome =
   | { ok: true; action: Exclude<ExecutionAction, 'cancel'>; request: Record<string, unknown> }
-  | { ok: false; status: 400 | 412; detail: string };
+  | { ok: false; type: RefusalType; detail: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -286,17 +287,17 @@ function optionalText(body: Record<string, unknown>, key: string): string | unde
  */
 export function advanceMessage(state: ExecutionState, step: StepState, body: unknown): AdvanceOutcome {
   const problem = advanceProblem(state, step);
-  if (problem) return { ok: false, status: 412, detail: problem };
+  if (problem) return { ok: false, type: Refusal.NotWaiting, detail: problem };
   const accepts = state.waiting!.accepts;
-  if (!isObject(body)) return { ok: false, status: 400, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
+  if (!isObject(body)) return { ok: false, type: Refusal.InvalidRequest, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
   // A gate waiting for an override also accepts a reject: the body says which.
   const gate = accepts.includes('override');
   if ((accepts.includes('approve') || accepts.includes('reject')) && !(gate && body.approved === undefined)) {
-    if (typeof body.approved !== 'boolean') return { ok: false, status: 400, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
+    if (typeof body.approved !== 'boolean') return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
     const comment = optionalText(body, body.approved ? 'comment' : 'reason');
-    if (isObject(comment)) return { ok: false, status: 400, detail: comment.problem as string };
+    if (isObject(comment)) return { ok: false, type: Refusal.InvalidRequest, detail: comment.problem as string };
     if (body.approved && !accepts.includes('approve')) {
-      return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
+      return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
     }
     if (body.approved) return { ok: true, action: 'approve', request: comment !== undefined ? { comment } : {} };
     return { ok: true, action: 'reject', request: comment !== undefined ? { reason: comment } : {} };
@@ -307,22 +308,22 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
     if (typeof when === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(when) && !Number.isNaN(Date.parse(when))) {
       return { ok: true, action: 'schedule', request: { at: new Date(Date.parse(when)).toISOString() } };
     }
-    return { ok: false, status: 400, detail: `step ${step.stepId} waits for a schedule; ${expectedBody(accepts)} (got ${JSON.stringify(when) ?? 'nothing'})` };
+    return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for a schedule; ${expectedBody(accepts)} (got ${JSON.stringify(when) ?? 'nothing'})` };
   }
   if (accepts.includes('override')) {
     const metrics = body.metrics;
-    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
+    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
     const ids: string[] = [];
     for (const m of metrics) {
       if (typeof m === 'string' && m) ids.push(m);
       else if (isObject(m) && typeof (m.kpi ?? m.id) === 'string') {
         if (m.override !== false) ids.push(String(m.kpi ?? m.id));
-      } else return { ok: false, status: 400, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
+      } else return { ok: false, type: Refusal.InvalidRequest, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
     }
-    if (!ids.length) return { ok: false, status: 400, detail: 'no metric is overridden ("override": true on at least one)' };
+    if (!ids.length) return { ok: false, type: Refusal.InvalidRequest, detail: 'no metric is overridden ("override": true on at least one)' };
     return { ok: true, action: 'override', request: { metrics: ids } };
   }
-  return { ok: false, status: 412, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
+  return { ok: false, type: Refusal.NotWaiting, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
 }
 
 export function expectedBody(accepts: string[]): string {

@@ -21,7 +21,7 @@ import {
   ApiTokens, DEFAULT_TOKENS_FILE, bearerToken, isAllowed, rolesFor, tokensFile, type ApiTokensConfig, type ApiUser, type Permission,
 } from './auth';
 import { PROBLEM_RESPONSES, buildOpenApiDocument, type RouteDoc } from './openapi';
-import { ApiProblem, PROBLEM_BASE, fromError, problem, problemForRefusal } from './problems';
+import { ApiProblem, PROBLEM_BASE, fromError, problem, problemForRefusal, problemForType } from './problems';
 import {
   DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, advanceMessage, isProdDeploy, logFilesOf, metricsOf, paths, toExecutionList,
   toMetrics, toPipelineExecution, toStepState, type LinkContext,
@@ -56,6 +56,14 @@ const STEP = `${EXECUTION}/phase/:phaseId/step/:stepId`;
 const executionSchema = { $ref: '#/components/schemas/PipelineExecution' };
 const stepStateSchema = { $ref: '#/components/schemas/PipelineExecutionStepState' };
 const acceptedSchema = { $ref: '#/components/schemas/Accepted' };
+
+/** The responses of a PUT that sends the execution a message: accepted (202), or why not. */
+const messageResponses = (accepted: string, notNow: string) => ({
+  202: { description: accepted, schema: acceptedSchema },
+  400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+  412: { description: notNow, schema: PROBLEM_RESPONSES[412].schema },
+  503: PROBLEM_RESPONSES[503],
+});
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const sc = opts.stagecoach;
@@ -379,17 +387,12 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         'execution waits at; the body depends on the step. The execution also applies its own rules (approver list, no ' +
         'self-approval): a refusal of the user is 403, a step that does not wait now is 412.',
       requestBody: { required: true, description: 'Depends on the waiting step', schema: { $ref: '#/components/schemas/AdvanceBody' } },
-      responses: {
-        202: { description: 'Accepted', schema: acceptedSchema },
-        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
-        412: { description: 'The execution does not wait at this step for this now', schema: PROBLEM_RESPONSES[412].schema },
-        503: PROBLEM_RESPONSES[503],
-      },
+      responses: messageResponses('Accepted', 'The execution does not wait at this step for this now'),
       handler: async (req, reply) => {
         const state = await executionOf(req);
         const step = stepOf(state, req);
         const outcome = advanceMessage(state, step, req.body);
-        if (!outcome.ok) throw outcome.status === 400 ? problem.badRequest(outcome.detail) : problem.precondition(outcome.detail);
+        if (!outcome.ok) throw problemForType(outcome.type, outcome.detail);
         const ack = await send(req, state, outcome.action, outcome.request);
         void reply.code(202);
         return ack;
@@ -401,12 +404,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       description: 'Cancels the execution (the link is on its current step; any step of it is accepted). A build in progress ' +
         'stops; a rollout in progress is rolled back.',
       requestBody: { description: 'Optional', schema: { $ref: '#/components/schemas/CancelBody' } },
-      responses: {
-        202: { description: 'Accepted: the execution is being cancelled', schema: acceptedSchema },
-        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
-        412: { description: 'The execution has ended or is already being cancelled', schema: PROBLEM_RESPONSES[412].schema },
-        503: PROBLEM_RESPONSES[503],
-      },
+      responses: messageResponses('Accepted: the execution is being cancelled', 'The execution has ended or is already being cancelled'),
       handler: async (req, reply) => {
         const state = await executionOf(req);
         stepOf(state, req);

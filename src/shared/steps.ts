@@ -22,6 +22,14 @@ const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinitio
   ...extra,
 });
 
+/** Production, the same for every pipeline type: the approval, a managed review where configured, the schedule, the deploy. */
+const PRODUCTION_STEPS: readonly StepDefinition[] = [
+  step('production', 'approval'),
+  step('production', 'managed', { when: 'managedReview' }),
+  step('production', 'schedule'),
+  step('production', 'deploy', { environmentType: 'prod' }),
+];
+
 export const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'build'),
@@ -34,10 +42,7 @@ export const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageTesting', 'securityTest', { when: 'securityTest', skippedIn: ['EMERGENCY'] }),
   step('stageTesting', 'performanceTest', { when: 'performanceTest', skippedIn: ['EMERGENCY'] }),
   step('stageTesting', 'contentAudit', { skippedIn: ['EMERGENCY'] }),
-  step('production', 'approval'),
-  step('production', 'managed', { when: 'managedReview' }),
-  step('production', 'schedule'),
-  step('production', 'deploy', { environmentType: 'prod' }),
+  ...PRODUCTION_STEPS,
 ];
 
 /** Web tier: dispatcher configuration only, so a cache rule change ships in minutes. */
@@ -45,10 +50,7 @@ export const WEB_TIER_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'buildImage'),
   step('stageDeployment', 'deploy', { environmentType: 'stage' }),
-  step('production', 'approval'),
-  step('production', 'managed', { when: 'managedReview' }),
-  step('production', 'schedule'),
-  step('production', 'deploy', { environmentType: 'prod' }),
+  ...PRODUCTION_STEPS,
 ];
 
 /** Re-executing the production deployment: validate, copy the previous artifacts, deploy them. */
