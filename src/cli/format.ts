@@ -86,7 +86,7 @@ function stepOfWaiting(waiting: WaitingState): string {
 }
 
 /** Who may answer a wait, in words. */
-export function waitingWho(waiting: WaitingState): string {
+function waitingWho(waiting: WaitingState): string {
   return waiting.allowed.length ? waiting.allowed.join(', ') : 'anyone';
 }
 

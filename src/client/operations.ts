@@ -24,7 +24,7 @@ import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/ty
 
 const UPDATES = { approve: approveUpdate, reject: rejectUpdate, schedule: scheduleUpdate, override: overrideUpdate, cancel: cancelUpdate };
 
-export async function connectClient(): Promise<Client> {
+async function connectClient(): Promise<Client> {
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const address = connectionOptions.address ?? 'localhost:7233';
   try {

@@ -19,7 +19,7 @@ import {
 } from '../shared/stage-gates';
 import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
 
-export const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
+const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
 
 export function pipelinesDir(): string {
   return process.env.STAGECOACH_PIPELINES_DIR ? path.resolve(process.env.STAGECOACH_PIPELINES_DIR) : DEFAULT_PIPELINES_DIR;
@@ -266,7 +266,7 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   } as PipelineConfig;
 }
 
-export async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
+async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
   const entries = await fs.readdir(dir).catch(() => [] as string[]);
   return entries.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
 }

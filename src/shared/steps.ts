@@ -30,7 +30,7 @@ const PRODUCTION_STEPS: readonly StepDefinition[] = [
   step('production', 'deploy', { environmentType: 'prod' }),
 ];
 
-export const FULL_STACK_STEPS: readonly StepDefinition[] = [
+const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'build'),
   step('stageDeployment', 'codeQuality'),
@@ -46,7 +46,7 @@ export const FULL_STACK_STEPS: readonly StepDefinition[] = [
 ];
 
 /** Web tier: dispatcher configuration only, so a cache rule change ships in minutes. */
-export const WEB_TIER_STEPS: readonly StepDefinition[] = [
+const WEB_TIER_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'buildImage'),
   step('stageDeployment', 'deploy', { environmentType: 'stage' }),
@@ -54,7 +54,7 @@ export const WEB_TIER_STEPS: readonly StepDefinition[] = [
 ];
 
 /** Re-executing the production deployment: validate, copy the previous artifacts, deploy them. */
-export const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
+const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'build'),
   step('production', 'deploy', { environmentType: 'prod' }),

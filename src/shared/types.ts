@@ -9,7 +9,7 @@ export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANC
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 /** The statuses an execution ends in: nothing waits, nothing runs, no message is accepted. */
-export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ['CANCELLED', 'FINISHED', 'ERROR', 'FAILED'];
+const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ['CANCELLED', 'FINISHED', 'ERROR', 'FAILED'];
 
 export function isTerminal(status: string): boolean {
   return (TERMINAL_EXECUTION_STATUSES as readonly string[]).includes(status);
