@@ -19,8 +19,8 @@ import {
   type StartResult,
 } from '../shared/messages';
 import { PipelineIdKey } from '../shared/search-attributes';
-import { StagecoachError, isUnreachable } from './errors';
 import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
+import { StagecoachError, isUnreachable } from './errors';
 
 const UPDATES = { approve: approveUpdate, reject: rejectUpdate, schedule: scheduleUpdate, override: overrideUpdate, cancel: cancelUpdate };
 
