@@ -7,19 +7,20 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stagecoach, StagecoachError } from '../client/operations';
+import { StagecoachError } from '../client/errors';
+import { Stagecoach, configuredPipeline, preflight, workflowPollers } from '../client/operations';
 import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
-import { loadPipelineConfig } from '../config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
 import { findTemporalCli, provisionAuditBrowser } from '../provision';
+import { ClientFailure, isRefusal } from '../shared/errors';
 import { TASK_QUEUE } from '../shared/ids';
 import type { PipelineConfig } from '../shared/types';
 import { EXIT, exitCodeFor, messageFor } from './errors';
 import { followExecution } from './follow';
 import { formatDuration, webUiWorkflowUrl } from './format';
 import {
-  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers, workflowPollers,
+  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers,
 } from './probe';
 
 const PIPELINE_ID = 'sample';
@@ -169,7 +170,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     try {
       return (await sc.pipelineState(PIPELINE_ID)).running;
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found') return undefined;
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) return undefined;
       throw err;
     }
   };
@@ -180,7 +181,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     await sc.send(PIPELINE_ID, running.id, 'cancel', { by: 'demo', reason: 'a new demo run' });
   } catch (err) {
     // Already cancelling, or it ended meanwhile: either way, wait for the pipeline to be idle.
-    if (!(err instanceof StagecoachError && err.kind === 'refused')) throw err;
+    if (!(err instanceof StagecoachError && isRefusal(err.type))) throw err;
   }
   const started = Date.now();
   let lastNote = started;
@@ -199,7 +200,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
 
 async function demo(): Promise<number> {
   step('Stagecoach demo: build, deploy to Stage, test, then wait for approval before Production');
-  const config = await loadPipelineConfig(PIPELINE_ID);
+  const config = await configuredPipeline(PIPELINE_ID);
   // Before the worker starts, so its first contentAudit finds the browser.
   await provisionAuditBrowser((line) => step(line));
   const stackPid = await ensureStack();
@@ -207,7 +208,7 @@ async function demo(): Promise<number> {
   const sc = await Stagecoach.connect();
   try {
     await ensureIdle(sc);
-    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' });
+    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' }, { preflight: await preflight(PIPELINE_ID, config) });
     const webUi = webUiWorkflowUrl(workflowId);
     step(`started execution ${executionId} of pipeline ${PIPELINE_ID} (by demo); following it:`);
     const onInterrupt = () => {

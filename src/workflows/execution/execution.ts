@@ -9,13 +9,14 @@ import {
 } from '@temporalio/workflow';
 import { buildEvent, type EventKind } from '../../shared/events';
 import { eventDeliveryWorkflowId } from '../../shared/ids';
-import { Refusal } from '../../shared/errors';
+import { Refusal, rootCause } from '../../shared/errors';
 import {
   approveSignal, approveUpdate, cancelSignal, cancelUpdate, closeEventsSignal, deliverEventsSignal, executionStateQuery,
   overrideSignal, overrideUpdate,
   rejectSignal, rejectUpdate, rolloutProgressSignal, scheduleSignal, scheduleUpdate,
   type ExecutionAction, type MessageAck,
 } from '../../shared/messages';
+import { invalidRequest } from '../../shared/refusals';
 import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
 import { durationMs, payloadProblem, refusalReason } from './message-rules';
@@ -84,16 +85,13 @@ export class Execution implements StepContext {
   /** Accepts or refuses one message; every request is audited. Updates learn the refusal as an ApplicationFailure. */
   private receive(action: ExecutionAction, request: unknown, via: 'signal' | 'update'): MessageAck {
     const by = typeof (request as { by?: unknown })?.by === 'string' ? (request as { by: string }).by : '(unknown)';
-    const problem = payloadProblem(action, request)
+    const problem = invalidRequest(payloadProblem(action, request))
       ?? refusalReason(action, request as Record<string, unknown>, this.state, this.config, this.nowMs());
     if (problem) {
-      appendAudit(this.state, { at: now(), by, action, via, outcome: 'refused', reason: problem });
+      appendAudit(this.state, { at: now(), by, action, via, outcome: 'refused', reason: problem.message });
       this.touch();
-      if (via === 'update') {
-        const type = /not waiting|has ended|already/.test(problem) ? Refusal.NotWaiting : Refusal.NotAllowed;
-        throw ApplicationFailure.create({ type, message: problem, nonRetryable: true });
-      }
-      return { accepted: true, message: problem };
+      if (via === 'update') throw ApplicationFailure.create({ type: problem.type, message: problem.message, nonRetryable: true });
+      return { accepted: true, message: problem.message };
     }
     const message = this.apply(action, request as Record<string, unknown>);
     appendAudit(this.state, { at: now(), by, action, via, outcome: 'accepted', details: compact(request as Record<string, unknown>) });
@@ -296,8 +294,7 @@ export class Execution implements StepContext {
 
 /** A failure of a known, non-retryable kind (tests failed, bad config) is FAILED; anything else is an ERROR. */
 function classifyFailure(err: unknown): { status: 'FAILED' | 'ERROR'; message: string } {
-  let current = err as { message?: string; cause?: unknown; type?: string; nonRetryable?: boolean } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
+  const current = rootCause(err) as { message?: string } | undefined;
   const failed = current instanceof ApplicationFailure && (current.nonRetryable || current.type !== undefined);
   return { status: failed ? 'FAILED' : 'ERROR', message: current?.message ?? String(err) };
 }
