@@ -57,6 +57,9 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
       } else return { ok: false, status: 400, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
     }
     if (!ids.length) return { ok: false, status: 400, detail: 'no metric is overridden ("override": true on at least one)' };
+    // The gate needs every failing important metric overridden: one left out is a bad request, not a refusal of the user.
+    const missing = (state.waiting!.metrics ?? []).filter((id) => !ids.includes(id));
+    if (missing.length) return { ok: false, status: 400, detail: `the override must list every failing important metric; missing: ${missing.join(', ')}` };
     return { ok: true, action: 'override', request: { metrics: ids } };
   }
   return { ok: false, status: 412, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
