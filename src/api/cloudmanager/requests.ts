@@ -21,18 +21,22 @@ function optionalText(body: Record<string, unknown>, key: string): string | unde
 
 /**
  * Which message an advance body means at the step the execution waits at, with Cloud Manager's bodies:
- * - approval (and managed review): `{ "approved": true }` approves, `{ "approved": false, "reason"?: ... }` rejects;
+ * - approval (and managed review): `{ "approved": true }` approves, `{ "approved": false, "reason"?: ... }` rejects
+ *   (`start` instead of `approved` at a managed review, as the library sends it);
  * - schedule: Cloud Manager's `{ "type": "IMMEDIATE" }` or `{ "type": "SCHEDULED", "schedule": "<ISO 8601 time>" }`;
  *   Stagecoach's shorter `{ "schedule": "now" }` or `{ "schedule": "<ISO 8601 time>" }` too;
  * - a gate's override (codeQuality, securityTest, performanceTest): `{ "metrics": [{ "kpi": "<id>", "override": true }, ...] }`
  *   (plain ids are accepted too); `{ "approved": false, "reason"?: ... }` rejects at the gate.
  * The user (`by`) comes from the token, never from the body.
  */
-export function advanceMessage(state: ExecutionState, step: StepState, body: unknown): AdvanceOutcome {
+export function advanceMessage(state: ExecutionState, step: StepState, received: unknown): AdvanceOutcome {
   const problem = advanceProblem(state, step);
   if (problem) return { ok: false, status: 412, detail: problem };
   const accepts = state.waiting!.accepts;
-  if (!isObject(body)) return { ok: false, status: 400, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
+  if (!isObject(received)) return { ok: false, status: 400, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
+  // Cloud Manager's clients answer a managed review with `start`, an approval with `approved`: the same decision.
+  const body = step.action === 'managed' && received.approved === undefined && typeof received.start === 'boolean'
+    ? { ...received, approved: received.start } : received;
   // A gate waiting for an override also accepts a reject: the body says which.
   const gate = accepts.includes('override');
   if ((accepts.includes('approve') || accepts.includes('reject')) && !(gate && body.approved === undefined)) {
