@@ -176,7 +176,8 @@ describe('Cloud Manager\'s client library against Stagecoach', () => {
   it('starts an execution, follows it, tails the build log, reads the metrics and the log', async () => {
     const started = await sdk.carol.createExecution('1', ID);
     first = started.id;
-    expect(started).toMatchObject({ status: 'RUNNING', trigger: 'MANUAL', pipelineExecutionMode: 'NORMAL' });
+    expect(started).toMatchObject({ trigger: 'MANUAL', pipelineExecutionMode: 'NORMAL' });
+    expect(['NOT_STARTED', 'RUNNING']).toContain(started.status);
     expect((await sdk.carol.listPipelines('1')).find((p) => p.id === ID)?.status).toBe('BUSY');
 
     // Tail the first build step seen running (the library refuses a step that is not running).
