@@ -221,9 +221,9 @@ describe('Cloud Manager\'s client library against Stagecoach', () => {
     const done = await until(first, ended);
     expect(done.status).toBe('FINISHED');
     await pipelineIdle();
-    const prod = (await sdk.carol.listEnvironments('1')).find((e) => e.id === `${ID}-prod`) as unknown as { status: string; _links: Record<string, { href: string }> };
+    const prod = (await sdk.carol.listEnvironments('1')).find((e) => e.id === `${ID}-prod`)!;
     expect(prod.status).toBe('ready');
-    expect((await fetch(prod._links['http://ns.adobe.com/adobecloud/rel/publish'].href)).status).toBe(200);
+    expect((await fetch(prod.link('http://ns.adobe.com/adobecloud/rel/publish')!.href)).status).toBe(200);
     const listed = await sdk.carol.listExecutions('1', ID, 5);
     expect(listed[0]).toMatchObject({ id: first, status: 'FINISHED', pipelineExecutionMode: 'NORMAL', updatedAt: expect.any(String) });
   });
