@@ -222,6 +222,10 @@ describe('HTTP API', () => {
       'GET /api/program/{programId}/pipeline/{pipelineId}/execution/{executionId}',
       `GET ${stepPath}`, `GET ${stepPath}/logs`, `GET ${stepPath}/metrics`, `PUT ${stepPath}/advance`, `PUT ${stepPath}/cancel`,
       `PUT ${stepPath}/reExecute`,
+      // Cloud Manager's navigation resources and the signed log download (test/e2e/cloudmanager-client.test.ts).
+      'GET /api/programs', 'GET /api/program/{programId}', 'GET /api/program/{programId}/pipelines',
+      'GET /api/program/{programId}/pipeline/{pipelineId}', 'GET /api/program/{programId}/environments',
+      'GET /api/program/{programId}/environment/{environmentId}', 'GET /api/logs/download',
     ].sort());
 
     const none = await call('GET', `${pipelinePath}/executions`);
