@@ -53,7 +53,7 @@ const SCHEMAS = {
     type: 'object',
     description: 'One step of an execution. `_links` holds advance, cancel, reExecute, logs and metrics only when that action is possible now.',
     properties: {
-      id: { type: 'string', description: 'Position of the step in the execution' },
+      id: { type: 'string', description: 'Unique step state id: <pipeline>.<execution>.<position>' },
       stepId: { type: 'string', description: 'Stable step identifier, e.g. build, approval, deploy-prod' },
       phaseId: { type: 'string', enum: ['stageDeployment', 'stageTesting', 'production'] },
       action: { type: 'string', example: 'build' },
@@ -70,8 +70,8 @@ const SCHEMAS = {
       _links: {
         type: 'object',
         properties: {
-          self: halLink, [REL.execution]: halLink, [REL.advance]: halLink, [REL.cancel]: halLink,
-          [REL.reExecute]: halLink, [REL.logs]: halLink, [REL.metrics]: halLink,
+          self: halLink, [REL.execution]: halLink, [REL.pipeline]: halLink, [REL.program]: halLink, [REL.advance]: halLink,
+          [REL.cancel]: halLink, [REL.reExecute]: halLink, [REL.logs]: halLink, [REL.metrics]: halLink,
         },
       },
     },
@@ -81,7 +81,7 @@ const SCHEMAS = {
     description: 'An execution of a pipeline, with its step states embedded.',
     properties: {
       id: { type: 'string' },
-      programId: { type: 'string', description: 'Echoes the program id of the request (Stagecoach has no programs)' },
+      programId: { type: 'string', description: 'Echoes the program id of the request (program 1 holds every pipeline)' },
       pipelineId: { type: 'string' },
       artifactsVersion: { type: 'string' },
       user: { type: 'string', description: 'Who started it' },
@@ -107,7 +107,7 @@ const SCHEMAS = {
       },
       audit: { type: 'array', description: 'Every message received, accepted or refused, with who sent it', items: { type: 'object' } },
       _embedded: { type: 'object', properties: { stepStates: { type: 'array', items: ref('PipelineExecutionStepState') } } },
-      _links: { type: 'object', properties: { self: halLink, [REL.executions]: halLink } },
+      _links: { type: 'object', properties: { self: halLink, [REL.executions]: halLink, [REL.pipeline]: halLink, [REL.program]: halLink } },
     },
   },
   PipelineExecutionSummary: {

@@ -158,7 +158,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
     req.user = user;
     if (!isAllowed(user, permission)) {
-      throw problem.forbidden(`${user.name} may not ${permission === 'advance' ? 'advance (approve, schedule, override)' : permission} ` +
+      const what = permission === 'advance' ? 'advance (approve, schedule, override)' : permission === 'cancelOrReject' ? 'cancel or reject' : permission;
+      throw problem.forbidden(`${user.name} may not ${what} ` +
         `executions: that needs one of the roles ${rolesFor(permission).join(', ')} (${user.name} has ${user.roles.join(', ') || 'none'})`);
     }
   });
