@@ -268,7 +268,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       } catch (err) {
         if (attempt >= 10) {
           req.log.warn({ err }, 'the new execution could not be queried yet');
-          return { id: executionId, programId: req.params.programId, pipelineId, status: 'NOT_STARTED', _links: { self: { href: paths.execution(ctx(req), pipelineId, executionId) } } };
+          return { id: executionId, programId: req.params.programId, pipelineId, status: 'NOT_STARTED', _links: { self: { href: paths.execution(ctx(req), pipelineId, executionId), templated: false } } };
         }
         await new Promise((r) => setTimeout(r, 200));
       }
