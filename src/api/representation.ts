@@ -121,7 +121,10 @@ export function metricsOf(step: StepState): unknown[] | undefined {
   if (Array.isArray(metrics)) return metrics;
   const scores = step.details?.scores as Partial<Record<string, number | null>> | undefined;
   if (step.action !== 'contentAudit' || !scores || typeof scores !== 'object') return undefined;
-  return LIGHTHOUSE_CATEGORIES.filter((c) => typeof scores[c] === 'number').map((c) => ({
+  const scored = LIGHTHOUSE_CATEGORIES.filter((c) => typeof scores[c] === 'number');
+  // An audit that could not score (no Chromium, Stage unreachable) has no metrics, as a step that measured nothing.
+  if (!scored.length) return undefined;
+  return scored.map((c) => ({
     id: `lighthouse_${c}`, kpi: `lighthouse_${c}`, severity: 'informational', passed: true, override: false, actualValue: String(scores[c]),
   }));
 }
