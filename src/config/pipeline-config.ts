@@ -183,6 +183,11 @@ const performanceTest = z.object({
 export const pipelineConfigSchema = z.object({
   id: z.string().regex(PIPELINE_ID_PATTERN, 'lowercase letters, digits and dashes, at most 40 characters'),
   name: z.string().optional(),
+  // The Cloud Manager API's programs this pipeline belongs to, besides the default program (id 1) that holds every pipeline.
+  programs: z.array(z.object({
+    id: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').refine((id) => id !== '1', 'program 1 is the default program'),
+    name: z.string().min(1).max(64).optional(),
+  }).strict()).default([]),
   type: z.enum(['fullStack', 'webTier']).default('fullStack'),
   repository: z.string().min(1),
   branch: z.string().min(1).default('main'),
@@ -236,6 +241,7 @@ export const pipelineConfigSchema = z.object({
       url: z.string().url(),
       secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable holding the secret'),
       events: z.array(z.enum(['started', 'waiting', 'ended'])).min(1).optional(),
+      format: z.enum(['cloudevents', 'cloudmanager']).optional(),
     }).strict()).default([]),
   }).strict().prefault({}),
   triggers: z.object({
@@ -273,7 +279,7 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   } as PipelineConfig;
 }
 
-async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
+export async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
   const entries = await fs.readdir(dir).catch(() => [] as string[]);
   return entries.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
 }
