@@ -1,6 +1,7 @@
 /**
  * Rolling deployment on real HAProxy and Varnish (issue 3): zero downtime under a bounded load, the order proven from
- * the recorded cycle, cache flush and warm-up, rollback when a node fails its health check, and cancel mid-roll.
+ * the recorded cycle, cache flush and warm-up, rollback when a node fails its health check, cancel mid-roll, and a
+ * release after a publish was lost from outside (issue 16: the pair out of service rolls first).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { commitChange, syncSampleRepo } from '../../src/dev/sample-repo';
 import { executionWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import { rolloutStateQuery } from '../../src/shared/messages';
 import type { ExecutionState, RolloutResult } from '../../src/shared/types';
+import { containerName, publishNodeName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 import { startLoad, summarize } from '../helpers/load';
 
@@ -189,6 +191,29 @@ describe('rolling deployment to a 2-pair Production', () => {
     // from before continue-as-new existed, to prove those histories still replay.
     await h.recordHistory('execution-cancel-after-continue-as-new', executionWorkflowId(ID, executionId));
     await h.recordHistory('rollout-cancelled-after-continue-as-new', rolloutWorkflowId(ID, executionId, 'prod'));
+  });
+
+  it('a publish lost from outside: the next release replaces that pair first and never drains the one that serves', async () => {
+    // Production serves on pair 1 alone once HAProxy's checks have taken pair 2 out.
+    await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(2))).remove({ force: true });
+    await expect.poll(async () => (await prodServers()).map((s) => s.status), { timeout: 60_000, interval: 250 }).toEqual(['UP', 'DOWN']);
+    await commitChange(h.repo, 'version 3.0.4', async (dir) => fs.writeFile(path.join(dir, 'VERSION'), '3.0.4\n'));
+    const { executionId } = await toProduction();
+    const load = startLoad(prodUrl);
+    await release(executionId);
+    const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
+    const summary = summarize(await load.stop());
+    expect(state.status, state.reason).toBe('FINISHED');
+    expect(summary.total).toBeGreaterThan(100);
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0 });
+    expect(summary.maxGapMs).toBeLessThan(1000);
+    // Pair 2 (out of service) rolled first, across the continue-as-new after it; pair 1 was drained only once pair 2 was UP.
+    const result = await rollout(executionId);
+    expect(result.pairOrder).toEqual([2, 1]);
+    const ops = result.cycle.map((c) => `${c.node}:${c.op}`);
+    expect(ops.indexOf('pair-1:drain')).toBeGreaterThan(ops.indexOf('pair-2:waitUp'));
+    expect((await prodServers()).map((s) => s.status)).toEqual(['UP', 'UP']);
+    expect(await versionOf(prodUrl)).toBe('3.0.4');
   });
 
   it('an invalid dispatcher configuration is refused before any node is touched', async () => {
