@@ -246,6 +246,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
   }
 
+  /** Sends a decision the execution accepted: 202 with its answer. */
+  async function accepted(req: Req, reply: FastifyReply, state: ExecutionState, action: ExecutionAction, request: Record<string, unknown>) {
+    const ack = await send(req, state, action, request);
+    void reply.code(202);
+    return ack;
+  }
+
   /** Starts a RE_EXECUTE of `state` (its production deploy, with its images): 201 and the new execution. */
   async function reExecuteFrom(req: Req, reply: FastifyReply, state: ExecutionState) {
     await requireWorker('nothing was re-executed');
@@ -426,9 +433,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         const step = stepOf(state, req);
         const outcome = advanceMessage(state, step, req.body);
         if (!outcome.ok) throw problemForType(outcome.type, outcome.detail);
-        const ack = await send(req, state, outcome.action, outcome.request);
-        void reply.code(202);
-        return ack;
+        return accepted(req, reply, state, outcome.action, outcome.request);
       },
     },
     {
@@ -456,9 +461,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         }
         const refused = outcome.action === 'cancel' ? cancelRefusal(state) : undefined;
         if (refused) throw problemForRefusal(refused);
-        const ack = await send(req, state, outcome.action, outcome.request);
-        void reply.code(202);
-        return ack;
+        return accepted(req, reply, state, outcome.action, outcome.request);
       },
     },
     {

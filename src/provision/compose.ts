@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import tarFs from 'tar-fs';
 import { PROJECT_ROOT } from '../config/paths';
-import { aptInstall } from './docker';
+import { aptInstall, imagePresent } from './docker';
 import { TEMPORAL_CLI_VERSION } from './temporal';
 import { type Log, isDebian, isRoot, run, which, withLock } from './util';
 
@@ -71,15 +71,6 @@ export async function ensureCompose(log: Log): Promise<ComposeCommand> {
     log(`installed docker-compose ${installed.version}`);
     return installed;
   });
-}
-
-async function imagePresent(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Builds `tag` from the directory `context` (its Dockerfile), failing with the build's last lines. */

@@ -174,7 +174,7 @@ function splitImageName(image: string): { repo: string; tag: string } {
   return colon > slash ? { repo: image.slice(0, colon), tag: image.slice(colon + 1) } : { repo: image, tag: 'latest' };
 }
 
-async function imagePresent(docker: Docker, image: string): Promise<boolean> {
+export async function imagePresent(docker: Docker, image: string): Promise<boolean> {
   try {
     await docker.getImage(image).inspect();
     return true;
