@@ -3,6 +3,7 @@
  * Status vocabularies follow Cloud Manager's PipelineExecution and PipelineExecutionStepState definitions.
  */
 import type { PerformanceTestConfig, SecurityTestConfig } from './stage-gates';
+import type { Trust } from './identity';
 
 export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -149,6 +150,11 @@ export interface PipelineConfig {
     managedReview?: { approvers: string[]; timeout: DurationSpec };
   };
   schedule: { timeout: DurationSpec };
+  /**
+   * Who may decide, proven how (the pipeline's identity keys). Absent in executions started before identity existed:
+   * their decisions stay declared, as they were.
+   */
+  trust?: Trust;
   productTest: { pages: PageCheck[] };
   cache: { warmPages: string[] };
   audit: { pages: string[] };
