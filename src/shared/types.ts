@@ -3,7 +3,7 @@
  * Status vocabularies follow Cloud Manager's PipelineExecution and PipelineExecutionStepState definitions.
  */
 import type { PerformanceTestConfig, SecurityTestConfig } from './stage-gates';
-import type { Trust } from './identity';
+import type { Trust, TrustModel } from './identity';
 
 export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -254,6 +254,12 @@ export interface AuditEntry {
   outcome: 'accepted' | 'refused';
   reason?: string;
   details?: Record<string, unknown>;
+  /** The step a decision answered, as its proof was checked (absent for a cancel of the whole execution). */
+  step?: string;
+  /** How the sender was known: by a proof (`signed`) or by name (`declared`). Absent before identity existed. */
+  trustModel?: TrustModel;
+  /** Who decided, as shown: "alice (signed)", "alice, via the API", "alice (declared)". */
+  label?: string;
 }
 
 /** What the execution waits for now, and who may act. */

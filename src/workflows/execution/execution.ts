@@ -18,6 +18,7 @@ import {
 } from '../../shared/messages';
 import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
+import { checkDecisionProof, type ProofCheck } from './decision-proof';
 import { durationMs, payloadProblem, refusalReason } from './message-rules';
 import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
 import { STEP_RUNNERS } from './step-runners';
@@ -36,6 +37,11 @@ export class Execution implements StepContext {
   private delivery?: ChildWorkflowHandle<typeof eventDelivery>;
   private eventSeq = 0;
   private eventChain: Promise<void> = Promise.resolve();
+  /**
+   * Proofs already used (their ids): a signed decision counts once. The execution never continues as new, and each
+   * id is added as its message is handled, so a replay of the history rebuilds the same set.
+   */
+  private readonly seenProofIds = new Set<string>();
 
   constructor(readonly input: ExecutionInput) {
     this.state = initialState(input, now());
@@ -84,10 +90,22 @@ export class Execution implements StepContext {
   /** Accepts or refuses one message; every request is audited. Updates learn the refusal as an ApplicationFailure. */
   private receive(action: ExecutionAction, request: unknown, via: 'signal' | 'update'): MessageAck {
     const by = typeof (request as { by?: unknown })?.by === 'string' ? (request as { by: string }).by : '(unknown)';
-    const problem = payloadProblem(action, request)
-      ?? refusalReason(action, request as Record<string, unknown>, this.state, this.config, this.nowMs());
+    const payload = payloadProblem(action, request);
+    const proven = payload ? undefined : this.proveSender(action, request as Record<string, unknown>);
+    if (proven && !proven.accepted) {
+      appendAudit(this.state, {
+        at: now(), by, action, via, outcome: 'refused', reason: proven.reason, trustModel: proven.trustModel, details: { refusal: proven.code },
+      });
+      this.touch();
+      if (via === 'update') throw ApplicationFailure.create({ type: Refusal.NotAllowed, message: proven.reason, nonRetryable: true });
+      return { accepted: true, message: proven.reason };
+    }
+    // The rules apply to the person the proof proved (their configured spelling), not to the name typed.
+    const sender = proven ? { ...(request as Record<string, unknown>), by: proven.person } : request as Record<string, unknown>;
+    const problem = payload ?? refusalReason(action, sender, this.state, this.config, this.nowMs());
+    const identity = proven ? { by: proven.person, step: proven.step, trustModel: proven.trustModel, label: proven.label } : { by };
     if (problem) {
-      appendAudit(this.state, { at: now(), by, action, via, outcome: 'refused', reason: problem });
+      appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'refused', reason: problem });
       this.touch();
       if (via === 'update') {
         const type = /not waiting|has ended|already/.test(problem) ? Refusal.NotWaiting : Refusal.NotAllowed;
@@ -95,10 +113,25 @@ export class Execution implements StepContext {
       }
       return { accepted: true, message: problem };
     }
-    const message = this.apply(action, request as Record<string, unknown>);
-    appendAudit(this.state, { at: now(), by, action, via, outcome: 'accepted', details: compact(request as Record<string, unknown>) });
+    const message = this.apply(action, sender);
+    appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'accepted', details: compact(sender) });
     this.touch();
     return { accepted: true, message };
+  }
+
+  /**
+   * Who sent the message, proven by its proof as the pipeline's trust requires; undefined for an execution started
+   * before identity existed (no trust in its configuration), which keeps taking names as given.
+   */
+  private proveSender(action: ExecutionAction, request: Record<string, unknown>): (ProofCheck & { step?: string }) | undefined {
+    const trust = this.config.trust;
+    if (!trust) return undefined;
+    const step = action === 'cancel' ? this.state.currentStepId : this.state.waiting?.stepId;
+    const check = checkDecisionProof({ pipeline: this.state.pipelineId, execution: this.state.id, action, step, request }, trust, this.seenProofIds, this.nowMs());
+    if (check.proofId) this.seenProofIds.add(check.proofId);
+    // A cancel signed for no step decides on the whole execution: the audit says so, as the proof was checked.
+    const signedStep = (request.proof as { decision?: { step?: unknown } } | undefined)?.decision?.step;
+    return { ...check, step: action === 'cancel' && check.trustModel === 'signed' && signedStep === undefined ? undefined : step };
   }
 
   private apply(action: ExecutionAction, request: Record<string, unknown>): string {

@@ -1,0 +1,113 @@
+/**
+ * Signed decisions on the real dev server with fake activities (no Docker): the execution checks each proof itself.
+ * An approval signed by alice's key is accepted; the same proof again, bob's key signing for alice, a proof for
+ * another execution, an unsigned signal (sent by the `temporal` CLI, as an operator would), a revoked key and a
+ * starter approving their own execution are refused, each with its reason in the audit log, and nothing changes.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
+import { executionWorkflowId } from '../../src/shared/ids';
+import type { Proof } from '../../src/shared/identity';
+import type { ExecutionState } from '../../src/shared/types';
+import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
+import { hasEnded, isWaitingAt } from '../helpers/harness';
+
+let h: FakeWorkerHarness;
+beforeAll(async () => { h = await startFakeWorker('identity'); });
+afterAll(async () => { await h?.close(); });
+
+const alice = generateKeyPair('alice@laptop');
+const bob = generateKeyPair('bob@desk');
+const bobLost = generateKeyPair('bob@old-laptop');
+const signer = (pair: { privateKey: string }) => inProcessSigner(parseOpenSshPrivateKey(pair.privateKey));
+
+/** alice and bob approve with their own keys; bob's old key was revoked long ago. */
+const signedPipeline = {
+  identity: 'signed',
+  people: [
+    { name: 'alice', keys: [alice.publicKey], roles: ['DEPLOYMENT_MANAGER'] },
+    { name: 'bob', keys: [bob.publicKey, bobLost.publicKey], roles: ['BUSINESS_OWNER'] },
+  ],
+  revokedKeys: [{ key: bobLost.publicKey, at: '2026-01-01T00:00:00Z' }],
+};
+
+const approval = (pipeline: string, execution: string, by: string, key: { privateKey: string }): Promise<Proof> =>
+  signDecision(signer(key), { pipeline, execution, step: 'approval', action: 'approve', args: {}, by });
+
+const refusals = (state: ExecutionState) => state.audit.filter((a) => a.outcome === 'refused');
+
+/** Nothing changed: still waiting at the approval, with nobody's approval counted. */
+function unchanged(state: ExecutionState) {
+  expect(state.waiting).toMatchObject({ action: 'approval', accepts: expect.arrayContaining(['approve']), allowed: ['alice', 'bob'] });
+  expect(state.audit.filter((a) => a.outcome === 'accepted')).toEqual([]);
+}
+
+describe('signed decisions', () => {
+  it('accepts alice\'s own proof once; refuses bob signing for alice, another execution\'s proof, an unsigned signal, a revoked key, a replay', async () => {
+    // Two approvals needed: the approval still waits after alice's, so her proof can be sent there again.
+    const config = h.definePipeline('wf-signed', { ...signedPipeline, approval: { required: 2 } });
+    const { executionId } = await h.startToApproval(config.id);
+    const send = (request: Record<string, unknown>) => h.stagecoach.send(config.id, executionId, 'approve', request);
+
+    await expect(send(signedMessage(await approval(config.id, executionId, 'alice', bob))))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/bob's key .* names alice/) });
+    const other = String(Number(executionId) + 1);
+    await expect(send(signedMessage(await approval(config.id, other, 'alice', alice))))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(new RegExp(`for execution ${other}, not ${executionId}`)) });
+    await expect(send({ by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/unsigned/) });
+    await expect(send(signedMessage(await approval(config.id, executionId, 'bob', bobLost))))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/revoked at 2026-01-01/) });
+    // What anyone with access to the namespace can send: the `temporal` CLI's signal, without a proof.
+    await promisify(execFile)(inject('temporalCli'), [
+      'workflow', 'signal', '--address', inject('temporalAddress'), '--workflow-id', executionWorkflowId(config.id, executionId),
+      '--name', 'approve', '--input', JSON.stringify({ by: 'alice' }),
+    ]);
+    const refused = await h.waitForExecution(config.id, executionId, (s) => refusals(s).length === 5);
+    expect(refusals(refused).map((a) => [a.by, a.via, a.details?.refusal, a.trustModel])).toEqual([
+      ['alice', 'update', 'wrong-signer', 'signed'], ['alice', 'update', 'mismatch', 'signed'], ['alice', 'update', 'unsigned', 'signed'],
+      ['bob', 'update', 'revoked', 'signed'], ['alice', 'signal', 'unsigned', 'signed'],
+    ]);
+    expect(refusals(refused).every((a) => a.reason)).toBe(true);
+    unchanged(refused);
+
+    const proof = await approval(config.id, executionId, 'alice', alice);
+    await send(signedMessage(proof));
+    const approved = await h.stagecoach.executionState(config.id, executionId);
+    expect(approved.audit.filter((a) => a.outcome === 'accepted')).toEqual([expect.objectContaining({
+      by: 'alice', action: 'approve', step: 'approval', trustModel: 'signed', label: 'alice (signed)', details: { proof },
+    })]);
+    expect(approved.waiting).toMatchObject({ action: 'approval', approvedBy: ['alice'], allowed: ['bob'] });
+
+    // The same proof again counts once: refused before any rule, and the approval still waits for a second person.
+    await expect(send(signedMessage(proof))).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/already used/) });
+    const after = await h.stagecoach.executionState(config.id, executionId);
+    expect(refusals(after).at(-1)).toMatchObject({ by: 'alice', details: { refusal: 'replayed' } });
+    expect(after.waiting).toMatchObject({ action: 'approval', approvedBy: ['alice'] });
+
+    await h.stagecoach.send(config.id, executionId, 'cancel', signedMessage(await signDecision(signer(bob), {
+      pipeline: config.id, execution: executionId, action: 'cancel', args: { reason: 'test over' }, by: 'bob',
+    })));
+    const done = await h.waitForExecution(config.id, executionId, hasEnded);
+    expect(done).toMatchObject({ status: 'CANCELLED', reason: 'cancelled by bob: test over' });
+    expect(done.audit.at(-1)).toMatchObject({ action: 'cancel', by: 'bob', trustModel: 'signed', outcome: 'accepted' });
+    expect(done.audit.at(-1)!.step).toBeUndefined();
+  });
+
+  it('refuses a starter\'s own approval however correctly they sign it', async () => {
+    const config = h.definePipeline('wf-signed-self', signedPipeline);
+    const { executionId } = await h.stagecoach.startExecution(config.id, { by: 'alice' }, { preflight: false });
+    await h.waitForExecution(config.id, executionId, isWaitingAt('approval'));
+    await expect(h.stagecoach.send(config.id, executionId, 'approve', signedMessage(await approval(config.id, executionId, 'alice', alice))))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/self-approval is not allowed/) });
+    const state = await h.stagecoach.executionState(config.id, executionId);
+    expect(refusals(state)).toEqual([expect.objectContaining({ by: 'alice', trustModel: 'signed', label: 'alice (signed)' })]);
+    expect(state.waiting).toMatchObject({ action: 'approval', allowed: ['bob'] });
+    expect(state.audit.filter((a) => a.outcome === 'accepted')).toEqual([]);
+    await h.stagecoach.send(config.id, executionId, 'cancel', signedMessage(await signDecision(signer(bob), {
+      pipeline: config.id, execution: executionId, action: 'cancel', args: {}, by: 'bob',
+    })));
+    await h.waitForExecution(config.id, executionId, hasEnded);
+  });
+});
