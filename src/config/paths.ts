@@ -12,3 +12,9 @@ export const STATE_DIR = process.env.STAGECOACH_STATE_DIR
   : path.join(PROJECT_ROOT, '.stagecoach');
 
 export const EXAMPLES_DIR = path.join(PROJECT_ROOT, 'examples');
+
+/**
+ * SSH keys Stagecoach makes on this machine: the demo's sample users (alice, bob), whose public halves the sample
+ * pipeline names, and the HTTP API's own key (`api`), which signs decisions for the users it authenticated.
+ */
+export const KEYS_DIR = path.join(STATE_DIR, 'keys');

@@ -1,8 +1,13 @@
-/** What approve, reject, schedule, override and cancel share: `--by`, the request sent as an update, the answer. */
+/**
+ * What approve, reject, schedule, override and cancel share: `--by` (or `--key`, signing the decision with the user's
+ * SSH key, as a pipeline with `identity: signed` requires), the request sent as an update, the answer.
+ */
 import type { ExecutionAction } from '../../shared/messages';
 import { EXIT } from '../errors';
 import { byFlag, executionArg, jsonFlag, pipelineArg, type Command, type Flag, type Values } from './command';
-import { jsonRefusal, out, requiredFlag, withStagecoach } from './context';
+import type { DecisionArgs } from '../../shared/identity';
+import { jsonRefusal, out, requiredFlag, str, withStagecoach } from './context';
+import { signedRequest } from './signed-request';
 
 export interface MessageVerb {
   action: ExecutionAction;
@@ -22,12 +27,21 @@ export function messageCommand(verb: MessageVerb): Command {
     summary: verb.summary,
     details: [...(verb.details ?? []), 'Exit code 3 when the execution refuses it, with its reason.'],
     positionals: [pipelineArg, executionArg],
-    flags: [byFlag(`who sends the ${action}; the pipeline's rules say who may`, { required: true }), ...verb.flags, jsonFlag],
+    flags: [
+      byFlag(`who sends the ${action}; the pipeline's rules say who may (required without --key; with it, the key's owner)`),
+      { name: 'key', type: 'string', value: 'FILE', description: 'sign it with your ed25519 key (or its .pub, the key in ssh-agent); signed pipelines need it' },
+      ...verb.flags, jsonFlag,
+    ],
     examples: verb.examples,
     run: async (values, [pipelineId, executionId]) => {
-      const request = { by: requiredFlag(values, 'by', action, 'NAME'), ...verb.request(values) };
+      const keyFile = str(values, 'key');
+      const by = keyFile === undefined ? requiredFlag(values, 'by', action, 'NAME') : str(values, 'by');
+      const args = verb.request(values);
       const json = values.json === true;
       return withStagecoach(`the ${action} was not sent`, (sc) => jsonRefusal(json, async () => {
+        const request = keyFile === undefined
+          ? { by, ...args }
+          : await signedRequest(sc, { pipelineId, executionId, action, args: args as DecisionArgs, by, keyFile });
         const ack = await sc.send(pipelineId, executionId, action, request);
         out(json ? JSON.stringify({ accepted: ack.accepted, message: ack.message }) : ack.message);
         return EXIT.ok;
