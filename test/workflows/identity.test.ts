@@ -3,11 +3,21 @@
  * An approval signed by alice's key is accepted; the same proof again, bob's key signing for alice, a proof for
  * another execution, an unsigned signal (sent by the `temporal` CLI, as an operator would), a revoked key and a
  * starter approving their own execution are refused, each with its reason in the audit log, and nothing changes.
+ * Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
+ * one byte of the bundle is changed.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
+import { approveCommand } from '../../src/cli/commands/approve';
+import { evidenceCommand } from '../../src/cli/commands/evidence';
+import { scheduleCommand } from '../../src/cli/commands/schedule';
+import { verifyCommand } from '../../src/cli/commands/verify';
+import { EXIT } from '../../src/cli/errors';
 import { executionWorkflowId } from '../../src/shared/ids';
 import type { Proof } from '../../src/shared/identity';
 import type { ExecutionState } from '../../src/shared/types';
@@ -15,8 +25,16 @@ import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker'
 import { hasEnded, isWaitingAt } from '../helpers/harness';
 
 let h: FakeWorkerHarness;
-beforeAll(async () => { h = await startFakeWorker('identity'); });
-afterAll(async () => { await h?.close(); });
+let tmp: string;
+beforeAll(async () => {
+  h = await startFakeWorker('identity');
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'stagecoach-identity-'));
+  process.env.TEMPORAL_ADDRESS = inject('temporalAddress'); // what the CLI commands connect to
+});
+afterAll(async () => {
+  await h?.close();
+  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+});
 
 const alice = generateKeyPair('alice@laptop');
 const bob = generateKeyPair('bob@desk');
@@ -109,5 +127,32 @@ describe('signed decisions', () => {
       pipeline: config.id, execution: executionId, action: 'cancel', args: {}, by: 'bob',
     })));
     await h.waitForExecution(config.id, executionId, hasEnded);
+  });
+
+  it('through the CLI: approve and schedule --key, then an evidence bundle that verifies, and fails with one byte changed', async () => {
+    const config = h.definePipeline('wf-signed-cli', signedPipeline);
+    const { executionId } = await h.startToApproval(config.id);
+    const aliceKey = path.join(tmp, 'alice');
+    await fs.writeFile(aliceKey, alice.privateKey, { mode: 0o600 });
+    const ids = [config.id, executionId];
+
+    // --by must be the key's owner; without it, the key says who signs.
+    await expect(approveCommand.run({ key: aliceKey, by: 'bob' }, ids)).rejects.toThrow(/--by bob, but .* is alice's key/);
+    expect(await approveCommand.run({ key: aliceKey, comment: 'ship it' }, ids)).toBe(EXIT.ok);
+    await h.waitForExecution(config.id, executionId, isWaitingAt('schedule'));
+    expect(await scheduleCommand.run({ key: aliceKey, now: true }, ids)).toBe(EXIT.ok);
+    const done = await h.waitForExecution(config.id, executionId, hasEnded);
+    expect(done.status, done.reason).toBe('FINISHED');
+    expect(done.audit.map((a) => [a.action, a.by, a.step, a.trustModel, a.outcome])).toEqual([
+      ['approve', 'alice', 'approval', 'signed', 'accepted'], ['schedule', 'alice', 'schedule', 'signed', 'accepted'],
+    ]);
+
+    const bundle = path.join(tmp, 'bundle.json');
+    expect(await evidenceCommand.run({ out: bundle }, ids)).toBe(EXIT.ok);
+    expect(await verifyCommand.run({}, [bundle])).toBe(EXIT.ok);
+    const text = await fs.readFile(bundle, 'utf8');
+    const at = text.indexOf('ship it');
+    await fs.writeFile(bundle, `${text.slice(0, at)}S${text.slice(at + 1)}`);
+    expect(await verifyCommand.run({}, [bundle])).toBe(EXIT.failure);
   });
 });
