@@ -3,7 +3,7 @@
  * An approval signed by alice's key is accepted; the same proof again, bob's key signing for alice, a proof for
  * another execution, an unsigned signal (sent by the `temporal` CLI, as an operator would), a revoked key and a
  * starter approving their own execution are refused, each with its reason in the audit log, and nothing changes.
- * Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
+ * EMERGENCY mode is only for the roles the pipeline names, proven like any decision. Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
  * one byte of the bundle is changed.
  */
 import { execFile } from 'node:child_process';
@@ -154,5 +154,31 @@ describe('signed decisions', () => {
     const at = text.indexOf('ship it');
     await fs.writeFile(bundle, `${text.slice(0, at)}S${text.slice(at + 1)}`);
     expect(await verifyCommand.run({}, [bundle])).toBe(EXIT.failure);
+  });
+
+  it('EMERGENCY mode only for a proven person holding an emergency role: bob (not allowed) and an unsigned start are refused', async () => {
+    const config = h.definePipeline('wf-signed-emergency', { ...signedPipeline, emergencyRoles: ['DEPLOYMENT_MANAGER'] });
+    // Execution numbers start at 1: the start is signed for the execution it opens.
+    const start = (by: string, key: { privateKey: string }) => signDecision(signer(key), {
+      pipeline: config.id, execution: '1', action: 'start', args: { mode: 'EMERGENCY' }, by,
+    }).then((proof) => ({ ...signedMessage(proof), by }) as { by: string; mode: 'EMERGENCY'; proof: unknown });
+    const options = { preflight: false };
+    await expect(h.stagecoach.startExecution(config.id, await start('bob', bob), options))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/bob may not ask for EMERGENCY mode: that needs the role DEPLOYMENT_MANAGER/) });
+    await expect(h.stagecoach.startExecution(config.id, { by: 'alice', mode: 'EMERGENCY' }, options))
+      .rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/EMERGENCY mode needs a proof of who asks: the start is unsigned/) });
+    const refused = await h.stagecoach.pipelineState(config.id);
+    expect(refused.audit.map((a) => [a.by, a.action, a.outcome])).toEqual([['bob', 'start', 'refused'], ['alice', 'start', 'refused']]);
+    expect(refused.executions).toEqual([]);
+    expect(refused.running).toBeUndefined();
+
+    const { executionId } = await h.stagecoach.startExecution(config.id, await start('alice', alice), options);
+    expect(executionId).toBe('1');
+    const state = await h.waitForExecution(config.id, executionId, isWaitingAt('approval'));
+    expect(state).toMatchObject({ mode: 'EMERGENCY', user: 'alice' });
+    await h.stagecoach.send(config.id, executionId, 'cancel', signedMessage(await signDecision(signer(bob), {
+      pipeline: config.id, execution: executionId, action: 'cancel', args: {}, by: 'bob',
+    })));
+    await h.waitForExecution(config.id, executionId, hasEnded);
   });
 });
