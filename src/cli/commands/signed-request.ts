@@ -5,10 +5,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { executionTrust } from '../../client/evidence';
-import { signDecision, signedMessage, signerForKeyFile } from '../../client/identity';
-import type { Stagecoach } from '../../client/operations';
-import { keyMatches, sameName, type DecisionArgs } from '../../shared/identity';
-import type { ExecutionAction } from '../../shared/messages';
+import { signDecision as sign, signedMessage, signerForKeyFile, type MessageSigner } from '../../client/identity';
+import { StagecoachError, type Stagecoach } from '../../client/operations';
+import { loadPipelineConfig } from '../../config/pipeline-config';
+import { DECLARED_TRUST, keyMatches, sameName, type DecisionArgs, type Trust } from '../../shared/identity';
+import type { ExecutionAction, StartRequest } from '../../shared/messages';
 import { UsageError } from '../errors';
 
 export function expandHome(file: string): string {
@@ -29,6 +30,31 @@ export async function signedRequest(sc: Stagecoach, input: SignedRequestInput): 
   const { pipelineId, executionId, action } = input;
   const signer = await signerForKeyFile(expandHome(input.keyFile));
   const [state, trust] = await Promise.all([sc.executionState(pipelineId, executionId), executionTrust(sc.client, pipelineId, executionId)]);
+  // A cancel is signed for the whole execution; every other decision for the step waiting now.
+  const step = action === 'cancel' ? undefined : state.waiting?.stepId;
+  return signAs(signer, trust, { ...input, step });
+}
+
+/**
+ * `start --key`: the start signed for the execution it opens (the pipeline's next number), under the trust of the
+ * pipeline file it will start with. What EMERGENCY mode needs in a signed pipeline.
+ */
+export async function signedStart(sc: Stagecoach, input: Omit<SignedRequestInput, 'executionId' | 'action'>): Promise<StartRequest> {
+  const signer = await signerForKeyFile(expandHome(input.keyFile));
+  const next = await sc.pipelineState(input.pipelineId).then((p) => p.nextExecutionNumber, (err: unknown) => {
+    if (err instanceof StagecoachError && err.kind === 'not-found') return 1; // its first execution
+    throw err;
+  });
+  const trust = (await loadPipelineConfig(input.pipelineId)).trust ?? DECLARED_TRUST;
+  // The signed message is the start's own fields (mode, trigger), `by` and the proof.
+  return await signAs(signer, trust, { ...input, executionId: String(next), action: 'start' }) as unknown as StartRequest;
+}
+
+/** Signs as the key's owner in `trust`; `--by`, when given, must be them. */
+async function signAs(
+  signer: MessageSigner, trust: Trust, input: Omit<SignedRequestInput, 'action'> & { action: string; step?: string },
+): Promise<Record<string, unknown>> {
+  const { pipelineId, executionId, action, step } = input;
   const owner = trust.people.find((p) => p.keys.some((k) => keyMatches(signer.publicKey, k)));
   if (owner && input.by !== undefined && !sameName(owner.name, input.by)) {
     throw new UsageError(`${action}: --by ${input.by}, but ${input.keyFile} is ${owner.name}'s key (${signer.publicKey.fingerprint}): sign as yourself`, action);
@@ -37,8 +63,6 @@ export async function signedRequest(sc: Stagecoach, input: SignedRequestInput): 
   if (by === undefined) {
     throw new UsageError(`${action}: ${input.keyFile} (${signer.publicKey.fingerprint}) is nobody's key in pipeline ${pipelineId}'s people: add it there, or give --by`, action);
   }
-  // A cancel is signed for the whole execution; every other decision for the step waiting now.
-  const step = action === 'cancel' ? undefined : state.waiting?.stepId;
-  const proof = await signDecision(signer, { pipeline: pipelineId, execution: executionId, ...(step ? { step } : {}), action, args: input.args, by });
+  const proof = await sign(signer, { pipeline: pipelineId, execution: executionId, ...(step ? { step } : {}), action, args: input.args, by });
   return signedMessage(proof);
 }
