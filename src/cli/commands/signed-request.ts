@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { executionTrust } from '../../client/evidence';
 import { signDecision as sign, signedMessage, signerForKeyFile, type MessageSigner } from '../../client/identity';
-import { StagecoachError, type Stagecoach } from '../../client/operations';
+import type { Stagecoach } from '../../client/operations';
 import { loadPipelineConfig } from '../../config/pipeline-config';
 import { DECLARED_TRUST, keyMatches, sameName, type DecisionArgs, type Trust } from '../../shared/identity';
 import type { ExecutionAction, StartRequest } from '../../shared/messages';
@@ -41,13 +41,9 @@ export async function signedRequest(sc: Stagecoach, input: SignedRequestInput): 
  */
 export async function signedStart(sc: Stagecoach, input: Omit<SignedRequestInput, 'executionId' | 'action'>): Promise<StartRequest> {
   const signer = await signerForKeyFile(expandHome(input.keyFile));
-  const next = await sc.pipelineState(input.pipelineId).then((p) => p.nextExecutionNumber, (err: unknown) => {
-    if (err instanceof StagecoachError && err.kind === 'not-found') return 1; // its first execution
-    throw err;
-  });
   const trust = (await loadPipelineConfig(input.pipelineId)).trust ?? DECLARED_TRUST;
   // The signed message is the start's own fields (mode, trigger), `by` and the proof.
-  return await signAs(signer, trust, { ...input, executionId: String(next), action: 'start' }) as unknown as StartRequest;
+  return await signAs(signer, trust, { ...input, executionId: await sc.nextExecutionId(input.pipelineId), action: 'start' }) as unknown as StartRequest;
 }
 
 /** Signs as the key's owner in `trust`; `--by`, when given, must be them. */
