@@ -91,6 +91,10 @@ export interface EnvironmentConfig {
   strategy?: DeploymentStrategy;
   /** Maintenance mode: longest a request is held; after it the load balancer answers a 503 maintenance page. */
   holdTimeout?: DurationSpec;
+  /** Pairs that must stay UP in the load balancer while a window is drained (fewer when there are fewer others). */
+  minInService?: number;
+  /** Longest a rollout waits for that capacity before it fails instead of draining what carries the traffic. */
+  capacityTimeout?: DurationSpec;
   /**
    * A rollout whose history reaches this many events continues as new at the next window boundary (nothing detached
    * then), carrying its state: a large topology never nears Temporal's history limits. Absent in older executions.
@@ -365,6 +369,13 @@ export interface RolloutState {
   nodes: RolloutNodeState[];
   url?: string;
   reason?: string;
+  /**
+   * The order pairs roll in, when the rollout chose it: pairs the load balancer already had out of service first,
+   * since replacing them takes nothing away. Absent in older rollouts (pair 1, 2, ...).
+   */
+  pairOrder?: number[];
+  /** What the rollout waits for before it drains the next window (capacity that must be in service), while it waits. */
+  waitingFor?: string;
 }
 
 /** One recorded effect of a rollout: what it did to which node, in order. Proves the order and that nothing doubled. */

@@ -35,6 +35,11 @@ export interface FakeWorld {
   serversOf(pipelineId: string, environment: string): Record<string, ServerState>;
   /** The image a node ran before any fake deployment: what a complete rollback restores. */
   previousImage(pipelineId: string, environment: string, node: string): string;
+  /**
+   * Takes a pair out of service as HAProxy's checks would when its publish is lost from outside (`show stat` then
+   * says DOWN), or brings it back. Replacing the pair's publish brings it back too.
+   */
+  setPairDown(pipelineId: string, environment: string, pair: number, down: boolean): void;
 }
 
 export interface FakeActivityOptions {
@@ -71,6 +76,8 @@ export function createFakeActivities(options: FakeActivityOptions): {
   const nodes = new Map<string, Map<string, FakeNode>>();
   const servers = new Map<string, Map<string, ServerState>>();
   const byPort = new Map<number, FakeNode>();
+  /** Servers (`<pipeline>/<environment>/pair-N`) whose checks fail. */
+  const down = new Set<string>();
   let nextPort = 20_000;
   const envKey = (pipelineId: string, environment: string) => `${pipelineId}/${environment}`;
 
@@ -105,6 +112,10 @@ export function createFakeActivities(options: FakeActivityOptions): {
     nodesOf: (pipelineId, environment) => Object.fromEntries(nodes.get(envKey(pipelineId, environment)) ?? []),
     serversOf: (pipelineId, environment) => Object.fromEntries(servers.get(envKey(pipelineId, environment)) ?? []),
     previousImage: previousReleaseImage,
+    setPairDown: (pipelineId, environment, pair, isDown) => {
+      const key = `${envKey(pipelineId, environment)}/pair-${pair}`;
+      if (isDown) down.add(key); else down.delete(key);
+    },
   };
 
   const started = async (activityType: string, input: unknown) => {
@@ -158,10 +169,19 @@ export function createFakeActivities(options: FakeActivityOptions): {
       const node = environmentNodes(input.pipelineId, input.environment).get(input.node)!;
       const previousImage = node.image;
       node.image = input.image;
+      const pair = /^publish-(\d+)$/.exec(input.node)?.[1];
+      if (pair) down.delete(`${envKey(input.pipelineId, input.environment.name)}/pair-${pair}`);
       return { container: `sc-${input.pipelineId}-${input.environment.name}-${input.node}`, image: input.image, previousImage, hostPort: node.port, reused: false };
     },
     async runHook(input) { return { exitCode: 0, output: `ran ${input.command} (fake)`, durationMs: 1 }; },
-    async readServers() { return []; },
+    async readServers(input) {
+      environmentNodes(input.pipelineId, input.environment);
+      const key = envKey(input.pipelineId, input.environment.name);
+      return [...servers.get(key)!].map(([server, state]) => ({
+        backend: 'dispatchers', server, sessions: 0,
+        status: down.has(`${key}/${server}`) ? 'DOWN' : { drain: 'DRAIN', maint: 'MAINT', ready: 'UP' }[state],
+      }));
+    },
     async setRequestHold(input) { return { holding: input.hold, detail: input.hold ? 'holding requests (fake)' : 'released (fake)' }; },
     async setServerState(input) {
       environmentNodes(input.pipelineId, input.environment);

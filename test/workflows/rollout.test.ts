@@ -14,8 +14,10 @@ import type { rollingDeployment } from '../../src/workflows';
 import { fakeDigest, type ActivityCall } from '../helpers/fake-activities';
 import { gate, startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
 import { hasEnded } from '../helpers/harness';
+import { eventually } from '../helpers/wait';
 
 let h: FakeWorkerHarness;
+
 beforeAll(async () => { h = await startFakeWorker('rollout'); });
 afterEach(() => { h.intercept(undefined); });
 afterAll(async () => { await h?.close(); });
@@ -160,6 +162,47 @@ describe('rollingDeployment on its own, on fake activities', () => {
     expect(Math.max(at('pair-1 maint'), at('pair-2 maint'))).toBeLessThan(at('deploy author'));
     expect(Math.max(at('deploy dispatcher-1'), at('deploy dispatcher-2'))).toBeLessThan(Math.min(at('pair-1 ready'), at('pair-2 ready')));
     expect(h.world.serversOf(config.id, config.environments.prod.name)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready' });
+  });
+
+  it('a pair already out of service (its publish lost from outside) is replaced first, before any serving pair is drained', async () => {
+    const config = h.definePipeline('wf-lost-publish');
+    const prod = config.environments.prod.name;
+    h.world.nodesOf(config.id, prod); // the environment exists, on its previous release
+    h.world.setPairDown(config.id, prod, 2, true);
+    const { result, ops } = await roll(config);
+    expect(result.status).toBe('FINISHED');
+    expect(result.pairOrder).toEqual([2, 1]);
+    const at = (op: string) => ops.indexOf(op);
+    // Pair 1 carries all the traffic: it is drained only once pair 2 is back UP.
+    expect(at('pair-2 up')).toBeLessThan(at('pair-1 drain'));
+    expect(h.world.serversOf(config.id, prod)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready' });
+  });
+
+  it('a rollout waits, saying for what, while draining the next window would leave fewer pairs in service than the minimum', async () => {
+    const config = h.definePipeline('wf-capacity-wait', { environments: { prod: { pairs: 3, minInService: 2, capacityTimeout: '2 minutes' } } });
+    const prod = config.environments.prod.name;
+    let downed = false;
+    h.intercept(async (call) => {
+      // Pair 3 drops out just as pair 1 is done: pair 2 may then not be drained (only pair 1 would serve).
+      if (!downed && call.activityType === 'waitForServerUp' && call.input.environment.name === prod && call.input.server === 'pair-1') {
+        downed = true;
+        h.world.setPairDown(config.id, prod, 3, true);
+      }
+    });
+    const workflowId = rolloutWorkflowId(config.id, '1', 'prod');
+    const handle = await h.client.workflow.start<typeof rollingDeployment>(WORKFLOW_TYPES.rollingDeployment, {
+      workflowId, taskQueue: TASK_QUEUE, args: [inputFor(config, newImages)],
+    });
+    const waiting = await eventually('the rollout to wait for capacity', async () => {
+      const state = await handle.query(rolloutStateQuery);
+      return state.waitingFor !== undefined ? state : undefined;
+    });
+    expect(waiting.waitingFor).toBe('2 pair(s) in service besides pair-2 before draining it (UP now: pair-1)');
+    expect(h.world.serversOf(config.id, prod)['pair-2']).toBe('ready');
+    h.world.setPairDown(config.id, prod, 3, false);
+    const result = await handle.result();
+    expect(result.status).toBe('FINISHED');
+    expect(result.waitingFor).toBeUndefined();
   });
 
   it('web tier: without an app image only the dispatchers change, pair by pair', async () => {

@@ -3,10 +3,11 @@
  * window by window, keeping its plan position in its record. The node cycle, the hooks, the request hold, the
  * rollback and the continue-as-new carry-over each live in a file of their own beside this one.
  */
-import { ContinueAsNew, isCancellation, patched, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, ContinueAsNew, isCancellation, patched, setHandler, sleep } from '@temporalio/workflow';
 import { rolloutStateQuery } from '../../shared/messages';
 import type { RolloutNodeState, RolloutResult } from '../../shared/types';
-import { containerActivities } from '../activity-profiles';
+import { containerActivities, loadBalancerActivities } from '../activity-profiles';
+import { durationMs } from '../execution/message-rules';
 import { MAINTENANCE_PLAN, ROLLING_PLAN, windowsOf, type CycleOperation, type CycleStep, type PlanStage } from '../rollout-plan';
 import { continueAsNewWhenLong, startingPoint } from './carry-over';
 import { rolloutContext, type RolloutContext } from './context';
@@ -19,6 +20,13 @@ import { rollBack } from './rollback';
 import { AUTHOR_NODE, dispatcherNodeName, pairName, pairNumber, publishNodeName } from '../../topology/names';
 
 type PairStage = Extract<PlanStage, { kind: 'pairs' }>;
+
+/** How long a rollout waits for capacity in service before draining a window, when the environment does not say. */
+const DEFAULT_CAPACITY_TIMEOUT = '5 minutes';
+const CAPACITY_POLL_MS = 2000;
+
+const chunk = (items: number[], size: number) =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 export class Rollout {
   private readonly record: RolloutRecord;
@@ -106,10 +114,14 @@ export class Rollout {
    */
   private async deployPairs(stageIndex: number, stage: PairStage, { firstWindow, completesCycle }: { firstWindow: number; completesCycle: boolean }) {
     const { environment } = this.input;
-    const windows = stage.windowed ? windowsOf(environment.pairs, environment.window) : [Array.from({ length: environment.pairs }, (_, i) => i + 1)];
+    const guarded = stage.windowed && this.capacityGuarded();
+    const order = guarded ? await this.pairOrder() : undefined;
+    const windows = !stage.windowed ? [Array.from({ length: environment.pairs }, (_, i) => i + 1)]
+      : order ? chunk(order, environment.window) : windowsOf(environment.pairs, environment.window);
     for (const [w, pairs] of windows.entries()) {
       if (w < firstWindow) continue;
       this.record.position = { ...this.record.position!, window: { index: w, of: windows.length, pairs } };
+      if (guarded) await this.waitForCapacityBeside(pairs);
       const nodes = pairs.map((p) => this.record.node(pairName(p)));
       this.touched.push(...nodes.filter((n) => !this.touched.includes(n)));
       const results = await Promise.allSettled(nodes.map((n) => this.cycle.deploy(n, stage.steps, { completesCycle })));
@@ -118,6 +130,69 @@ export class Rollout {
       await continueAsNewWhenLong(this.ctx, { stage: stageIndex, group: w + 1 }, {
         moreWindows: w + 1 < windows.length, holdingRequests: this.requests.holding, touched: this.touched,
       });
+    }
+  }
+
+  /**
+   * Whether this rollout guards the capacity in service (added later: rollouts recorded before it, and a rollout that
+   * continued as new from one, roll pair 1, 2, ... without looking, as they ran).
+   */
+  private capacityGuarded(): boolean {
+    if (this.input.resume && this.input.resume.state.pairOrder === undefined) return false;
+    return patched('rollout-capacity-guard');
+  }
+
+  /**
+   * The order pairs roll in: those the load balancer already has out of service first (a publish lost from outside,
+   * say), since replacing them takes no traffic away and brings capacity back before any serving pair is drained.
+   * Chosen once and kept in the state, so a run that continued as new rolls the same windows.
+   */
+  private async pairOrder(): Promise<number[]> {
+    const { state } = this.record;
+    if (!state.pairOrder) {
+      const up = await this.pairsInService();
+      const pairs = Array.from({ length: this.input.environment.pairs }, (_, i) => i + 1);
+      state.pairOrder = [...pairs.filter((p) => !up.has(p)), ...pairs.filter((p) => up.has(p))];
+    }
+    return state.pairOrder;
+  }
+
+  /** Pair numbers the load balancer reports UP (in service) now. */
+  private async pairsInService(): Promise<Set<number>> {
+    const servers = await loadBalancerActivities.readServers(this.ctx.target);
+    return new Set(servers.filter((s) => /^UP\b/.test(s.status)).map((s) => pairNumber(s.server)).filter((p): p is number => p !== undefined));
+  }
+
+  /**
+   * Before a window is drained: the pairs staying in service must be UP, at least `minInService` of them (or all
+   * the others, when there are fewer), so a rollout never drains what carries the traffic. A window none of whose
+   * pairs is in service goes at once. Otherwise the rollout waits, saying for what, up to `capacityTimeout`; then it
+   * fails (and rolls back what it replaced) rather than take the site down.
+   */
+  private async waitForCapacityBeside(windowPairs: number[]): Promise<void> {
+    const { environment } = this.input;
+    const { state } = this.record;
+    const others = Array.from({ length: environment.pairs }, (_, i) => i + 1).filter((p) => !windowPairs.includes(p));
+    const required = Math.min(environment.minInService ?? 1, others.length);
+    const deadline = Date.now() + durationMs(environment.capacityTimeout ?? DEFAULT_CAPACITY_TIMEOUT);
+    for (;;) {
+      const up = await this.pairsInService();
+      const staying = others.filter((p) => up.has(p));
+      if (!windowPairs.some((p) => up.has(p)) || staying.length >= required) break;
+      const names = (pairs: number[]) => pairs.map(pairName).join(', ') || 'none';
+      const waitingFor = `${required} pair(s) in service besides ${names(windowPairs)} before draining it (UP now: ${names(staying)})`;
+      if (Date.now() >= deadline) {
+        throw ApplicationFailure.nonRetryable(`not enough capacity in service to drain ${names(windowPairs)}: waited ${environment.capacityTimeout ?? DEFAULT_CAPACITY_TIMEOUT} for ${waitingFor}`, 'InsufficientCapacity');
+      }
+      if (state.waitingFor !== waitingFor) {
+        state.waitingFor = waitingFor;
+        this.record.reportProgress();
+      }
+      await sleep(CAPACITY_POLL_MS);
+    }
+    if (state.waitingFor) {
+      delete state.waitingFor;
+      this.record.reportProgress();
     }
   }
 
