@@ -3,7 +3,7 @@
  * An approval signed by alice's key is accepted; the same proof again, bob's key signing for alice, a proof for
  * another execution, an unsigned signal (sent by the `temporal` CLI, as an operator would), a revoked key and a
  * starter approving their own execution are refused, each with its reason in the audit log, and nothing changes.
- * EMERGENCY mode is only for the roles the pipeline names, proven like any decision. Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
+ * The HTTP API signs for the user it authenticated ("alice, via the API"). EMERGENCY mode is only for the roles the pipeline names, proven like any decision. Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
  * one byte of the bundle is changed.
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
+import { buildApi } from '../../src/api/server';
+import { generateKeyPair, identityProviderSigner, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
 import { approveCommand } from '../../src/cli/commands/approve';
 import { evidenceCommand } from '../../src/cli/commands/evidence';
 import { scheduleCommand } from '../../src/cli/commands/schedule';
@@ -39,6 +40,7 @@ afterAll(async () => {
 const alice = generateKeyPair('alice@laptop');
 const bob = generateKeyPair('bob@desk');
 const bobLost = generateKeyPair('bob@old-laptop');
+const api = generateKeyPair('stagecoach-api');
 const signer = (pair: { privateKey: string }) => inProcessSigner(parseOpenSshPrivateKey(pair.privateKey));
 
 /** alice and bob approve with their own keys; bob's old key was revoked long ago. */
@@ -176,6 +178,35 @@ describe('signed decisions', () => {
     expect(executionId).toBe('1');
     const state = await h.waitForExecution(config.id, executionId, isWaitingAt('approval'));
     expect(state).toMatchObject({ mode: 'EMERGENCY', user: 'alice' });
+    await h.stagecoach.send(config.id, executionId, 'cancel', signedMessage(await signDecision(signer(bob), {
+      pipeline: config.id, execution: executionId, action: 'cancel', args: {}, by: 'bob',
+    })));
+    await h.waitForExecution(config.id, executionId, hasEnded);
+  });
+
+  it('the HTTP API signs for the user it authenticated: the audit says "alice, via the API"', async () => {
+    const config = h.definePipeline('wf-signed-api', { ...signedPipeline, identityProviders: [{ name: 'api', keys: [api.publicKey] }] });
+    const { executionId, state } = await h.startToApproval(config.id);
+    const apiKey = path.join(tmp, 'api');
+    await fs.writeFile(apiKey, api.privateKey, { mode: 0o600 });
+    const app = buildApi({
+      stagecoach: h.stagecoach, logger: false, identitySigner: await identityProviderSigner(apiKey),
+      tokens: { users: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: 'identity-test-token-alice' }] },
+    });
+    try {
+      const step = state.steps.find((s) => s.stepId === 'approval')!;
+      const res = await app.inject({
+        method: 'PUT', url: `/api/program/1/pipeline/${config.id}/execution/${executionId}/phase/${step.phaseId}/step/approval/advance`,
+        headers: { authorization: 'Bearer identity-test-token-alice' }, payload: { approved: true },
+      });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+    } finally {
+      await app.close();
+    }
+    const approved = await h.waitForExecution(config.id, executionId, isWaitingAt('schedule'));
+    expect(approved.audit.filter((a) => a.outcome === 'accepted')).toEqual([expect.objectContaining({
+      by: 'alice', action: 'approve', trustModel: 'signed', label: 'alice, via the API', details: expect.objectContaining({ proof: expect.anything() }),
+    })]);
     await h.stagecoach.send(config.id, executionId, 'cancel', signedMessage(await signDecision(signer(bob), {
       pipeline: config.id, execution: executionId, action: 'cancel', args: {}, by: 'bob',
     })));
