@@ -112,6 +112,8 @@ beforeAll(async () => {
       stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
       prod: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
     },
+    // Names as given: the docs' compose commands approve with --by (signed decisions have tests of their own).
+    identity: 'declared',
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     productTest: { pages: [{ path: '/', expect: 'version {version}' }] },
     cache: { warmPages: ['/'] },
