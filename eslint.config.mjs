@@ -1,4 +1,4 @@
-// Lint rules that keep workflow code deterministic and promises handled.
+// Lint rules that keep workflow code deterministic, promises handled, and imports running down the layers.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -7,6 +7,25 @@ const nodeBuiltins = [
   'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers', 'tls', 'url',
   'util', 'v8', 'vm', 'worker_threads', 'zlib',
 ];
+
+/**
+ * The layers, bottom up: shared (the contract: plain data, message definitions, rules both sides apply); config and
+ * topology (pure); workflows (replayed) and activities (the real parts); client (what the CLI and the API share);
+ * cli and api. provision and dev set up the machine and the sample. An import never runs up or sideways.
+ */
+const LAYERS = ['shared', 'config', 'topology', 'workflows', 'activities', 'client', 'cli', 'api', 'provision', 'dev', 'worker'];
+/**
+ * A no-restricted-imports pattern refusing every layer not in `allowed`. A layer is reached by going up out of this
+ * folder (`../api/server`, `../../worker`); a sibling file of the same name (`./api` in cli/commands) is not one.
+ */
+const onlyLayers = (here, allowed) => ({
+  regex: `^(\\.\\./)+(${LAYERS.filter((name) => name !== here && !allowed.includes(name)).join('|')})(/.*)?$`,
+  message: `${here} imports only ${allowed.length ? allowed.join(', ') : 'itself'} (the layers are in eslint.config.mjs).`,
+});
+const layered = (files, here, allowed, extra = []) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: [onlyLayers(here, allowed), ...extra] }] },
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.stagecoach/**', 'examples/**', 'bench-results/**', 'test/fixtures/**'] },
@@ -46,8 +65,8 @@ export default tseslint.config(
           message: 'Import activity types only: `import type { ... } from "../activities"`.',
           allowTypeImports: true,
         }, {
-          group: ['**/config/*', '**/provision/*', '**/cli/*'],
-          message: 'Workflow code must not import Node-side modules.',
+          ...onlyLayers('workflows', ['shared', 'topology', 'activities']),
+          message: 'Workflow code imports shared, topology\'s pure modules, workflows, and activity types only.',
         }],
       }],
       'no-restricted-properties': ['error',
@@ -61,4 +80,19 @@ export default tseslint.config(
       ],
     },
   },
+  layered(['src/shared/**/*.ts'], 'shared', []),
+  layered(['src/config/**/*.ts'], 'config', ['shared', 'topology']),
+  layered(['src/topology/**/*.ts'], 'topology', ['shared']),
+  layered(['src/activities/**/*.ts'], 'activities', ['shared', 'config', 'topology']),
+  // The preflight checks the branch with the git activity's own lookup, so client and worker agree on it.
+  layered(['src/client/**/*.ts'], 'client', ['shared', 'config', 'activities'], [{
+    regex: '/activities(/(?!git$).*)?$', message: 'The client uses the git activity\'s lookup only.',
+  }]),
+  layered(['src/api/**/*.ts'], 'api', ['shared', 'config', 'client']),
+  layered(['src/cli/**/*.ts'], 'cli', ['shared', 'config', 'client']),
+  // `dev` and the demo start the whole stack on this machine (the dev server, a worker, the API, the sample repository).
+  layered(['src/cli/dev.ts'], 'cli', ['shared', 'config', 'client', 'api', 'provision', 'worker']),
+  layered(['src/cli/demo.ts'], 'cli', ['shared', 'config', 'client', 'provision', 'dev']),
+  layered(['src/provision/**/*.ts'], 'provision', ['shared', 'config']),
+  layered(['src/dev/**/*.ts'], 'dev', ['shared', 'config']),
 );

@@ -15,11 +15,12 @@ import Docker from 'dockerode';
 import { createActivities, type ActivityDeps } from './activities';
 import { createDirectoryArtifactStore } from './activities/artifacts';
 import { createDockerProvider } from './activities/docker-hosts';
-import { StagecoachError } from './client/operations';
-import { STATE_DIR } from './config/paths';
+import { StagecoachError } from './client/errors';
+import { STATE_DIR, artifactsDir } from './config/paths';
 import { pipelinesDir } from './config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { findChromium } from './provision/chromium';
+import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
 
 export interface StagecoachWorkerOptions {
@@ -67,7 +68,7 @@ export function defaultActivityDeps(overrides: Partial<ActivityDeps> = {}): Acti
   const stateDir = overrides.stateDir ?? STATE_DIR;
   return {
     docker: createDockerProvider(new Docker()),
-    artifacts: createDirectoryArtifactStore(process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(stateDir, 'artifacts')),
+    artifacts: createDirectoryArtifactStore(artifactsDir(stateDir)),
     pipelinesDir: pipelinesDir(),
     stateDir,
     secret: overrides.secret ?? workerSecret(stateDir),
@@ -109,7 +110,7 @@ export function connectionSettings() {
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
-    throw new StagecoachError('unreachable', `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
+    throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
   });
   const worker = await createWorker({ connection, namespace, identity: `${process.pid}@${os.hostname()} (stagecoach worker)` });

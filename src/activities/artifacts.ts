@@ -6,6 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { artifactFile } from '../config/paths';
 
 export interface ArtifactStore {
   /** Writes (replacing) one artifact; answers its reference. */
@@ -23,8 +24,8 @@ export function executionRef(pipelineId: string, executionId: string, name: stri
 
 export function createDirectoryArtifactStore(root: string): ArtifactStore {
   const resolve = (ref: string) => {
-    const full = path.resolve(root, ref);
-    if (!full.startsWith(path.resolve(root) + path.sep)) throw new Error(`artifact reference escapes the store: ${ref}`);
+    const full = artifactFile(root, ref);
+    if (!full) throw new Error(`artifact reference escapes the store: ${ref}`);
     return full;
   };
   return {

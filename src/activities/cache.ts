@@ -10,6 +10,7 @@ import type { DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
 import { containerName, dispatcherNodeName } from '../topology/names';
 import { engineOf, publishAddress } from '../topology/placement';
+import { ActivityFailure } from '../shared/errors';
 
 export const DISPATCHER_PORT = 80;
 
@@ -46,7 +47,7 @@ export function createCacheActivities(deps: { docker: DockerProvider; secret: st
     for (const path of input.pages) {
       const first = await httpGet(`${url}${path}`);
       if (!first.ok) {
-        throw ApplicationFailure.nonRetryable(`warming ${path} through ${dispatcherNodeName(input.pair)} answered ${first.status ?? first.error}`, 'CacheWarmFailed');
+        throw ApplicationFailure.nonRetryable(`warming ${path} through ${dispatcherNodeName(input.pair)} answered ${first.status ?? first.error}`, ActivityFailure.CacheWarmFailed);
       }
       const second = await httpGet(`${url}${path}`);
       pages.push({ path, status: first.status!, cached: second.headers?.get('x-cache') === 'HIT' });

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import tarStream from 'tar-stream';
-import { NonRetryable } from '../shared/errors';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 import type { EnvironmentConfig } from '../shared/types';
 import { LABEL, containerName, networkName, volumeName } from '../topology/names';
 import { dynamicRange, engineOf, fixedAddress, gatewayAddress, publishAddress } from '../topology/placement';
@@ -198,7 +198,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       const message = (err as Error).message;
       if (/port is already allocated|address already in use/i.test(message)) {
         throw ApplicationFailure.create({
-          type: 'PortInUse',
+          type: ActivityFailure.PortInUse,
           message: `${publishAddress(engine.docker)}:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
         });
       }

@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CloudEvent } from '../shared/events';
+import { NonRetryable } from '../shared/errors';
 
 export const SIGNATURE_HEADER = 'X-Stagecoach-Signature';
 
@@ -17,7 +18,7 @@ export function createEventActivities() {
   async function deliverWebhook(input: { url: string; secretEnv: string; event: CloudEvent }): Promise<{ status: number }> {
     const secret = process.env[input.secretEnv];
     if (!secret) {
-      throw ApplicationFailure.nonRetryable(`the webhook secret variable ${input.secretEnv} is not set on this worker`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`the webhook secret variable ${input.secretEnv} is not set on this worker`, NonRetryable.InvalidConfig);
     }
     const body = JSON.stringify(input.event);
     const res = await fetch(input.url, {

@@ -13,6 +13,7 @@ import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
 import { LOAD_BALANCER_NODE, containerName } from '../topology/names';
 import { publishAddress } from '../topology/placement';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const RUNTIME_API_PORT = 9999;
 
@@ -66,7 +67,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
 
   async function serverStat(api: RuntimeEndpoint, server: string): Promise<ServerStat> {
     const stat = parseShowStat(await haproxyCommand(api, 'show stat')).find((s) => s.backend === HAPROXY_BACKEND && s.server === server);
-    if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, 'InvalidTopology');
+    if (!stat) throw ApplicationFailure.nonRetryable(`HAProxy has no server ${HAPROXY_BACKEND}/${server}`, ActivityFailure.InvalidTopology);
     return stat;
   }
 
@@ -114,7 +115,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
       await sleep(200);
     }
     throw ApplicationFailure.create({
-      type: 'ServerNotUp', nonRetryable: true,
+      type: ActivityFailure.ServerNotUp, nonRetryable: true,
       message: `HAProxy still reports ${input.server} as "${status}" after ${Math.round(timeoutMs / 1000)} s: its dispatcher or publish does not pass /health`,
     });
   }
@@ -126,7 +127,7 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
    */
   async function setRequestHold(input: { pipelineId: string; environment: EnvironmentConfig; hold: boolean }): Promise<{ holding: boolean; detail: string }> {
     if (input.environment.strategy !== 'maintenance') {
-      throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`environment ${input.environment.name} is not in maintenance mode: its load balancer holds no requests`, NonRetryable.InvalidConfig);
     }
     const api = await runtimeEndpoint(input.pipelineId, input.environment);
     const del = (await haproxyCommand(api, `del map ${HAPROXY_MAINTENANCE_MAP} hold`)).trim();

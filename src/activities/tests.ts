@@ -3,7 +3,7 @@
  * functional and UI test images when it ships them. Each says exactly what it did. (The content audit: audit.ts.)
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { NonRetryable } from '../shared/errors';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 import type { EnvironmentConfig, PageCheck } from '../shared/types';
 import { LABEL, networkName, testContainerName } from '../topology/names';
 import { executionRef, type ArtifactStore } from './artifacts';
@@ -60,7 +60,7 @@ export function createTestActivities(deps: TestDeps) {
         return { ran: false, reason: `the app ships no ${input.kind} tests (no ${dockerfile} at this commit): nothing to run` };
       }
       throw ApplicationFailure.nonRetryable(
-        `The app ships ${dockerfile}, but this execution's build made no test image from it (it began before test images were built)`, 'NotImplemented');
+        `The app ships ${dockerfile}, but this execution's build made no test image from it (it began before test images were built)`, ActivityFailure.NotImplemented);
     }
     const { pipelineId, executionId, environment } = input;
     if (!pipelineId || !executionId || !environment || !deps.docker || !deps.artifacts) throw new Error('customTests: incomplete input or dependencies');
@@ -107,13 +107,13 @@ export function createTestActivities(deps: TestDeps) {
     };
     if (run.timedOut) {
       throw ApplicationFailure.create({
-        type: 'TestTimeLimit', nonRetryable: true, details: [result],
+        type: ActivityFailure.TestTimeLimit, nonRetryable: true, details: [result],
         message: `the ${what} tests ran longer than their ${Math.round(timeoutMs / 60_000)} minute limit and were stopped`,
       });
     }
     if ((tests?.failed ?? 0) > 0 || run.exitCode !== 0) {
       throw ApplicationFailure.create({
-        type: input.kind === 'ui' ? 'UiTestsFailed' : 'FunctionalTestsFailed', nonRetryable: true, details: [result],
+        type: input.kind === 'ui' ? ActivityFailure.UiTestsFailed : ActivityFailure.FunctionalTestsFailed, nonRetryable: true, details: [result],
         message: tests?.failures.length
           ? `${tests.failed} ${what} test(s) failed against Stage: ${tests.failures.join(', ')}`
           : `the ${what} test container exited with ${run.exitCode}${tests ? '' : ' and left no JUnit report in /out'}`,

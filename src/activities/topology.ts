@@ -23,6 +23,7 @@ import {
 } from './containers';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
+import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
 const LB_PORT = 80;
@@ -146,7 +147,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       } catch (err) {
         await lb.remove({ force: true }).catch(() => undefined);
         throw ApplicationFailure.create({
-          type: 'PortInUse',
+          type: ActivityFailure.PortInUse,
           message: `The ${environment.name} load balancer cannot start: ${(err as Error).message}. ` +
             `Free ${publishAddress(environment.docker)}:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
         });
@@ -182,12 +183,12 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const dispatcher = await runToCompletion(docker, { Image: input.dispatcherImage, Cmd: ['validate'], Env: [] });
     if (dispatcher.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(
-        `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, 'InvalidConfig');
+        `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, NonRetryable.InvalidConfig);
     }
     const config = environmentHaproxyConfig(input.environment);
     const lb = await runToCompletion(docker, { Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'], Env: [`HAPROXY_CFG=${config}`] });
     if (lb.exitCode !== 0) {
-      throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, 'InvalidConfig');
+      throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, NonRetryable.InvalidConfig);
     }
     return { checked: ['dispatcher VCL (varnishd -C)', 'load balancer (haproxy -c)'] };
   }
@@ -205,7 +206,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     const container = deps.docker(engine.docker).getContainer(containerName(input.pipelineId, input.environment.name, input.node));
     const info = await inspectOrUndefined(container);
     if (!info?.State.Running) {
-      throw ApplicationFailure.nonRetryable(`the ${input.phase} hook runs in ${input.node}, which is not running`, 'InvalidTopology');
+      throw ApplicationFailure.nonRetryable(`the ${input.phase} hook runs in ${input.node}, which is not running`, ActivityFailure.InvalidTopology);
     }
     return execInContainer(container, input.command, {
       STAGECOACH_HOOK_PHASE: input.phase, STAGECOACH_HOOK_KEY: input.hookKey, STAGECOACH_ENVIRONMENT: input.environment.name,

@@ -1,8 +1,9 @@
 /**
  * The OpenAPI 3 document of the HTTP API, served at GET /api/openapi.json. Paths come from the same route table the
  * server registers (src/api/server.ts), so every route served is documented; the schemas are written by hand after
- * Cloud Manager's definitions (reference/cloudmanager-api.yaml).
+ * Cloud Manager's API definitions (PipelineExecution, PipelineExecutionStepState, ...).
  */
+import { EXECUTION_STATUSES, STEP_STATUSES } from '../shared/types';
 import { PERMISSIONS, type Permission } from './auth';
 import { REL } from './representation';
 
@@ -33,8 +34,8 @@ export const PROBLEM_RESPONSES = {
 
 const halLink = { type: 'object', properties: { href: { type: 'string' }, templated: { type: 'boolean' } }, required: ['href'] };
 
-const stepStatus = ['NOT_STARTED', 'RUNNING', 'FINISHED', 'ERROR', 'ROLLING_BACK', 'ROLLED_BACK', 'WAITING', 'CANCELLED', 'FAILED'];
-const executionStatus = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'];
+const stepStatus = [...STEP_STATUSES];
+const executionStatus = [...EXECUTION_STATUSES];
 const trigger = ['ON_COMMIT', 'MANUAL', 'PUSH_UPGRADES', 'RE_EXECUTE'];
 
 const SCHEMAS = {

@@ -4,10 +4,11 @@
  * PipelineExecutionListRepresentation and PipelineStepMetrics, with HAL `_links` present only when the action is
  * allowed right now. No I/O: every function here is unit-tested on plain objects.
  */
-import { artifactRefs, isTerminal, type ArtifactRef } from '../cli/format';
+import { artifactRefs, type ArtifactRef } from '../client/artifact-refs';
+import { Refusal, type RefusalType } from '../shared/errors';
 import type { ExecutionAction } from '../shared/messages';
-import type { ExecutionState, ExecutionSummary, PipelineState, StepState, StepStatus } from '../shared/types';
-import { reExecuteProblem } from '../workflows/pipeline';
+import { cancelRefusal, reExecuteRefusal } from '../shared/refusals';
+import { isTerminal, type ExecutionState, type ExecutionSummary, type PipelineState, type StepState, type StepStatus } from '../shared/types';
 
 /** Cloud Manager's link relations. */
 export const REL = {
@@ -58,13 +59,6 @@ export function advanceProblem(state: ExecutionState, step: StepState): string |
   return undefined;
 }
 
-/** Why `cancel` is not possible now (undefined: it is). Cancel applies to the whole execution, whatever the step. */
-export function cancelProblem(state: ExecutionState): string | undefined {
-  if (isTerminal(state.status)) return `execution ${state.id} has already ended (${state.status})`;
-  if (state.status === 'CANCELLING') return `execution ${state.id} is already being cancelled`;
-  return undefined;
-}
-
 /** The step a running execution is at (the first step before it has begun). */
 export function currentStepOf(state: ExecutionState): StepState | undefined {
   return state.steps.find((s) => s.stepId === state.currentStepId) ?? (state.currentStepId ? undefined : state.steps[0]);
@@ -72,11 +66,11 @@ export function currentStepOf(state: ExecutionState): StepState | undefined {
 
 /**
  * Why this execution cannot be re-executed now (undefined: it can): the same rules as the pipeline workflow's
- * (`reExecuteProblem`), on the pipeline's state as its `state` query answers it.
+ * (`reExecuteRefusal`), on the pipeline's state as its `state` query answers it.
  */
 export function reExecuteLinkProblem(state: ExecutionState, pipeline: PipelineState | undefined): string | undefined {
   if (!pipeline) return `the state of pipeline ${state.pipelineId} is unknown`;
-  return reExecuteProblem(pipeline, pipeline.running !== undefined, { by: '', executionId: state.id });
+  return reExecuteRefusal(pipeline, pipeline.running !== undefined, { by: '', executionId: state.id })?.message;
 }
 
 export function logFilesOf(state: ExecutionState, step: StepState): Array<ArtifactRef & { file: string }> {
@@ -115,7 +109,7 @@ export function stepLinks(state: ExecutionState, step: StepState, c: LinkContext
   const links: Links = { self: { href: self }, [REL.execution]: { href: paths.execution(c, state.pipelineId, state.id) } };
   if (!advanceProblem(state, step)) links[REL.advance] = { href: `${self}/advance` };
   // Offered on the step the execution is at (Cloud Manager's place for it); the route accepts any step.
-  if (!cancelProblem(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = { href: `${self}/cancel` };
+  if (!cancelRefusal(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = { href: `${self}/cancel` };
   if (isProdDeploy(step) && !reExecuteLinkProblem(state, pipeline)) links[REL.reExecute] = { href: `${self}/reExecute` };
   if (logFilesOf(state, step).length) links[REL.logs] = { href: `${self}/logs` };
   if (metricsOf(step)) links[REL.metrics] = { href: `${self}/metrics` };
@@ -272,7 +266,7 @@ export function toMetrics(step: StepState) {
 
 export type AdvanceOutcome =
   | { ok: true; action: Exclude<ExecutionAction, 'cancel'>; request: Record<string, unknown> }
-  | { ok: false; status: 400 | 412; detail: string };
+  | { ok: false; type: RefusalType; detail: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -293,17 +287,17 @@ function optionalText(body: Record<string, unknown>, key: string): string | unde
  */
 export function advanceMessage(state: ExecutionState, step: StepState, body: unknown): AdvanceOutcome {
   const problem = advanceProblem(state, step);
-  if (problem) return { ok: false, status: 412, detail: problem };
+  if (problem) return { ok: false, type: Refusal.NotWaiting, detail: problem };
   const accepts = state.waiting!.accepts;
-  if (!isObject(body)) return { ok: false, status: 400, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
+  if (!isObject(body)) return { ok: false, type: Refusal.InvalidRequest, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
   // A gate waiting for an override also accepts a reject: the body says which.
   const gate = accepts.includes('override');
   if ((accepts.includes('approve') || accepts.includes('reject')) && !(gate && body.approved === undefined)) {
-    if (typeof body.approved !== 'boolean') return { ok: false, status: 400, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
+    if (typeof body.approved !== 'boolean') return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
     const comment = optionalText(body, body.approved ? 'comment' : 'reason');
-    if (isObject(comment)) return { ok: false, status: 400, detail: comment.problem as string };
+    if (isObject(comment)) return { ok: false, type: Refusal.InvalidRequest, detail: comment.problem as string };
     if (body.approved && !accepts.includes('approve')) {
-      return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
+      return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
     }
     if (body.approved) return { ok: true, action: 'approve', request: comment !== undefined ? { comment } : {} };
     return { ok: true, action: 'reject', request: comment !== undefined ? { reason: comment } : {} };
@@ -314,22 +308,22 @@ export function advanceMessage(state: ExecutionState, step: StepState, body: unk
     if (typeof when === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(when) && !Number.isNaN(Date.parse(when))) {
       return { ok: true, action: 'schedule', request: { at: new Date(Date.parse(when)).toISOString() } };
     }
-    return { ok: false, status: 400, detail: `step ${step.stepId} waits for a schedule; ${expectedBody(accepts)} (got ${JSON.stringify(when) ?? 'nothing'})` };
+    return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for a schedule; ${expectedBody(accepts)} (got ${JSON.stringify(when) ?? 'nothing'})` };
   }
   if (accepts.includes('override')) {
     const metrics = body.metrics;
-    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, status: 400, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
+    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
     const ids: string[] = [];
     for (const m of metrics) {
       if (typeof m === 'string' && m) ids.push(m);
       else if (isObject(m) && typeof (m.kpi ?? m.id) === 'string') {
         if (m.override !== false) ids.push(String(m.kpi ?? m.id));
-      } else return { ok: false, status: 400, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
+      } else return { ok: false, type: Refusal.InvalidRequest, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
     }
-    if (!ids.length) return { ok: false, status: 400, detail: 'no metric is overridden ("override": true on at least one)' };
+    if (!ids.length) return { ok: false, type: Refusal.InvalidRequest, detail: 'no metric is overridden ("override": true on at least one)' };
     return { ok: true, action: 'override', request: { metrics: ids } };
   }
-  return { ok: false, status: 412, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
+  return { ok: false, type: Refusal.NotWaiting, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
 }
 
 export function expectedBody(accepts: string[]): string {

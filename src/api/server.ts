@@ -6,25 +6,26 @@
  * The server keeps no state of its own: every answer comes from the workflows' `state` queries, every action is a
  * workflow update, and the user named by the bearer token is who the workflows record in their audit logs.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createDirectoryArtifactStore } from '../activities/artifacts';
-import { Stagecoach, StagecoachError } from '../client/operations';
-import { isDeadlineExceeded, isUnreachable, messageFor } from '../cli/errors';
-import { workflowPollers } from '../cli/probe';
-import { STATE_DIR } from '../config/paths';
-import { PipelineNotFoundError, loadPipelineConfig } from '../config/pipeline-config';
+import { StagecoachError } from '../client/errors';
+import { Stagecoach, configuredPipeline, workflowPollers } from '../client/operations';
+import { artifactFile, artifactsDir } from '../config/paths';
+import { ClientFailure, NonRetryable } from '../shared/errors';
 import { PIPELINE_ID_PATTERN, TASK_QUEUE } from '../shared/ids';
 import { formatPublicKey } from '../shared/identity';
 import type { ExecutionAction, StartRequest } from '../shared/messages';
+import { cancelRefusal } from '../shared/refusals';
 import { MODES, TRIGGERS, type ExecutionMode, type ExecutionState, type PipelineState, type Trigger } from '../shared/types';
 import {
   ApiTokens, DEFAULT_TOKENS_FILE, bearerToken, isAllowed, rolesFor, tokensFile, type ApiTokensConfig, type ApiUser, type Permission,
 } from './auth';
 import { apiKeyFile, loadApiSigner, signedFor, type ApiSigner } from './identity-signing';
 import { PROBLEM_RESPONSES, buildOpenApiDocument, type RouteDoc } from './openapi';
+import { ApiProblem, PROBLEM_BASE, fromError, problem, problemForRefusal, problemForType } from './problems';
 import {
-  DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, advanceMessage, cancelProblem, isProdDeploy, logFilesOf, metricsOf, paths, toExecutionList,
+  DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, advanceMessage, isProdDeploy, logFilesOf, metricsOf, paths, toExecutionList,
   toMetrics, toPipelineExecution, toStepState, type LinkContext,
 } from './representation';
 
@@ -45,45 +46,6 @@ declare module 'fastify' {
   interface FastifyContextConfig { permission?: Permission }
 }
 
-/** An error answered as `application/problem+json`. */
-export class ApiProblem extends Error {
-  constructor(readonly status: number, readonly type: string, readonly title: string, detail: string, readonly headers: Record<string, string> = {}) {
-    super(detail);
-    this.name = 'ApiProblem';
-  }
-}
-
-const PROBLEM_BASE = 'urn:stagecoach:problem:';
-const problem = {
-  badRequest: (detail: string) => new ApiProblem(400, `${PROBLEM_BASE}bad-request`, 'Bad request', detail),
-  unauthorized: (detail: string, error?: string) => new ApiProblem(401, `${PROBLEM_BASE}unauthorized`, 'Unauthorized', detail,
-    { 'www-authenticate': `Bearer realm="stagecoach"${error ? `, error="${error}"` : ''}` }),
-  forbidden: (detail: string) => new ApiProblem(403, `${PROBLEM_BASE}forbidden`, 'Forbidden', detail),
-  notFound: (detail: string) => new ApiProblem(404, `${PROBLEM_BASE}not-found`, 'Not found', detail),
-  busy: (detail: string) => new ApiProblem(412, `${PROBLEM_BASE}pipeline-busy`, 'Pipeline is busy', detail),
-  precondition: (detail: string) => new ApiProblem(412, `${PROBLEM_BASE}not-allowed-now`, 'Not possible in the current state', detail),
-  refusedUser: (detail: string) => new ApiProblem(403, `${PROBLEM_BASE}refused`, 'Refused by the execution', detail),
-  unavailable: (detail: string) => new ApiProblem(503, `${PROBLEM_BASE}unavailable`, 'Service unavailable', detail),
-};
-
-/**
- * A StagecoachError in HTTP terms. In the `approval` context, refusals of approve/reject/schedule/override are 412 when the execution
- * does not wait for them now and 403 when it refuses the user (approver list, self-approval): the same split the
- * execution workflow makes between its NotWaiting and NotAllowed refusals (message-rules.ts, execution.ts).
- */
-function fromStagecoach(err: unknown, context: 'state' | 'approval' = 'state'): unknown {
-  if (!(err instanceof StagecoachError)) return err;
-  switch (err.kind) {
-    case 'busy': return problem.busy(err.message);
-    case 'not-found': return problem.notFound(err.message);
-    case 'invalid': return problem.badRequest(err.message);
-    case 'unreachable': return problem.unavailable(err.message);
-    case 'refused':
-      if (context === 'approval' && !/not waiting|has ended|already/.test(err.message)) return problem.refusedUser(err.message);
-      return problem.precondition(err.message);
-  }
-}
-
 type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string };
 type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: unknown }>;
 
@@ -99,13 +61,20 @@ const executionSchema = { $ref: '#/components/schemas/PipelineExecution' };
 const stepStateSchema = { $ref: '#/components/schemas/PipelineExecutionStepState' };
 const acceptedSchema = { $ref: '#/components/schemas/Accepted' };
 
+/** The responses of a PUT that sends the execution a message: accepted (202), or why not. */
+const messageResponses = (accepted: string, notNow: string) => ({
+  202: { description: accepted, schema: acceptedSchema },
+  400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+  412: { description: notNow, schema: PROBLEM_RESPONSES[412].schema },
+  503: PROBLEM_RESPONSES[503],
+});
+
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const sc = opts.stagecoach;
   const tokens = opts.tokens instanceof ApiTokens ? opts.tokens
     : typeof opts.tokens === 'object' ? new ApiTokens(opts.tokens)
       : ApiTokens.load(opts.tokens ?? tokensFile());
-  const artifacts = createDirectoryArtifactStore(opts.artifactsDir
-    ?? (process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(STATE_DIR, 'artifacts')));
+  const artifactsRoot = opts.artifactsDir ?? artifactsDir();
 
   const app = Fastify({
     logger: opts.logger === false ? false : {
@@ -168,10 +137,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') p = new ApiProblem(415, `${PROBLEM_BASE}unsupported-media-type`, 'Unsupported media type', 'send JSON bodies as application/json');
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') p = new ApiProblem(413, `${PROBLEM_BASE}too-large`, 'Body too large', err.message);
     else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) p = problem.badRequest(err.message);
-    else if (isUnreachable(err) || isDeadlineExceeded(err)) p = problem.unavailable(messageFor(err));
     else {
-      req.log.error({ err }, 'request failed');
-      p = new ApiProblem(500, `${PROBLEM_BASE}internal`, 'Internal error', err.message || 'the request failed');
+      const known = fromError(err);
+      if (known instanceof ApiProblem) p = known;
+      else {
+        req.log.error({ err }, 'request failed');
+        p = problem.internal(err.message || 'the request failed');
+      }
     }
     void reply.code(p.status).headers(p.headers).type('application/problem+json')
       .send({ type: p.type, title: p.title, status: p.status, detail: p.message });
@@ -196,10 +168,10 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
 
   async function pipelineConfigured(pipelineId: string): Promise<boolean> {
     try {
-      await loadPipelineConfig(pipelineId);
+      await configuredPipeline(pipelineId);
       return true;
     } catch (err) {
-      if (err instanceof PipelineNotFoundError) return false;
+      if (err instanceof StagecoachError && err.type === NonRetryable.PipelineNotFound) return false;
       return true; // configured, if invalid: starting says what is wrong
     }
   }
@@ -209,11 +181,11 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     try {
       return await sc.pipelineState(pipelineId);
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found') {
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) {
         if (await pipelineConfigured(pipelineId)) return undefined;
         throw problem.notFound(`unknown pipeline "${pipelineId}": it is not configured and has no executions`);
       }
-      throw fromStagecoach(err);
+      throw fromError(err);
     }
   }
 
@@ -224,7 +196,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     try {
       return await sc.executionState(pipelineId, executionId);
     } catch (err) {
-      throw fromStagecoach(err);
+      throw fromError(err);
     }
   }
 
@@ -240,21 +212,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return step;
   }
 
-  /**
-   * Without a worker polling the task queue, an update waits forever: refuse at once (503) instead. A server that
-   * does not let us describe the task queue is given the benefit of the doubt.
-   */
+  /** Without a worker polling the task queue, an update waits forever: refuse at once (503) instead. */
   async function requireWorker(what: string): Promise<void> {
-    let pollers: string[];
-    try {
-      pollers = await workflowPollers(sc.client, TASK_QUEUE);
-    } catch (err) {
-      if (isUnreachable(err)) throw problem.unavailable(messageFor(err));
-      return;
-    }
-    if (!pollers.length) {
-      throw new ApiProblem(503, `${PROBLEM_BASE}no-worker`, 'No worker', `no Stagecoach worker polls task queue "${TASK_QUEUE}"; ${what}. Start one with \`stagecoach worker\`.`);
-    }
+    await sc.requireWorker(what).catch((err: unknown) => { throw fromError(err); });
   }
 
   /** The new execution's representation; its first workflow task may still be running, so a few tries. */
@@ -282,7 +242,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: state.id, action }, 'accepted');
       return { accepted: true, message: ack.message };
     } catch (err) {
-      throw fromStagecoach(err, action === 'cancel' ? 'state' : 'approval');
+      throw fromError(err);
     }
   }
 
@@ -324,7 +284,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         const pipelineId = pipelineIdOf(req);
         const pipeline = await pipelineStateOf(pipelineId);
         if (!pipeline?.running) throw problem.notFound(`pipeline ${pipelineId} has no running execution`);
-        const state = await sc.executionState(pipelineId, pipeline.running.id).catch((err: unknown) => { throw fromStagecoach(err); });
+        const state = await sc.executionState(pipelineId, pipeline.running.id).catch((err: unknown) => { throw fromError(err); });
         return toPipelineExecution(state, ctx(req), pipeline);
       },
     },
@@ -356,7 +316,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
           const execution = signer ? await sc.nextExecutionId(pipelineId) : '';
           result = await sc.startExecution(pipelineId, await signedFor(signer, req.user!.name, { pipeline: pipelineId, execution, action: 'start', args }) as StartRequest);
         } catch (err) {
-          throw fromStagecoach(err);
+          throw fromError(err);
         }
         req.log.info({ user: req.user!.name, pipelineId, executionId: result.executionId }, 'execution started');
         void reply.code(201).header('location', paths.execution(ctx(req), pipelineId, result.executionId));
@@ -405,9 +365,11 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         if (!chosen) throw problem.notFound(`step ${step.stepId} has no file ${req.query.file} (files: ${files.map((f) => f.file).join(', ')})`);
         let text: Buffer;
         try {
-          text = await artifacts.get(chosen.ref);
+          const file = artifactFile(artifactsRoot, chosen.ref);
+          if (!file) throw new Error(`artifact reference escapes the store: ${chosen.ref}`);
+          text = await fs.readFile(file);
         } catch {
-          throw problem.notFound(`${chosen.name} (${chosen.ref}) is not in this API's artifact store (${artifacts.root}): ` +
+          throw problem.notFound(`${chosen.name} (${chosen.ref}) is not in this API's artifact store (${artifactsRoot}): ` +
             'run the API where the worker\'s STAGECOACH_ARTIFACTS_DIR is readable');
         }
         void reply.type(chosen.file.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8');
@@ -435,17 +397,12 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         'execution waits at; the body depends on the step. The execution also applies its own rules (approver list, no ' +
         'self-approval): a refusal of the user is 403, a step that does not wait now is 412.',
       requestBody: { required: true, description: 'Depends on the waiting step', schema: { $ref: '#/components/schemas/AdvanceBody' } },
-      responses: {
-        202: { description: 'Accepted', schema: acceptedSchema },
-        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
-        412: { description: 'The execution does not wait at this step for this now', schema: PROBLEM_RESPONSES[412].schema },
-        503: PROBLEM_RESPONSES[503],
-      },
+      responses: messageResponses('Accepted', 'The execution does not wait at this step for this now'),
       handler: async (req, reply) => {
         const state = await executionOf(req);
         const step = stepOf(state, req);
         const outcome = advanceMessage(state, step, req.body);
-        if (!outcome.ok) throw outcome.status === 400 ? problem.badRequest(outcome.detail) : problem.precondition(outcome.detail);
+        if (!outcome.ok) throw problemForType(outcome.type, outcome.detail);
         const ack = await send(req, state, outcome.action, outcome.request);
         void reply.code(202);
         return ack;
@@ -457,12 +414,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       description: 'Cancels the execution (the link is on its current step; any step of it is accepted). A build in progress ' +
         'stops; a rollout in progress is rolled back.',
       requestBody: { description: 'Optional', schema: { $ref: '#/components/schemas/CancelBody' } },
-      responses: {
-        202: { description: 'Accepted: the execution is being cancelled', schema: acceptedSchema },
-        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
-        412: { description: 'The execution has ended or is already being cancelled', schema: PROBLEM_RESPONSES[412].schema },
-        503: PROBLEM_RESPONSES[503],
-      },
+      responses: messageResponses('Accepted: the execution is being cancelled', 'The execution has ended or is already being cancelled'),
       handler: async (req, reply) => {
         const state = await executionOf(req);
         stepOf(state, req);
@@ -470,8 +422,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw problem.badRequest('cancel takes an optional JSON object, e.g. {"reason": "..."}');
         const reason = (body as { reason?: unknown } | undefined)?.reason;
         if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw problem.badRequest('"reason" must be a string of at most 1000 characters');
-        const why = cancelProblem(state);
-        if (why) throw problem.precondition(why);
+        const refused = cancelRefusal(state);
+        if (refused) throw problemForRefusal(refused);
         const ack = await send(req, state, 'cancel', reason ? { reason } : {});
         void reply.code(202);
         return ack;
@@ -500,7 +452,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         try {
           result = await sc.reExecute(state.pipelineId, { by: req.user!.name, executionId: state.id });
         } catch (err) {
-          throw fromStagecoach(err);
+          throw fromError(err);
         }
         req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: result.executionId, of: state.id }, 're-execution started');
         void reply.code(201).header('location', paths.execution(ctx(req), state.pipelineId, result.executionId));

@@ -7,20 +7,21 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stagecoach, StagecoachError } from '../client/operations';
+import { StagecoachError } from '../client/errors';
 import { ensureKeyPair } from '../client/identity';
+import { Stagecoach, configuredPipeline, preflight, workflowPollers } from '../client/operations';
 import { KEYS_DIR, PROJECT_ROOT, STATE_DIR } from '../config/paths';
-import { loadPipelineConfig } from '../config/pipeline-config';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
 import { findTemporalCli, provisionAuditBrowser } from '../provision';
+import { ClientFailure, isRefusal } from '../shared/errors';
 import { TASK_QUEUE } from '../shared/ids';
 import type { PipelineConfig } from '../shared/types';
 import { EXIT, exitCodeFor, messageFor } from './errors';
 import { followExecution } from './follow';
 import { formatDuration, webUiWorkflowUrl } from './format';
 import {
-  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers, workflowPollers,
+  pidAlive, processCommandLine, sleep, tailLines, temporalAnswers,
 } from './probe';
 
 const PIPELINE_ID = 'sample';
@@ -170,7 +171,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     try {
       return (await sc.pipelineState(PIPELINE_ID)).running;
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found') return undefined;
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) return undefined;
       throw err;
     }
   };
@@ -181,7 +182,7 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
     await sc.send(PIPELINE_ID, running.id, 'cancel', { by: 'demo', reason: 'a new demo run' });
   } catch (err) {
     // Already cancelling, or it ended meanwhile: either way, wait for the pipeline to be idle.
-    if (!(err instanceof StagecoachError && err.kind === 'refused')) throw err;
+    if (!(err instanceof StagecoachError && isRefusal(err.type))) throw err;
   }
   const started = Date.now();
   let lastNote = started;
@@ -209,7 +210,7 @@ async function demo(): Promise<number> {
   step('Stagecoach demo: build, deploy to Stage, test, then wait for approval before Production');
   await ensureSampleKeys();
   step(`decisions are signed: the sample users' SSH keys are in ${rel(KEYS_DIR)}/ (alice, bob; api for the HTTP API)`);
-  const config = await loadPipelineConfig(PIPELINE_ID);
+  const config = await configuredPipeline(PIPELINE_ID);
   // Before the worker starts, so its first contentAudit finds the browser.
   await provisionAuditBrowser((line) => step(line));
   const stackPid = await ensureStack();
@@ -217,7 +218,7 @@ async function demo(): Promise<number> {
   const sc = await Stagecoach.connect();
   try {
     await ensureIdle(sc);
-    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' });
+    const { executionId, workflowId } = await sc.startExecution(PIPELINE_ID, { by: 'demo' }, { preflight: await preflight(PIPELINE_ID, config) });
     const webUi = webUiWorkflowUrl(workflowId);
     step(`started execution ${executionId} of pipeline ${PIPELINE_ID} (by demo); following it:`);
     const onInterrupt = () => {

@@ -3,11 +3,14 @@
  * place in the pipeline, and how long it took once it ends), until the execution ends or waits for someone; at a
  * wait it prints the exact commands that move it on. Shared by `stagecoach start --follow` and the demo.
  */
-import { StagecoachError, type Stagecoach } from '../client/operations';
-import type { ExecutionState, StepState, WaitingState } from '../shared/types';
-import { EXIT, isDeadlineExceeded } from './errors';
+import { stepLabel } from '../client/artifact-refs';
+import { StagecoachError, isDeadlineExceeded } from '../client/errors';
+import type { Stagecoach } from '../client/operations';
+import { ClientFailure } from '../shared/errors';
+import { isTerminal, type ExecutionState, type StepState, type WaitingState } from '../shared/types';
+import { EXIT } from './errors';
 import {
-  StepChangeTracker, formatClock, formatDuration, isTerminal, stepLabel, stepSummary, waitingLine,
+  StepChangeTracker, formatClock, formatDuration, stepSummary, waitingLine,
 } from './format';
 import { sleep } from './probe';
 
@@ -119,7 +122,7 @@ export async function followExecution(
     try {
       state = await sc.executionState(pipelineId, executionId);
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found' && Date.now() - started < grace) {
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound && Date.now() - started < grace) {
         await sleep(interval);
         continue;
       }

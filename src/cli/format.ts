@@ -5,9 +5,9 @@
 import type {
   AuditEntry, ExecutionState, ExecutionSummary, PipelineState, StepState, WaitingState,
 } from '../shared/types';
+import { stepLabel } from '../client/artifact-refs';
 
 export const DEFAULT_WEB_UI = 'http://127.0.0.1:8233';
-export const TERMINAL_EXECUTION_STATUSES = ['CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 
 export interface FormatOptions {
   /** Base URL of the Temporal Web UI (default http://127.0.0.1:8233). */
@@ -15,10 +15,6 @@ export interface FormatOptions {
   namespace?: string;
   /** Render times in UTC instead of the local time zone (tests). */
   utc?: boolean;
-}
-
-export function isTerminal(status: string): boolean {
-  return (TERMINAL_EXECUTION_STATUSES as readonly string[]).includes(status);
 }
 
 /** The Web UI page of one workflow. */
@@ -78,10 +74,6 @@ export function stepSummary(step: StepState): string {
 }
 
 /** `deploy stage` / `build`: the step's action and, for deployments, its environment. */
-export function stepLabel(step: StepState): string {
-  return step.environment ? `${step.action} ${step.environment}` : step.action;
-}
-
 /** One line of `--follow` output: `[hh:mm:ss] <action> <env?> <STATUS> — <summary>`. */
 export function stepChangeLine(step: StepState, at: Date | string | number, utc = false): string {
   const summary = stepSummary(step);
@@ -94,7 +86,7 @@ function stepOfWaiting(waiting: WaitingState): string {
 }
 
 /** Who may answer a wait, in words. */
-export function waitingWho(waiting: WaitingState): string {
+function waitingWho(waiting: WaitingState): string {
   return waiting.allowed.length ? waiting.allowed.join(', ') : 'anyone';
 }
 
@@ -197,33 +189,4 @@ export function pipelineStateLines(state: PipelineState, opts: FormatOptions & {
     lines.push('  no executions yet');
   }
   return lines;
-}
-
-/** The artifact-store references an execution knows of, with the step each belongs to when one does. */
-export interface ArtifactRef { ref: string; name: string; step?: string }
-
-export function artifactRefs(state: ExecutionState, stepAction?: string): ArtifactRef[] {
-  const byRef = new Map<string, ArtifactRef>();
-  const stepOfRef = new Map<string, StepState>();
-  for (const step of state.steps) {
-    for (const [key, value] of Object.entries(step.details ?? {})) {
-      if (/Ref$/.test(key) && typeof value === 'string' && value) stepOfRef.set(value, step);
-    }
-  }
-  for (const report of state.artifacts?.reports ?? []) {
-    const step = stepOfRef.get(report.ref);
-    byRef.set(report.ref, { ref: report.ref, name: report.name, step: step ? stepLabel(step) : undefined });
-  }
-  for (const step of state.steps) {
-    const logRef = step.details?.logRef;
-    if (typeof logRef === 'string' && logRef && !byRef.has(logRef)) {
-      byRef.set(logRef, { ref: logRef, name: `${stepLabel(step)} log`, step: stepLabel(step) });
-    }
-  }
-  const all = [...byRef.values()];
-  if (!stepAction) return all;
-  return all.filter((a) => {
-    const step = stepOfRef.get(a.ref);
-    return step !== undefined && (step.action === stepAction || step.stepId === stepAction);
-  });
 }

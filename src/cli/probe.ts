@@ -1,7 +1,7 @@
-/** Small checks the `dev` command and the demo make: is a port taken, does Temporal answer, does a worker poll. */
+/** Small checks the `dev` command and the demo make: is a port taken, does Temporal answer, is a process alive. */
 import net from 'node:net';
 import fs from 'node:fs';
-import { Connection, type Client } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -31,18 +31,6 @@ export async function temporalAnswers(address: string, timeout: Duration = '3s')
   } finally {
     await connection?.close().catch(() => undefined);
   }
-}
-
-/** Identities of the workers polling a task queue for workflow tasks (recently seen by the server). */
-export async function workflowPollers(client: Client, taskQueue: string): Promise<string[]> {
-  const response = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    // TASK_QUEUE_KIND_NORMAL = 1, TASK_QUEUE_TYPE_WORKFLOW = 1 (temporal.api.enums.v1; @temporalio/proto is not a
-    // direct dependency, so the values are spelled out).
-    taskQueue: { name: taskQueue, kind: 1 },
-    taskQueueType: 1,
-  });
-  return (response.pollers ?? []).map((p) => p.identity ?? '(unknown)');
 }
 
 /** True when `pid` names a live process. */

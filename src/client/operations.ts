@@ -4,12 +4,14 @@
  * same way.
  */
 import {
-  Client, Connection, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  ApplicationFailure, Client, Connection, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { loadPipelineConfig } from '../config/pipeline-config';
+import { InvalidPipelineConfigError, PipelineNotFoundError, loadPipelineConfig } from '../config/pipeline-config';
 import { STATE_DIR } from '../config/paths';
+// The preflight checks the branch the way the validate step will: with the git activity's own lookup.
 import { createGitActivities } from '../activities/git';
+import { ClientFailure, NonRetryable, Refusal, isFailureType } from '../shared/errors';
 import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, pipelineWorkflowId } from '../shared/ids';
 import {
   approveUpdate, cancelUpdate, executionStateQuery, overrideUpdate, pipelineStateQuery, reExecuteUpdate, rejectUpdate,
@@ -18,46 +20,43 @@ import {
 } from '../shared/messages';
 import { PipelineIdKey } from '../shared/search-attributes';
 import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
-
-export type ErrorKind = 'refused' | 'not-found' | 'invalid' | 'unreachable' | 'busy';
-
-/** An error meant for the user: its message says what is wrong and what to do. */
-export class StagecoachError extends Error {
-  constructor(readonly kind: ErrorKind, message: string) {
-    super(message);
-    this.name = 'StagecoachError';
-  }
-}
+import { StagecoachError, isUnreachable } from './errors';
 
 const UPDATES = { approve: approveUpdate, reject: rejectUpdate, schedule: scheduleUpdate, override: overrideUpdate, cancel: cancelUpdate };
 
-export async function connectClient(): Promise<Client> {
+async function connectClient(): Promise<Client> {
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const address = connectionOptions.address ?? 'localhost:7233';
   try {
     const connection = await Connection.connect({ ...connectionOptions, address, connectTimeout: '5s' });
     return new Client({ connection, namespace: namespace ?? 'default' });
   } catch (err) {
-    throw new StagecoachError('unreachable', `Cannot reach Temporal at ${address}: ${(err as Error).message}\n` +
+    throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${address}: ${(err as Error).message}\n` +
       'Check that the server runs (`./bin/stagecoach dev` starts one, or `npm run demo`) and that TEMPORAL_ADDRESS, ' +
       'TEMPORAL_NAMESPACE and TLS/API key settings point at it.');
   }
 }
 
-/** Turns Temporal's update and lookup failures into a StagecoachError with the workflow's own reason. */
+/** Turns Temporal's update and lookup failures into a StagecoachError with the workflow's own type and reason. */
 function userError(err: unknown, what: string): unknown {
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause as { message?: string; type?: string } | undefined;
-    const kind: ErrorKind = cause?.type === 'PipelineBusy' ? 'busy' : 'refused';
-    // A pipeline workflow that ended (it never does by itself) answers like a missing one.
-    return new StagecoachError(kind, cause?.message ?? err.message);
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && isFailureType(err.cause.type)) {
+    return new StagecoachError(err.cause.type, err.cause.message);
   }
-  if (err instanceof WorkflowNotFoundError) return new StagecoachError('not-found', `${what} does not exist`);
-  const details = (err as { details?: string; cause?: { message?: string } });
-  if (details?.cause?.message && /Update rejected|rejected/i.test(String((err as Error).message))) {
-    return new StagecoachError('refused', details.cause.message);
-  }
+  // A pipeline workflow that ended (it never does by itself) answers like a missing one.
+  if (err instanceof WorkflowNotFoundError) return new StagecoachError(ClientFailure.NotFound, `${what} does not exist`);
   return err;
+}
+
+/** Identities of the workers polling a task queue for workflow tasks (recently seen by the server). */
+export async function workflowPollers(client: Client, taskQueue: string): Promise<string[]> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    // TASK_QUEUE_KIND_NORMAL = 1, TASK_QUEUE_TYPE_WORKFLOW = 1 (temporal.api.enums.v1; @temporalio/proto is not a
+    // direct dependency, so the values are spelled out).
+    taskQueue: { name: taskQueue, kind: 1 },
+    taskQueueType: 1,
+  });
+  return (response.pollers ?? []).map((p) => p.identity ?? '(unknown)');
 }
 
 function isTransientUpdateFailure(err: unknown): boolean {
@@ -73,31 +72,30 @@ export class Stagecoach {
   }
 
   /**
-   * Checks what can be checked before anything starts: the pipeline exists, its config is valid, its branch exists.
-   * A mistake here changes nothing anywhere.
+   * Without a worker polling the task queue, updates wait forever and queries time out after 30 s: say so at once.
+   * (A server that does not let us describe the task queue is given the benefit of the doubt.)
    */
-  async preflight(pipelineId: string): Promise<{ config: PipelineConfig; commitId: string }> {
-    let config: PipelineConfig;
+  async requireWorker(consequence: string): Promise<void> {
+    let pollers: string[];
     try {
-      config = await loadPipelineConfig(pipelineId);
+      pollers = await workflowPollers(this.client, TASK_QUEUE);
     } catch (err) {
-      throw new StagecoachError(/Unknown pipeline/.test((err as Error).message) ? 'not-found' : 'invalid', (err as Error).message);
+      if (isUnreachable(err)) throw err;
+      return;
     }
-    try {
-      const commitId = await createGitActivities({ stateDir: STATE_DIR }).helpers.branchHead(config);
-      return { config, commitId };
-    } catch (err) {
-      throw new StagecoachError('invalid', (err as Error).message);
+    if (!pollers.length) {
+      throw new StagecoachError(ClientFailure.NoWorker, `no Stagecoach worker polls task queue "${TASK_QUEUE}" on this Temporal server; ${consequence}.\n` +
+        'Start one with `./bin/stagecoach worker` (or run `./bin/stagecoach dev`, which starts a dev server and a worker).');
     }
   }
 
   /**
-   * Starts an execution: update-with-start on the pipeline workflow. `preflight: false` skips the client-side
-   * preflight (reading the pipeline's YAML file and its branch on this machine) for a caller whose pipeline is
+   * Starts an execution: update-with-start on the pipeline workflow, after the preflight. `preflight` is its result
+   * when the caller ran it already (the YAML file is read once), or false to skip it for a caller whose pipeline is
    * configured elsewhere (the benchmarks' fake loadPipeline activity); the execution's own validate step still runs.
    */
-  async startExecution(pipelineId: string, request: StartRequest, options: { preflight?: boolean } = {}): Promise<StartResult> {
-    if (options.preflight !== false) await this.preflight(pipelineId);
+  async startExecution(pipelineId: string, request: StartRequest, options: { preflight?: Preflight | false } = {}): Promise<StartResult> {
+    if (options.preflight === undefined) await preflight(pipelineId);
     const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPES.pipeline, {
       workflowId: pipelineWorkflowId(pipelineId),
       taskQueue: TASK_QUEUE,
@@ -121,7 +119,7 @@ export class Stagecoach {
     try {
       return await this.startExecution(pipelineId, { by, trigger: 'ON_COMMIT' });
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'busy') return { started: false, reason: err.message };
+      if (err instanceof StagecoachError && err.type === Refusal.Busy) return { started: false, reason: err.message };
       throw err;
     }
   }
@@ -133,8 +131,8 @@ export class Stagecoach {
       return await handle.executeUpdate(reExecuteUpdate, { args: [request] });
     } catch (err) {
       const e = userError(err, `pipeline ${pipelineId}`);
-      if (e instanceof StagecoachError && e.kind === 'not-found') {
-        throw new StagecoachError('not-found', `pipeline ${pipelineId} has no executions to re-execute`);
+      if (e instanceof StagecoachError && e.type === ClientFailure.NotFound) {
+        throw new StagecoachError(ClientFailure.NotFound, `pipeline ${pipelineId} has no executions to re-execute`);
       }
       throw e;
     }
@@ -145,7 +143,7 @@ export class Stagecoach {
     try {
       return String((await this.pipelineState(pipelineId)).nextExecutionNumber);
     } catch (err) {
-      if (err instanceof StagecoachError && err.kind === 'not-found') return '1';
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) return '1';
       throw err;
     }
   }
@@ -155,8 +153,8 @@ export class Stagecoach {
       return await this.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).query(pipelineStateQuery);
     } catch (err) {
       const e = userError(err, `pipeline ${pipelineId}`);
-      if (e instanceof StagecoachError && e.kind === 'not-found') {
-        throw new StagecoachError('not-found', `pipeline ${pipelineId} has no executions yet (start one with \`stagecoach start ${pipelineId}\`)`);
+      if (e instanceof StagecoachError && e.type === ClientFailure.NotFound) {
+        throw new StagecoachError(ClientFailure.NotFound, `pipeline ${pipelineId} has no executions yet (start one with \`stagecoach start ${pipelineId}\`)`);
       }
       throw e;
     }
@@ -182,7 +180,7 @@ export class Stagecoach {
     if (described.status.name !== 'RUNNING') {
       // A closed workflow takes no updates: answer in the execution's own terms.
       const state = await handle.query(executionStateQuery).catch(() => undefined);
-      throw new StagecoachError('refused', `execution ${executionId} has ended (${state?.status ?? described.status.name}): ` +
+      throw new StagecoachError(Refusal.NotWaiting, `execution ${executionId} has ended (${state?.status ?? described.status.name}): ` +
         `nothing waits for ${action}${state?.reason ? ` (${state.reason})` : ''}`);
     }
     for (let attempt = 1; ; attempt++) {
@@ -202,5 +200,33 @@ export class Stagecoach {
 
   async close(): Promise<void> {
     await this.client.connection.close();
+  }
+}
+
+export interface Preflight { config: PipelineConfig; commitId: string }
+
+/**
+ * Checks what can be checked before anything starts, with no server: the pipeline exists, its config is valid (the
+ * caller's `readAlready`, or read here), its branch exists. A mistake here changes nothing anywhere.
+ */
+export async function preflight(pipelineId: string, readAlready?: PipelineConfig): Promise<Preflight> {
+  const config = readAlready ?? await configuredPipeline(pipelineId);
+  try {
+    const commitId = await createGitActivities({ stateDir: STATE_DIR }).helpers.branchHead(config);
+    return { config, commitId };
+  } catch (err) {
+    const type = err instanceof ApplicationFailure && isFailureType(err.type) ? err.type : NonRetryable.RepositoryNotFound;
+    throw new StagecoachError(type, (err as Error).message);
+  }
+}
+
+/** The pipeline's configuration as this machine has it; refused as not found, or invalid, in the user's terms. */
+export async function configuredPipeline(pipelineId: string): Promise<PipelineConfig> {
+  try {
+    return await loadPipelineConfig(pipelineId);
+  } catch (err) {
+    if (err instanceof PipelineNotFoundError) throw new StagecoachError(NonRetryable.PipelineNotFound, err.message);
+    if (err instanceof InvalidPipelineConfigError) throw new StagecoachError(NonRetryable.InvalidConfig, err.message);
+    throw err;
   }
 }

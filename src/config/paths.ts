@@ -18,3 +18,14 @@ export const EXAMPLES_DIR = path.join(PROJECT_ROOT, 'examples');
  * pipeline names, and the HTTP API's own key (`api`), which signs decisions for the users it authenticated.
  */
 export const KEYS_DIR = path.join(STATE_DIR, 'keys');
+
+/** The artifact store's directory (logs, reports): STAGECOACH_ARTIFACTS_DIR, else <state dir>/artifacts. */
+export function artifactsDir(stateDir = STATE_DIR): string {
+  return process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(stateDir, 'artifacts');
+}
+
+/** The file an artifact reference names inside the store, or undefined when the reference escapes it. */
+export function artifactFile(root: string, ref: string): string | undefined {
+  const file = path.resolve(root, ref);
+  return file.startsWith(path.resolve(root) + path.sep) ? file : undefined;
+}

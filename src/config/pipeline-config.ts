@@ -10,8 +10,7 @@ import { z } from 'zod';
 import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
-import { DEFAULT_QUALITY } from '../workflows/execution/quality-gates';
-import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../workflows/rollout-plan';
+import { DEFAULT_QUALITY, DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../shared/config-defaults';
 import { DEFAULT_ENGINE, parseSubnet, subnetsOverlap } from '../topology/placement';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
@@ -273,7 +272,7 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   } as PipelineConfig;
 }
 
-export async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
+async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
   const entries = await fs.readdir(dir).catch(() => [] as string[]);
   return entries.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
 }

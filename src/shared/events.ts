@@ -1,17 +1,17 @@
 /**
  * Execution and step events as CloudEvents (structured JSON) carrying Cloud Manager's event body
- * (reference/cloudmanager-events.yaml). Built in workflow code: pure and deterministic (ids from a sequence).
+ * (its pipeline execution and step events). Built in workflow code: pure and deterministic (ids from a sequence).
  */
 import type { ExecutionState, StepState } from './types';
 
 export type EventKind = 'started' | 'waiting' | 'ended';
 
-export const EVENT_TYPES: Record<EventKind, string> = {
+const EVENT_TYPES: Record<EventKind, string> = {
   started: 'https://ns.adobe.com/experience/cloudmanager/event/started',
   waiting: 'https://ns.adobe.com/experience/cloudmanager/event/waiting',
   ended: 'https://ns.adobe.com/experience/cloudmanager/event/ended',
 };
-export const OBJECT_TYPES = {
+const OBJECT_TYPES = {
   execution: 'https://ns.adobe.com/experience/cloudmanager/pipeline-execution',
   step: 'https://ns.adobe.com/experience/cloudmanager/execution-step-state',
 } as const;

@@ -3,7 +3,7 @@
  * metrics, their defaults and the shape of their configuration. Plain data (used by the configuration schema, the
  * activities that measure and the workflow that judges).
  */
-import type { DurationSpec } from './types';
+import type { DurationSpec } from './duration';
 
 /** A gate check's tier: critical fails the execution, important waits for an override (or a reject). */
 export type GateSeverity = 'critical' | 'important';

@@ -22,7 +22,15 @@ const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinitio
   ...extra,
 });
 
-export const FULL_STACK_STEPS: readonly StepDefinition[] = [
+/** Production, the same for every pipeline type: the approval, a managed review where configured, the schedule, the deploy. */
+const PRODUCTION_STEPS: readonly StepDefinition[] = [
+  step('production', 'approval'),
+  step('production', 'managed', { when: 'managedReview' }),
+  step('production', 'schedule'),
+  step('production', 'deploy', { environmentType: 'prod' }),
+];
+
+const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'build'),
   step('stageDeployment', 'codeQuality'),
@@ -34,25 +42,19 @@ export const FULL_STACK_STEPS: readonly StepDefinition[] = [
   step('stageTesting', 'securityTest', { when: 'securityTest', skippedIn: ['EMERGENCY'] }),
   step('stageTesting', 'performanceTest', { when: 'performanceTest', skippedIn: ['EMERGENCY'] }),
   step('stageTesting', 'contentAudit', { skippedIn: ['EMERGENCY'] }),
-  step('production', 'approval'),
-  step('production', 'managed', { when: 'managedReview' }),
-  step('production', 'schedule'),
-  step('production', 'deploy', { environmentType: 'prod' }),
+  ...PRODUCTION_STEPS,
 ];
 
 /** Web tier: dispatcher configuration only, so a cache rule change ships in minutes. */
-export const WEB_TIER_STEPS: readonly StepDefinition[] = [
+const WEB_TIER_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'buildImage'),
   step('stageDeployment', 'deploy', { environmentType: 'stage' }),
-  step('production', 'approval'),
-  step('production', 'managed', { when: 'managedReview' }),
-  step('production', 'schedule'),
-  step('production', 'deploy', { environmentType: 'prod' }),
+  ...PRODUCTION_STEPS,
 ];
 
 /** Re-executing the production deployment: validate, copy the previous artifacts, deploy them. */
-export const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
+const RE_EXECUTE_STEPS: readonly StepDefinition[] = [
   step('stageDeployment', 'validate'),
   step('stageDeployment', 'build'),
   step('production', 'deploy', { environmentType: 'prod' }),

@@ -2,11 +2,19 @@
  * Types shared by workflows, activities, the CLI and the API. Plain data only (it crosses Temporal payloads).
  * Status vocabularies follow Cloud Manager's PipelineExecution and PipelineExecutionStepState definitions.
  */
+import type { DurationSpec } from './duration';
 import type { PerformanceTestConfig, SecurityTestConfig } from './stage-gates';
 import type { Trust, TrustModel } from './identity';
 
 export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** The statuses an execution ends in: nothing waits, nothing runs, no message is accepted. */
+const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ['CANCELLED', 'FINISHED', 'ERROR', 'FAILED'];
+
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_EXECUTION_STATUSES as readonly string[]).includes(status);
+}
 
 export const STEP_STATUSES = [
   'NOT_STARTED', 'RUNNING', 'FINISHED', 'ERROR', 'ROLLING_BACK', 'ROLLED_BACK', 'WAITING', 'CANCELLED', 'FAILED',
@@ -25,9 +33,6 @@ export type StepAction =
   | 'productTest' | 'functionalTest' | 'uiTest' | 'securityTest' | 'performanceTest' | 'contentAudit' | 'approval' | 'managed' | 'schedule';
 export type EnvironmentType = 'stage' | 'prod';
 export type PipelineType = 'fullStack' | 'webTier';
-
-/** A Temporal duration: milliseconds, or a string such as '14 days', '90s'. */
-export type DurationSpec = string | number;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pipeline configuration (validated by src/config/pipeline-config.ts; here only its shape)

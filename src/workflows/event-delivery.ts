@@ -5,6 +5,7 @@
  */
 import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { NonRetryable } from '../shared/errors';
 import type { CloudEvent } from '../shared/events';
 import { closeEventsSignal, deliverEventsSignal, eventDeliveryStateQuery, type EventDeliveryState } from '../shared/messages';
 import type { WebhookConfig } from '../shared/types';
@@ -12,7 +13,7 @@ import type { WebhookConfig } from '../shared/types';
 const { deliverWebhook } = proxyActivities<Activities>({
   startToCloseTimeout: '15 seconds',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: ['InvalidConfig'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: [NonRetryable.InvalidConfig] },
 });
 
 export interface EventDeliveryInput {

@@ -4,16 +4,17 @@
  * history grows.
  */
 import {
-  ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, setHandler, startChild,
+  ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, patched, setHandler, startChild,
   workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { Refusal } from '../shared/errors';
+import { Refusal, type RefusalReason } from '../shared/errors';
 import { TASK_QUEUE, executionWorkflowId } from '../shared/ids';
 import {
   pipelineStateQuery, reExecuteSignal, reExecuteUpdate, startSignal, startUpdate,
   type ReExecuteRequest, type StartRequest, type StartResult,
 } from '../shared/messages';
+import { invalidRequest, reExecuteRefusal, refusal } from '../shared/refusals';
 import { PipelineIdKey, PipelineStatusKey, PipelineTriggerKey } from '../shared/search-attributes';
 import {
   MODES, TRIGGERS, type AuditEntry, type ExecutionSummary, type PipelineConfig, type PipelineState, type Trigger,
@@ -45,25 +46,6 @@ function startProblem(request: unknown): string | undefined {
   return undefined;
 }
 
-/** Steps whose end, in any way, makes an execution re-executable. */
-const PROD_DEPLOY_COMPLETED = ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED', 'ROLLED_BACK'];
-
-/** Why the last execution cannot be re-executed now (undefined: it can). Cloud Manager's rules. */
-export function reExecuteProblem(state: PipelineState, busy: boolean, request: ReExecuteRequest): string | undefined {
-  const last = state.executions.at(-1);
-  if (busy) return `pipeline ${state.pipelineId} is busy: an execution is running; re-execute once it has ended`;
-  if (!last) return `pipeline ${state.pipelineId} has no execution to re-execute`;
-  if (request.executionId !== undefined && request.executionId !== last.id) {
-    return `only the pipeline's last execution (${last.id}) can be re-executed, not execution ${request.executionId}`;
-  }
-  if (last.trigger === 'PUSH_UPGRADES') return `execution ${last.id} was a push update (PUSH_UPGRADES): push updates cannot be re-executed`;
-  if (!last.prodDeployStatus || !PROD_DEPLOY_COMPLETED.includes(last.prodDeployStatus)) {
-    return `execution ${last.id} ended (${last.status}) before its production deployment: only a production deployment that ran can be re-executed`;
-  }
-  if (!last.artifacts?.images) return `execution ${last.id} has no images to deploy again`;
-  return undefined;
-}
-
 export async function pipeline(input: PipelineInput): Promise<void> {
   const state: PipelineState = {
     pipelineId: input.pipelineId,
@@ -89,16 +71,17 @@ export async function pipeline(input: PipelineInput): Promise<void> {
   async function start(request: StartRequest, via: 'signal' | 'update'): Promise<StartResult> {
     const trigger = request.trigger ?? 'MANUAL';
     const last = state.executions.at(-1);
-    const problem = startProblem(request) ?? busyProblem()
-      ?? (trigger === 'PUSH_UPGRADES' && !last?.commitId ? `pipeline ${state.pipelineId} has no execution whose commit a push update could rebuild` : undefined);
+    const problem = invalidRequest(startProblem(request)) ?? busyRefusal()
+      ?? (trigger === 'PUSH_UPGRADES' && !last?.commitId
+        ? refusal(Refusal.NotAllowedNow, `pipeline ${state.pipelineId} has no execution whose commit a push update could rebuild`) : undefined);
     if (problem) refuse('start', request, via, problem);
     // A push update rebuilds the commit of the last execution on the updated base image, whatever the branch says now.
     const pinnedCommit = trigger === 'PUSH_UPGRADES' ? last!.commitId : undefined;
-    return launch('start', request.by, via, trigger, request.mode ?? 'NORMAL', undefined, pinnedCommit, request);
+    return launch('start', request.by, via, trigger, request.mode ?? 'NORMAL', undefined, pinnedCommit, undefined, request);
   }
 
   async function reExecute(request: ReExecuteRequest, via: 'signal' | 'update'): Promise<StartResult> {
-    const problem = startProblem(request) ?? reExecuteProblem(state, running !== undefined || starting, request);
+    const problem = invalidRequest(startProblem(request)) ?? reExecuteRefusal(state, running !== undefined || starting, request);
     if (problem) refuse('reExecute', request, via, problem);
     const last = state.executions.at(-1)!;
     return launch('reExecute', request.by, via, 'RE_EXECUTE', 'NORMAL', {
@@ -106,30 +89,30 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     });
   }
 
-  function busyProblem(): string | undefined {
+  function busyRefusal(): RefusalReason | undefined {
     if (!running && !starting) return undefined;
-    return `pipeline ${state.pipelineId} is busy: execution ${running?.summary.id ?? state.nextExecutionNumber - 1} is running (status ${running?.summary.status ?? 'starting'})`;
+    return refusal(Refusal.Busy, `pipeline ${state.pipelineId} is busy: execution ${running?.summary.id ?? state.nextExecutionNumber - 1} is running (status ${running?.summary.status ?? 'starting'})`);
   }
 
-  function refuse(action: string, request: { by?: unknown }, via: 'signal' | 'update', problem: string): never {
-    audit({ by: String(request?.by ?? '(unknown)'), action, via, outcome: 'refused', reason: problem });
-    const type = problem.includes('busy') ? Refusal.Busy : action === 'reExecute' ? Refusal.NotReExecutable : Refusal.InvalidRequest;
-    throw ApplicationFailure.create({ type, message: problem, nonRetryable: true });
+  function refuse(action: string, request: { by?: unknown }, via: 'signal' | 'update', { type, message }: RefusalReason): never {
+    audit({ by: String(request?.by ?? '(unknown)'), action, via, outcome: 'refused', reason: message });
+    throw ApplicationFailure.create({ type, message, nonRetryable: true });
   }
 
   async function launch(
     action: string, by: string, via: 'signal' | 'update', trigger: Trigger, mode: ExecutionInput['mode'],
-    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string, startRequest?: StartRequest,
+    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string, configJustRead?: PipelineConfig, startRequest?: StartRequest,
   ): Promise<StartResult> {
     starting = true; // set before the first await: a second start in the meantime is refused
     try {
       // A re-execution deploys with the same configuration as the execution it repeats.
-      const config = reExecuteOf && lastConfig ? lastConfig : await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
+      const config = reExecuteOf && lastConfig ? lastConfig
+        : configJustRead ?? await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
       const executionId = String(state.nextExecutionNumber);
       const emergency = mode === 'EMERGENCY'
         ? emergencyStartProblem({ pipeline: state.pipelineId, execution: executionId, request: { ...startRequest, by } }, config.trust, Date.now())
         : undefined;
-      if (emergency) throw ApplicationFailure.create({ type: Refusal.NotAllowed, message: emergency, nonRetryable: true });
+      if (emergency) throw ApplicationFailure.create({ type: Refusal.Forbidden, message: emergency, nonRetryable: true });
       state.nextExecutionNumber += 1;
       const workflowId = executionWorkflowId(state.pipelineId, executionId);
       const handle = await startChild(pipelineExecution, {
@@ -193,7 +176,9 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     const built = state.executions.at(-1)?.commitId;
     if (commitId === built || commitId === lastSeenCommit) return;
     lastSeenCommit = commitId;
-    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL').catch(() => undefined); // refusals are audited
+    // The configuration read above starts the execution; histories from before read it a second time in launch.
+    const configJustRead = patched('on-commit-reads-config-once') ? config : undefined;
+    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL', undefined, undefined, configJustRead).catch(() => undefined); // refusals are audited
   }
 
   for (;;) {

@@ -85,6 +85,3 @@ export function windowsOf(pairs: number, window: number): number[][] {
   for (let i = 0; i < all.length; i += window) groups.push(all.slice(i, i + window));
   return groups;
 }
-
-/** Events in one run of a rollout before it continues as new (Temporal warns at 10,240; our target is 4,096). */
-export const DEFAULT_ROLLOUT_HISTORY_LIMIT = 3000;

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
 import { containerName } from '../../src/topology/names';
 import { executionWorkflowId } from '../../src/shared/ids';
 import { approveSignal, scheduleSignal } from '../../src/shared/messages';

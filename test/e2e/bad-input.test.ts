@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
+import { NonRetryable, Refusal } from '../../src/shared/errors';
 import { pipelineWorkflowId } from '../../src/shared/ids';
 import { hasEnded, startHarness, testPipeline, type Harness } from '../helpers/harness';
 
@@ -30,7 +31,7 @@ describe('bad input', () => {
   it('an unknown pipeline: says which pipelines exist, starts nothing', async () => {
     await h.writePipeline(testPipeline(ID, h.repo));
     const err = await startError('t-nosuch');
-    expect(err.kind).toBe('not-found');
+    expect(err.type).toBe(NonRetryable.PipelineNotFound);
     expect(err.message).toMatch(/Unknown pipeline "t-nosuch".*known pipelines: t-bad/);
     await expectNoWorkflow('t-nosuch');
   });
@@ -41,7 +42,7 @@ describe('bad input', () => {
       approval: { timeout: 'fortnight' },
     }));
     const err = await startError('t-bad-config');
-    expect(err.kind).toBe('invalid');
+    expect(err.type).toBe(NonRetryable.InvalidConfig);
     expect(err.message).toContain('environments.prod.loadBalancerPort');
     expect(err.message).toContain('approval.timeout: a duration such as "14 days"');
     await expectNoWorkflow('t-bad-config');
@@ -65,7 +66,7 @@ describe('bad input', () => {
     expect(started).toHaveLength(1);
     expect(refused).toHaveLength(1);
     expect(refused[0].reason).toBeInstanceOf(StagecoachError);
-    expect((refused[0].reason as StagecoachError).kind).toBe('busy');
+    expect((refused[0].reason as StagecoachError).type).toBe(Refusal.Busy);
     expect((refused[0].reason as Error).message).toMatch(/pipeline t-bad is busy/);
 
     const { executionId } = (started[0] as PromiseFulfilledResult<{ executionId: string }>).value;

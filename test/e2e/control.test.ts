@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
 import { commitChange, git } from '../../src/dev/sample-repo';
 import { eventDeliveryWorkflowId, executionWorkflowId } from '../../src/shared/ids';
 import { eventDeliveryStateQuery } from '../../src/shared/messages';

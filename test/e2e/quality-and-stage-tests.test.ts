@@ -25,7 +25,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
 import { PROJECT_ROOT } from '../../src/config/paths';
 import { commitChange, git } from '../../src/dev/sample-repo';
 import { ensureChromium } from '../../src/provision';

@@ -4,7 +4,7 @@
  * builds nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { executionWorkflowId } from '../../src/shared/ids';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';

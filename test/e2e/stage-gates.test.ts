@@ -14,7 +14,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StagecoachError } from '../../src/client/operations';
+import { StagecoachError } from '../../src/client/errors';
 import { executionWorkflowId } from '../../src/shared/ids';
 import type { ExecutionState, StepState } from '../../src/shared/types';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';

@@ -10,6 +10,7 @@ import {
 } from '../../src/api/representation';
 import { buildApi } from '../../src/api/server';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
+import { Refusal } from '../../src/shared/errors';
 import type { ExecutionState, ExecutionSummary, PipelineState, StepState } from '../../src/shared/types';
 import { initialState } from '../../src/workflows/execution/state';
 
@@ -158,17 +159,17 @@ describe('advance bodies (Cloud Manager\'s)', () => {
   it('approval: {"approved": true|false}', () => {
     expect(advanceMessage(waitingApproval, approval, { approved: true })).toEqual({ ok: true, action: 'approve', request: {} });
     expect(advanceMessage(waitingApproval, approval, { approved: false, reason: 'not now' })).toEqual({ ok: true, action: 'reject', request: { reason: 'not now' } });
-    expect(advanceMessage(waitingApproval, approval, { approved: 'yes' })).toMatchObject({ ok: false, status: 400 });
-    expect(advanceMessage(waitingApproval, approval, undefined)).toMatchObject({ ok: false, status: 400 });
-    expect(advanceMessage(waitingApproval, byId(waitingApproval, 'build'), { approved: true })).toMatchObject({ ok: false, status: 412 });
+    expect(advanceMessage(waitingApproval, approval, { approved: 'yes' })).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
+    expect(advanceMessage(waitingApproval, approval, undefined)).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
+    expect(advanceMessage(waitingApproval, byId(waitingApproval, 'build'), { approved: true })).toMatchObject({ ok: false, type: Refusal.NotWaiting });
   });
 
   it('schedule: {"schedule": "now" | ISO time}', () => {
     expect(advanceMessage(waitingSchedule, schedule, { schedule: 'now' })).toEqual({ ok: true, action: 'schedule', request: { now: true } });
     expect(advanceMessage(waitingSchedule, schedule, { schedule: '2030-01-31T22:00:00+01:00' }))
       .toEqual({ ok: true, action: 'schedule', request: { at: '2030-01-31T21:00:00.000Z' } });
-    expect(advanceMessage(waitingSchedule, schedule, { schedule: 'tomorrow' })).toMatchObject({ ok: false, status: 400 });
-    expect(advanceMessage(waitingSchedule, schedule, { approved: true })).toMatchObject({ ok: false, status: 400 });
+    expect(advanceMessage(waitingSchedule, schedule, { schedule: 'tomorrow' })).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
+    expect(advanceMessage(waitingSchedule, schedule, { approved: true })).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
   });
 
   it('override: {"metrics": [{"kpi": ..., "override": true}]}', () => {
@@ -176,7 +177,7 @@ describe('advance bodies (Cloud Manager\'s)', () => {
     const step = byId(gate, 'codeQuality');
     expect(advanceMessage(gate, step, { metrics: [{ kpi: 'coverage', override: true }, { kpi: 'x', override: false }, 'security_rating'] }))
       .toEqual({ ok: true, action: 'override', request: { metrics: ['coverage', 'security_rating'] } });
-    expect(advanceMessage(gate, step, { metrics: [] })).toMatchObject({ ok: false, status: 400 });
+    expect(advanceMessage(gate, step, { metrics: [] })).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseJUnit } from '../../src/activities/reports';
 import { parseShowStat } from '../../src/activities/load-balancer';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
+import { Refusal } from '../../src/shared/errors';
 import { renderHaproxyConfig } from '../../src/topology/haproxy-config';
 import { payloadProblem, refusalReason } from '../../src/workflows/execution/message-rules';
 import { initialState } from '../../src/workflows/execution/state';
@@ -73,11 +74,14 @@ describe('execution messages', () => {
   });
 
   it('refuses a schedule in the past or beyond the waiting limit, and approvals when none waits', () => {
-    expect(refusalReason('schedule', { by: 'alice', at: '2026-01-01T12:00:00Z' }, state, config, now)).toMatch(/in the past/);
-    expect(refusalReason('schedule', { by: 'alice', at: '2026-02-01T00:00:00Z' }, state, config, now)).toMatch(/beyond the schedule step's waiting limit/);
+    const refused = (type: string, message: RegExp) => ({ type, message: expect.stringMatching(message) });
+    expect(refusalReason('schedule', { by: 'alice', at: '2026-01-01T12:00:00Z' }, state, config, now)).toEqual(refused(Refusal.NotAllowedNow, /in the past/));
+    expect(refusalReason('schedule', { by: 'alice', at: '2026-02-01T00:00:00Z' }, state, config, now))
+      .toEqual(refused(Refusal.NotAllowedNow, /beyond the schedule step's waiting limit/));
     expect(refusalReason('schedule', { by: 'alice', at: '2026-01-05T00:00:00Z' }, state, config, now)).toBeUndefined();
-    expect(refusalReason('schedule', { by: 'mallory', now: true }, state, config, now)).toMatch(/may not schedule/);
-    expect(refusalReason('approve', { by: 'alice' }, state, config, now)).toMatch(/not waiting for an approval decision \(current step: schedule/);
+    expect(refusalReason('schedule', { by: 'mallory', now: true }, state, config, now)).toEqual(refused(Refusal.Forbidden, /may not schedule/));
+    expect(refusalReason('approve', { by: 'alice' }, state, config, now))
+      .toEqual(refused(Refusal.NotWaiting, /not waiting for an approval decision \(current step: schedule/));
   });
 });
 

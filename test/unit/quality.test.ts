@@ -18,7 +18,8 @@ import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { EXAMPLES_DIR } from '../../src/config/paths';
 import type { CodeScanSummary, ExecutionState } from '../../src/shared/types';
 import { payloadProblem, refusalReason } from '../../src/workflows/execution/message-rules';
-import { DEFAULT_QUALITY, evaluateQualityMetrics, failing, qualityOverriders } from '../../src/workflows/execution/quality-gates';
+import { DEFAULT_QUALITY } from '../../src/shared/config-defaults';
+import { evaluateQualityMetrics, failing, qualityOverriders } from '../../src/workflows/execution/quality-gates';
 import { initialState } from '../../src/workflows/execution/state';
 
 const sarif = (results: Array<{ ruleId: string; level?: string; properties?: Record<string, unknown> }>, rules: Array<Record<string, unknown>>, loc?: number) => ({
@@ -167,7 +168,7 @@ describe('override rules', () => {
     return state;
   };
   const refuse = (action: 'override' | 'reject', request: Record<string, unknown>, state = atGate()) =>
-    payloadProblem(action, request) ?? refusalReason(action, request, state, config, Date.parse('2030-01-02T00:00:00Z'));
+    payloadProblem(action, request) ?? refusalReason(action, request, state, config, Date.parse('2030-01-02T00:00:00Z'))?.message;
 
   it('accepts an override listing every failing important metric, by a permitted role', () => {
     expect(refuse('override', { by: 'alice', metrics: ['coverage', 'reliability_rating'] })).toBeUndefined();

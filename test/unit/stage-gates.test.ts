@@ -9,6 +9,7 @@ import { executionStateLines } from '../../src/cli/format';
 import { isError, measure, percentile, timeline, type Sample } from '../../src/activities/performance-test';
 import { evaluateSecurity, loopbackUrl, type Observed, type SecurityObservations } from '../../src/activities/security-test';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
+import { Refusal } from '../../src/shared/errors';
 import { DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST } from '../../src/shared/stage-gates';
 import type { ExecutionState } from '../../src/shared/types';
 import { refusalReason } from '../../src/workflows/execution/message-rules';
@@ -164,7 +165,7 @@ describe('configuration, steps and overrides', () => {
       stepId: 'securityTest', action: 'securityTest', since: '2030-01-01T00:00:00Z', expiresAt: '2030-01-15T00:00:00Z',
       accepts: ['override', 'reject', 'cancel'], allowed: ['alice'], metrics: ['security_headers'],
     };
-    const refuse = (action: 'override' | 'reject', request: Record<string, unknown>) => refusalReason(action, request, state, config, 0);
+    const refuse = (action: 'override' | 'reject', request: Record<string, unknown>) => refusalReason(action, request, state, config, 0)?.message;
     expect(refuse('override', { by: 'alice', metrics: ['security_headers'] })).toBeUndefined();
     expect(refuse('override', { by: 'bob', metrics: ['security_headers'] }))
       .toBe('bob (BUSINESS_OWNER) may not override security test failures of pipeline unit: that needs the role DEPLOYMENT_MANAGER (allowed: alice)');
@@ -203,8 +204,8 @@ describe('the HTTP API at a waiting gate', () => {
     expect(advanceMessage(state, gate, { metrics: [{ kpi: 'security_headers', override: true }] }))
       .toEqual({ ok: true, action: 'override', request: { metrics: ['security_headers'] } });
     expect(advanceMessage(state, gate, { approved: false, reason: 'fix the headers' })).toEqual({ ok: true, action: 'reject', request: { reason: 'fix the headers' } });
-    expect(advanceMessage(state, gate, { approved: true })).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/waits for an override of its failing metrics, not an approval/) });
-    expect(advanceMessage(state, gate, {})).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/to override, or \{"approved": false/) });
+    expect(advanceMessage(state, gate, { approved: true })).toMatchObject({ ok: false, type: Refusal.InvalidRequest, detail: expect.stringMatching(/waits for an override of its failing metrics, not an approval/) });
+    expect(advanceMessage(state, gate, {})).toMatchObject({ ok: false, type: Refusal.InvalidRequest, detail: expect.stringMatching(/to override, or \{"approved": false/) });
     expect(stepLinks(state, gate, { programId: '1' })[REL.advance]).toBeDefined();
   });
 });

@@ -1,13 +1,10 @@
 /** What the client commands share: output, the connection, the worker check, and reading flag values. */
 import os from 'node:os';
-import path from 'node:path';
-import { Stagecoach, StagecoachError } from '../../client/operations';
-import { STATE_DIR } from '../../config/paths';
-import { PipelineNotFoundError, loadPipelineConfig } from '../../config/pipeline-config';
-import { TASK_QUEUE } from '../../shared/ids';
-import { UsageError, isUnreachable } from '../errors';
+import { StagecoachError } from '../../client/errors';
+import { Stagecoach } from '../../client/operations';
+import { isRefusal } from '../../shared/errors';
+import { UsageError } from '../errors';
 import { DEFAULT_WEB_UI } from '../format';
-import { workflowPollers } from '../probe';
 import type { Values } from './command';
 
 export const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -21,33 +18,11 @@ export function formatOptions() {
   return { webUi: webUiBase(), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' };
 }
 
-export function artifactsDir(): string {
-  return process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(STATE_DIR, 'artifacts');
-}
-
-/**
- * Without a worker polling the task queue, updates wait forever and queries time out after 30 s: say so at once.
- * (A server that does not let us describe the task queue is given the benefit of the doubt.)
- */
-export async function requireWorker(sc: Stagecoach, consequence: string): Promise<void> {
-  let pollers: string[];
-  try {
-    pollers = await workflowPollers(sc.client, TASK_QUEUE);
-  } catch (err) {
-    if (isUnreachable(err)) throw err;
-    return;
-  }
-  if (!pollers.length) {
-    throw new StagecoachError('unreachable', `no Stagecoach worker polls task queue "${TASK_QUEUE}" on this Temporal server; ${consequence}.\n` +
-      'Start one with `./bin/stagecoach worker` (or run `./bin/stagecoach dev`, which starts a dev server and a worker).');
-  }
-}
-
 /** Connects, checks a worker polls (else `consequence` says what did not happen), runs `fn`, and always closes. */
 export async function withStagecoach<T>(consequence: string, fn: (sc: Stagecoach) => Promise<T>): Promise<T> {
   const sc = await Stagecoach.connect();
   try {
-    await requireWorker(sc, consequence);
+    await sc.requireWorker(consequence);
     return await fn(sc);
   } finally {
     await sc.close().catch(() => undefined);
@@ -91,22 +66,12 @@ export function defaultUser(): string {
   }
 }
 
-/** Checks before connecting that the pipeline is configured, so a typo starts nothing and needs no server. */
-export async function checkPipelineConfigured(pipelineId: string): Promise<void> {
-  try {
-    await loadPipelineConfig(pipelineId);
-  } catch (err) {
-    if (err instanceof PipelineNotFoundError) throw new StagecoachError('not-found', err.message);
-    throw new StagecoachError('invalid', (err as Error).message);
-  }
-}
-
 /** `--json` on a refused or busy request still prints `{"accepted": false, ...}` before the error exit. */
 export async function jsonRefusal<T>(json: boolean, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (json && err instanceof StagecoachError && (err.kind === 'refused' || err.kind === 'busy')) {
+    if (json && err instanceof StagecoachError && isRefusal(err.type)) {
       out(JSON.stringify({ accepted: false, message: err.message }));
     }
     throw err;

@@ -1,8 +1,10 @@
-import { StagecoachError } from '../../client/operations';
+import { StagecoachError } from '../../client/errors';
+import { configuredPipeline } from '../../client/operations';
+import { ClientFailure } from '../../shared/errors';
 import { EXIT } from '../errors';
 import { formatDateTime, table } from '../format';
 import { jsonFlag, pipelineArg, type Command, type Values } from './command';
-import { checkPipelineConfigured, out, withStagecoach } from './context';
+import { out, withStagecoach } from './context';
 
 /** The executions of a pipeline, newest first: the running one, then the recent ones the pipeline keeps. */
 async function list(values: Values, [pipelineId]: string[]): Promise<number> {
@@ -13,8 +15,8 @@ async function list(values: Values, [pipelineId]: string[]): Promise<number> {
       state = await sc.pipelineState(pipelineId);
     } catch (err) {
       // A configured pipeline without executions has an empty list; an unknown one is not found.
-      if (!(err instanceof StagecoachError && err.kind === 'not-found')) throw err;
-      await checkPipelineConfigured(pipelineId);
+      if (!(err instanceof StagecoachError && err.type === ClientFailure.NotFound)) throw err;
+      await configuredPipeline(pipelineId);
       state = undefined;
     }
     const executions = [...(state?.executions ?? [])].reverse();

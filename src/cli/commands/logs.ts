@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
+import { artifactRefs } from '../../client/artifact-refs';
+import { artifactFile, artifactsDir } from '../../config/paths';
 import { EXIT, UsageError } from '../errors';
-import { artifactRefs } from '../format';
 import { executionArg, pipelineArg, type Command, type Values } from './command';
-import { artifactsDir, out, str, withStagecoach } from './context';
+import { out, str, withStagecoach } from './context';
 
 async function logs(values: Values, [pipelineId, executionId]: string[]): Promise<number> {
   const stepAction = str(values, 'step');
@@ -20,9 +20,9 @@ async function logs(values: Values, [pipelineId, executionId]: string[]): Promis
     }
     const root = artifactsDir();
     for (const a of refs) {
-      const file = path.resolve(root, a.ref);
-      out(`==> ${a.name}${a.step ? ` (step ${a.step})` : ''}: ${file} <==`);
-      if (!file.startsWith(path.resolve(root) + path.sep)) {
+      const file = artifactFile(root, a.ref);
+      out(`==> ${a.name}${a.step ? ` (step ${a.step})` : ''}: ${file ?? a.ref} <==`);
+      if (!file) {
         out('(reference outside the artifact store; not shown)');
         continue;
       }

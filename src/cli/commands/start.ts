@@ -1,11 +1,11 @@
-import type { Stagecoach } from '../../client/operations';
+import { preflight, type Stagecoach } from '../../client/operations';
 import type { StartRequest } from '../../shared/messages';
 import { MODES, TRIGGERS, type ExecutionMode, type Trigger } from '../../shared/types';
 import { EXIT } from '../errors';
 import { FOLLOW_EXIT, followExecution, followExitCode } from '../follow';
 import { webUiWorkflowUrl } from '../format';
 import { byFlag, jsonFlag, pipelineArg, type Command, type Values } from './command';
-import { checkPipelineConfigured, defaultUser, formatOptions, oneOf, out, str, withStagecoach } from './context';
+import { defaultUser, formatOptions, oneOf, out, str, withStagecoach } from './context';
 import { signedStart } from './signed-request';
 
 const STARTABLE_TRIGGERS = TRIGGERS.filter((t) => t !== 'RE_EXECUTE');
@@ -30,11 +30,12 @@ async function start(values: Values, [pipelineId]: string[]): Promise<number> {
   const by = str(values, 'by');
   const json = values.json === true;
   const follow = values.follow === true;
-  await checkPipelineConfigured(pipelineId);
+  // Before connecting: a typo starts nothing and needs no server (and the pipeline file is read once).
+  const checked = await preflight(pipelineId);
   return withStagecoach('nothing was started', async (sc) => {
     const args = { ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
     const request: StartRequest = keyFile === undefined ? { by: by ?? defaultUser(), ...args } : await signedStart(sc, { pipelineId, args, by, keyFile });
-    const result = await sc.startExecution(pipelineId, request);
+    const result = await sc.startExecution(pipelineId, request, { preflight: checked });
     const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
     if (json) {
       out(JSON.stringify({ ...result, webUi }));

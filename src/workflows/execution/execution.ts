@@ -9,13 +9,14 @@ import {
 } from '@temporalio/workflow';
 import { buildEvent, type EventKind } from '../../shared/events';
 import { eventDeliveryWorkflowId } from '../../shared/ids';
-import { Refusal } from '../../shared/errors';
+import { Refusal, rootCause } from '../../shared/errors';
 import {
   approveSignal, approveUpdate, cancelSignal, cancelUpdate, closeEventsSignal, deliverEventsSignal, executionStateQuery,
   overrideSignal, overrideUpdate,
   rejectSignal, rejectUpdate, rolloutProgressSignal, scheduleSignal, scheduleUpdate,
   type ExecutionAction, type MessageAck,
 } from '../../shared/messages';
+import { invalidRequest } from '../../shared/refusals';
 import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
 import { checkDecisionProof, type ProofCheck } from './decision-proof';
@@ -90,14 +91,15 @@ export class Execution implements StepContext {
   /** Accepts or refuses one message; every request is audited. Updates learn the refusal as an ApplicationFailure. */
   private receive(action: ExecutionAction, request: unknown, via: 'signal' | 'update'): MessageAck {
     const by = typeof (request as { by?: unknown })?.by === 'string' ? (request as { by: string }).by : '(unknown)';
-    const payload = payloadProblem(action, request);
+    const payload = invalidRequest(payloadProblem(action, request));
     const proven = payload ? undefined : this.proveSender(action, request as Record<string, unknown>);
     if (proven && !proven.accepted) {
       appendAudit(this.state, {
         at: now(), by, action, via, outcome: 'refused', reason: proven.reason, trustModel: proven.trustModel, details: { refusal: proven.code },
       });
       this.touch();
-      if (via === 'update') throw ApplicationFailure.create({ type: Refusal.NotAllowed, message: proven.reason, nonRetryable: true });
+      // Not proven to be who it says: refused like any decision by someone who may not make it.
+      if (via === 'update') throw ApplicationFailure.create({ type: Refusal.Forbidden, message: proven.reason, nonRetryable: true });
       return { accepted: true, message: proven.reason };
     }
     // The rules apply to the person the proof proved (their configured spelling), not to the name typed.
@@ -105,13 +107,10 @@ export class Execution implements StepContext {
     const problem = payload ?? refusalReason(action, sender, this.state, this.config, this.nowMs());
     const identity = proven ? { by: proven.person, step: proven.step, trustModel: proven.trustModel, label: proven.label } : { by };
     if (problem) {
-      appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'refused', reason: problem });
+      appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'refused', reason: problem.message });
       this.touch();
-      if (via === 'update') {
-        const type = /not waiting|has ended|already/.test(problem) ? Refusal.NotWaiting : Refusal.NotAllowed;
-        throw ApplicationFailure.create({ type, message: problem, nonRetryable: true });
-      }
-      return { accepted: true, message: problem };
+      if (via === 'update') throw ApplicationFailure.create({ type: problem.type, message: problem.message, nonRetryable: true });
+      return { accepted: true, message: problem.message };
     }
     const message = this.apply(action, sender);
     appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'accepted', details: compact(sender) });
@@ -329,8 +328,7 @@ export class Execution implements StepContext {
 
 /** A failure of a known, non-retryable kind (tests failed, bad config) is FAILED; anything else is an ERROR. */
 function classifyFailure(err: unknown): { status: 'FAILED' | 'ERROR'; message: string } {
-  let current = err as { message?: string; cause?: unknown; type?: string; nonRetryable?: boolean } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
+  const current = rootCause(err) as { message?: string } | undefined;
   const failed = current instanceof ApplicationFailure && (current.nonRetryable || current.type !== undefined);
   return { status: failed ? 'FAILED' : 'ERROR', message: current?.message ?? String(err) };
 }

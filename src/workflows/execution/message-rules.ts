@@ -1,12 +1,13 @@
 /**
- * When an execution accepts approve, reject, schedule, override and cancel. Pure functions answering the reason for
- * a refusal (undefined when accepted), shared by the signal and the update of each message.
+ * When an execution accepts approve, reject, schedule, override and cancel. Pure functions answering a refusal, its
+ * type and its reason (undefined when accepted), shared by the signal and the update of each message.
  */
 import { msToNumber } from '@temporalio/common/lib/time';
+import { Refusal, type RefusalReason } from '../../shared/errors';
 import type { ExecutionAction } from '../../shared/messages';
-import type { ExecutionState, PipelineConfig } from '../../shared/types';
+import { cancelRefusal, refusal } from '../../shared/refusals';
+import { isTerminal, type ExecutionState, type PipelineConfig } from '../../shared/types';
 import { OVERRIDE_GATES, overrideRolesOf } from './stage-gates';
-import { TERMINAL_STATUSES } from './state';
 
 const MAX_TEXT = 1000;
 
@@ -36,10 +37,10 @@ export function payloadProblem(action: ExecutionAction, request: unknown): strin
   return undefined;
 }
 
-function notWaitingFor(state: ExecutionState, what: string): string {
-  if (TERMINAL_STATUSES.includes(state.status)) return `execution ${state.id} has ended (${state.status}): nothing waits for ${what}`;
+function notWaitingFor(state: ExecutionState, what: string): RefusalReason {
+  if (isTerminal(state.status)) return refusal(Refusal.NotWaiting, `execution ${state.id} has ended (${state.status}): nothing waits for ${what}`);
   const step = state.steps.find((s) => s.stepId === state.currentStepId);
-  return `execution ${state.id} is not waiting for ${what}` + (step ? ` (current step: ${step.action}, ${step.status})` : '');
+  return refusal(Refusal.NotWaiting, `execution ${state.id} is not waiting for ${what}` + (step ? ` (current step: ${step.action}, ${step.status})` : ''));
 }
 
 /** The approvers a decision may come from: configured approvers other than the one who started the execution. */
@@ -47,18 +48,20 @@ export function eligibleApprovers(state: ExecutionState, config: PipelineConfig)
   return config.approval.approvers.map((a) => a.name).filter((name) => name !== state.user);
 }
 
-function approverProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
+function approverProblem(state: ExecutionState, config: PipelineConfig, by: string): RefusalReason | undefined {
   const waiting = state.waiting!;
-  if (by === state.user) return `self-approval is not allowed: ${by} started execution ${state.id}`;
-  if (waiting.approvedBy?.includes(by)) return `${by} has already approved; ${waiting.required} distinct approvals are needed`;
+  if (by === state.user) return refusal(Refusal.Forbidden, `self-approval is not allowed: ${by} started execution ${state.id}`);
+  if (waiting.approvedBy?.includes(by)) return refusal(Refusal.NotAllowedNow, `${by} has already approved; ${waiting.required} distinct approvals are needed`);
   if (waiting.action === 'managed') {
     const reviewers = config.approval.managedReview?.approvers ?? [];
-    if (!reviewers.includes(by)) return `${by} is not a managed-review approver of pipeline ${state.pipelineId} (managed review: ${reviewers.join(', ')})`;
+    if (!reviewers.includes(by)) {
+      return refusal(Refusal.Forbidden, `${by} is not a managed-review approver of pipeline ${state.pipelineId} (managed review: ${reviewers.join(', ')})`);
+    }
     return undefined;
   }
   const approvers = config.approval.approvers;
   if (approvers.length && !approvers.some((a) => a.name === by)) {
-    return `${by} is not an approver of pipeline ${state.pipelineId} (approvers: ${approvers.map((a) => a.name).join(', ')})`;
+    return refusal(Refusal.Forbidden, `${by} is not an approver of pipeline ${state.pipelineId} (approvers: ${approvers.map((a) => a.name).join(', ')})`);
   }
   return undefined;
 }
@@ -67,7 +70,7 @@ function approverProblem(state: ExecutionState, config: PipelineConfig, by: stri
  * Who may override a gate (codeQuality, securityTest, performanceTest) or reject at it: an approver holding one of
  * that gate's `overrideRoles`.
  */
-function overriderProblem(state: ExecutionState, config: PipelineConfig, by: string): string | undefined {
+function overriderProblem(state: ExecutionState, config: PipelineConfig, by: string): RefusalReason | undefined {
   const action = state.waiting!.action;
   const roles = overrideRolesOf(action, config);
   const what = OVERRIDE_GATES[action] ?? 'quality gates';
@@ -76,16 +79,16 @@ function overriderProblem(state: ExecutionState, config: PipelineConfig, by: str
   const person = approvers.find((a) => a.name === by);
   const permitted = approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
   const who = permitted.length ? `allowed: ${permitted.join(', ')}` : 'no user of the pipeline holds one';
-  if (!person) return `${by} is not a user of pipeline ${state.pipelineId}: overriding ${what} needs the role ${roles.join(' or ')} (${who})`;
+  if (!person) return refusal(Refusal.Forbidden, `${by} is not a user of pipeline ${state.pipelineId}: overriding ${what} needs the role ${roles.join(' or ')} (${who})`);
   if (!person.roles.some((r) => roles.includes(r))) {
-    return `${by} (${person.roles.join(', ')}) may not override ${what} of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`;
+    return refusal(Refusal.Forbidden, `${by} (${person.roles.join(', ')}) may not override ${what} of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`);
   }
   return undefined;
 }
 
 export function refusalReason(
   action: ExecutionAction, request: Record<string, unknown>, state: ExecutionState, config: PipelineConfig, nowMs: number,
-): string | undefined {
+): RefusalReason | undefined {
   const by = String(request.by);
   const waiting = state.waiting;
   switch (action) {
@@ -98,13 +101,13 @@ export function refusalReason(
       if (!waiting?.accepts.includes('schedule')) return notWaitingFor(state, 'a schedule');
       const approvers = config.approval.approvers;
       if (approvers.length && !approvers.some((a) => a.name === by)) {
-        return `${by} may not schedule deployments of pipeline ${state.pipelineId} (allowed: ${approvers.map((a) => a.name).join(', ')})`;
+        return refusal(Refusal.Forbidden, `${by} may not schedule deployments of pipeline ${state.pipelineId} (allowed: ${approvers.map((a) => a.name).join(', ')})`);
       }
       if (typeof request.at === 'string') {
         const at = Date.parse(request.at);
-        if (at <= nowMs) return `the time ${request.at} is in the past (now: ${new Date(nowMs).toISOString()}); use --now to deploy at once`;
+        if (at <= nowMs) return refusal(Refusal.NotAllowedNow, `the time ${request.at} is in the past (now: ${new Date(nowMs).toISOString()}); use --now to deploy at once`);
         const limit = Date.parse(waiting.expiresAt);
-        if (at > limit) return `the time ${request.at} is beyond the schedule step's waiting limit (${waiting.expiresAt})`;
+        if (at > limit) return refusal(Refusal.NotAllowedNow, `the time ${request.at} is beyond the schedule step's waiting limit (${waiting.expiresAt})`);
       }
       return undefined;
     }
@@ -117,18 +120,16 @@ export function refusalReason(
       const listed = request.metrics as string[];
       const missing = failing.filter((m) => !listed.includes(m));
       if (missing.length) {
-        return `an override must list every failing important metric: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (failing: ${failing.join(', ')})`;
+        return refusal(Refusal.InvalidRequest, `an override must list every failing important metric: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (failing: ${failing.join(', ')})`);
       }
       const unknown = [...new Set(listed.filter((m) => !failing.includes(m)))];
       if (unknown.length) {
-        return `${unknown.join(', ')} ${unknown.length > 1 ? 'are not failing important metrics' : 'is not a failing important metric'} of execution ${state.id} (failing: ${failing.join(', ')})`;
+        return refusal(Refusal.InvalidRequest, `${unknown.join(', ')} ${unknown.length > 1 ? 'are not failing important metrics' : 'is not a failing important metric'} of execution ${state.id} (failing: ${failing.join(', ')})`);
       }
       return undefined;
     }
     case 'cancel':
-      if (TERMINAL_STATUSES.includes(state.status)) return `execution ${state.id} has already ended (${state.status})`;
-      if (state.status === 'CANCELLING') return `execution ${state.id} is already being cancelled`;
-      return undefined;
+      return cancelRefusal(state);
   }
 }
 

@@ -1,5 +1,6 @@
 /** The override wait of a gate's important failures, shared by the quality gate and the Stage gates. */
-import type { DurationSpec, StepState } from '../../shared/types';
+import type { DurationSpec } from '../../shared/duration';
+import type { StepState } from '../../shared/types';
 import { describeMetric, qualityOverriders, type Metric } from './quality-gates';
 import { StopExecution, type ApprovalDecision, type StepContext } from './step-context';
 

@@ -31,15 +31,6 @@ export interface Metric {
   comparator: 'GT' | 'GTE' | 'LT' | 'LTE' | 'EQ' | 'NEQ';
 }
 
-export const DEFAULT_QUALITY: QualityConfig = {
-  thresholds: {
-    securityRating: 'B', reliabilityRating: 'C', maintainabilityRating: 'A', coverage: 50, skippedTests: 1, openIssues: 0, duplicatedLines: 1,
-  },
-  importantMetricFailures: 'ask',
-  overrideRoles: ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'],
-  overrideTimeout: '14 days',
-};
-
 /** Display names of the KPIs (Cloud Manager's). */
 export const KPI_NAMES: Record<string, string> = {
   unit_tests_failed: 'Failed unit tests',

@@ -9,7 +9,8 @@ import type {
 } from '../../shared/stage-gates';
 import { DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST } from '../../shared/stage-gates';
 import type { PipelineConfig, StepAction } from '../../shared/types';
-import { DEFAULT_QUALITY, type Metric } from './quality-gates';
+import { DEFAULT_QUALITY } from '../../shared/config-defaults';
+import type { Metric } from './quality-gates';
 
 /** The gates that wait for an override on important failures, and what a refusal calls them. */
 export const OVERRIDE_GATES: Partial<Record<StepAction, string>> = {

@@ -4,7 +4,8 @@
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import type { DurationSpec, StepState } from '../../shared/types';
+import type { DurationSpec } from '../../shared/duration';
+import type { StepState } from '../../shared/types';
 import { PROFILES, stageGateActivities, stageTestActivities } from '../activity-profiles';
 import { durationMs } from './message-rules';
 import { describeMetric, failing, type Metric } from './quality-gates';

@@ -72,8 +72,6 @@ export function definitionOf(state: ExecutionState, step: StepState): StepDefini
   return found;
 }
 
-export const TERMINAL_STATUSES: ExecutionStatus[] = ['CANCELLED', 'FINISHED', 'ERROR', 'FAILED'];
-
 export function currentStep(state: ExecutionState): StepState | undefined {
   return state.steps.find((s) => s.stepId === state.currentStepId);
 }

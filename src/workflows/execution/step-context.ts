@@ -4,6 +4,7 @@
  * one-line `summary` for the Web UI) and throws to fail; the execution loop owns statuses and times.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
+import { causeChain } from '../../shared/errors';
 import type { ScheduleRequest } from '../../shared/messages';
 import type { ExecutionState, PipelineConfig, StepState, WaitingState } from '../../shared/types';
 import type { ExecutionInput } from './state';
@@ -45,14 +46,8 @@ export type StepRunner = (ctx: StepContext, step: StepState) => Promise<void>;
 
 /** The details an activity's ApplicationFailure carries (its first detail, when an object). */
 export function failureDetails(err: unknown): Record<string, unknown> | undefined {
-  let current = err as { cause?: unknown } | undefined;
-  while (current) {
-    if (current instanceof ApplicationFailure) {
-      const detail = current.details?.[0];
-      return typeof detail === 'object' && detail !== null ? detail as Record<string, unknown> : undefined;
-    }
-    current = current.cause as typeof current;
-  }
-  return undefined;
+  const failure = causeChain(err).find((c): c is ApplicationFailure => c instanceof ApplicationFailure);
+  const detail = failure?.details?.[0];
+  return typeof detail === 'object' && detail !== null ? detail as Record<string, unknown> : undefined;
 }
 

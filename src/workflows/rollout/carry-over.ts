@@ -5,7 +5,7 @@
  */
 import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { RolloutNodeState, RolloutResult } from '../../shared/types';
-import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../rollout-plan';
+import { DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../../shared/config-defaults';
 import type { RolloutContext } from './context';
 import type { RolloutInput, RolloutResume } from './input';
 

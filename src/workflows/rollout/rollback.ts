@@ -4,6 +4,7 @@
  * ends on one version with every node attached.
  */
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { rootCause } from '../../shared/errors';
 import type { RolloutNodeState } from '../../shared/types';
 import { containerActivities, loadBalancerActivities } from '../activity-profiles';
 import type { RolloutContext } from './context';
@@ -57,7 +58,5 @@ export async function rollBack(ctx: RolloutContext, { cycle, requests, touched }
 }
 
 function rootMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(err);
+  return (rootCause(err) as { message?: string } | undefined)?.message ?? String(err);
 }

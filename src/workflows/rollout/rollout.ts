@@ -4,6 +4,7 @@
  * rollback and the continue-as-new carry-over each live in a file of their own beside this one.
  */
 import { ApplicationFailure, ContinueAsNew, isCancellation, patched, setHandler, sleep } from '@temporalio/workflow';
+import { ActivityFailure } from '../../shared/errors';
 import { rolloutStateQuery } from '../../shared/messages';
 import type { RolloutNodeState, RolloutResult } from '../../shared/types';
 import { containerActivities, loadBalancerActivities } from '../activity-profiles';
@@ -182,7 +183,7 @@ export class Rollout {
       const names = (pairs: number[]) => pairs.map(pairName).join(', ') || 'none';
       const waitingFor = `${required} pair(s) in service besides ${names(windowPairs)} before draining it (UP now: ${names(staying)})`;
       if (Date.now() >= deadline) {
-        throw ApplicationFailure.nonRetryable(`not enough capacity in service to drain ${names(windowPairs)}: waited ${environment.capacityTimeout ?? DEFAULT_CAPACITY_TIMEOUT} for ${waitingFor}`, 'InsufficientCapacity');
+        throw ApplicationFailure.nonRetryable(`not enough capacity in service to drain ${names(windowPairs)}: waited ${environment.capacityTimeout ?? DEFAULT_CAPACITY_TIMEOUT} for ${waitingFor}`, ActivityFailure.InsufficientCapacity);
       }
       if (state.waitingFor !== waitingFor) {
         state.waitingFor = waitingFor;
