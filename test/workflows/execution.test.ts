@@ -42,8 +42,8 @@ describe('pipelineExecution on fake activities', () => {
     const { executionId, state: waiting } = await h.startToApproval(config.id);
     expect(waiting.waiting).toMatchObject({ accepts: expect.arrayContaining(['approve', 'reject', 'cancel']), allowed: ['alice', 'bob'] });
     // One running execution per pipeline, and no self-approval.
-    await expect(h.stagecoach.startExecution(config.id, { by: 'carol' }, { preflight: false })).rejects.toMatchObject({ kind: 'busy' });
-    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'carol' })).rejects.toMatchObject({ kind: 'refused' });
+    await expect(h.stagecoach.startExecution(config.id, { by: 'carol' }, { preflight: false })).rejects.toMatchObject({ type: 'PipelineBusy' });
+    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'carol' })).rejects.toMatchObject({ type: 'Forbidden' });
 
     const done = await approveAndDeploy(config.id, executionId);
     expect(done.status, done.reason).toBe('FINISHED');
@@ -89,9 +89,9 @@ describe('pipelineExecution on fake activities', () => {
       expect(image, node).toBe(h.world.previousImage(config.id, config.environments.prod.name, node));
     }
     // Ended: the workflow takes no more decisions, and a production deployment that never ran cannot be repeated.
-    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/has ended/) });
+    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' })).rejects.toMatchObject({ type: 'NotWaiting', message: expect.stringMatching(/has ended/) });
     await h.waitForPipelineIdle(config.id);
-    await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ kind: 'refused', message: expect.stringMatching(/before its production deployment/) });
+    await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ type: 'NotReExecutable', message: expect.stringMatching(/before its production deployment/) });
   });
 
   it('timeout: an approval or a schedule nobody gives ends the execution CANCELLED after its configured wait', async () => {

@@ -20,7 +20,7 @@ import { invalidRequest } from '../../shared/refusals';
 import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
 import { checkDecisionProof, type ProofCheck } from './decision-proof';
-import { durationMs, payloadProblem, refusalReason } from './message-rules';
+import { durationMs, namesMatch, payloadProblem, refusalReason } from './message-rules';
 import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
 import { STEP_RUNNERS } from './step-runners';
 import { StopExecution, type Decisions, type StepContext } from './step-context';
@@ -145,7 +145,7 @@ export class Execution implements StepContext {
           decision.rejected = { by, at: now(), reason };
         } else {
           decision.approvedBy.push(by);
-          waiting.allowed = waiting.allowed.filter((name) => name !== by);
+          waiting.allowed = waiting.allowed.filter((name) => !namesMatch(this.config)(name, by));
         }
         const decided = decision.rejected !== undefined || decision.approvedBy.length >= (waiting.required ?? 1);
         if (decided) waiting.accepts = ['cancel'];
