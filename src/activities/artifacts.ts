@@ -18,10 +18,6 @@ export interface ArtifactStore {
   root: string;
 }
 
-export function executionRef(pipelineId: string, executionId: string, name: string): string {
-  return path.posix.join(pipelineId, executionId, name);
-}
-
 export function createDirectoryArtifactStore(root: string): ArtifactStore {
   const resolve = (ref: string) => {
     const full = artifactFile(root, ref);

@@ -8,7 +8,7 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore } from './artifacts';
-import { executionRef } from './artifacts';
+import { executionRef } from '../config/paths';
 import { httpGet } from './health';
 import type { PageResult } from './tests';
 

@@ -13,7 +13,7 @@ import { NonRetryable } from '../shared/errors';
 import type { CodeScanSummary, CoverageSummary, ImageArtifact, PipelineConfig } from '../shared/types';
 import { LABEL, executionImageTag } from '../topology/names';
 import type { ArtifactStore } from './artifacts';
-import { executionRef } from './artifacts';
+import { executionRef } from '../config/paths';
 import { extractTar } from './containers';
 import type { DockerProvider } from './docker-hosts';
 import { parseJUnit, storeScanReports, type UnitTestResults } from './reports';

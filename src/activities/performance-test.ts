@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { NonRetryable } from '../shared/errors';
 import { PERFORMANCE_LIMITS, type LoadMeasurement } from '../shared/stage-gates';
-import { executionRef, type ArtifactStore } from './artifacts';
+import { executionRef } from '../config/paths';
+import type { ArtifactStore } from './artifacts';
 import { cancellationSignal, loopbackUrl } from './security-test';
 
 /** One request's outcome. `at`: ms since the load began. */

@@ -9,7 +9,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { NonRetryable } from '../shared/errors';
 import type { SecurityCheckId, SecurityCheckResult, SecurityTestConfig } from '../shared/stage-gates';
-import { executionRef, type ArtifactStore } from './artifacts';
+import { executionRef } from '../config/paths';
+import type { ArtifactStore } from './artifacts';
 
 /** One response as the checks see it: status, headers (set-cookie as a list) and the start of the body. */
 export interface Observed {

@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   cancel: ['DEVELOPER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'],
   /** Approve/reject, schedule and override: Cloud Manager's approvers. */
   advance: ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'],
+  /** The cancel link: cancelling, or rejecting the waiting step as Cloud Manager's clients do; the route checks which. */
+  cancelOrReject: ['DEVELOPER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER', 'BUSINESS_OWNER'],
   /** Deploys already approved images to Production again, without a new approval: deployment managers only. */
   reExecute: ['DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'],
 } as const satisfies Record<string, readonly ApiRole[] | undefined>;

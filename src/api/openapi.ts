@@ -32,7 +32,7 @@ export const PROBLEM_RESPONSES = {
   503: { description: 'Temporal is unreachable or does not answer in time, or no worker polls the task queue', schema: ref('Problem') },
 };
 
-const halLink = { type: 'object', properties: { href: { type: 'string' }, templated: { type: 'boolean' } }, required: ['href'] };
+const halLink = { type: 'object', properties: { href: { type: 'string' }, templated: { type: 'boolean' } }, required: ['href', 'templated'] };
 
 const stepStatus = [...STEP_STATUSES];
 const executionStatus = [...EXECUTION_STATUSES];
@@ -54,7 +54,7 @@ const SCHEMAS = {
     type: 'object',
     description: 'One step of an execution. `_links` holds advance, cancel, reExecute, logs and metrics only when that action is possible now.',
     properties: {
-      id: { type: 'string', description: 'Position of the step in the execution' },
+      id: { type: 'string', description: 'Unique step state id: <pipeline>.<execution>.<position>' },
       stepId: { type: 'string', description: 'Stable step identifier, e.g. build, approval, deploy-prod' },
       phaseId: { type: 'string', enum: ['stageDeployment', 'stageTesting', 'production'] },
       action: { type: 'string', example: 'build' },
@@ -71,8 +71,8 @@ const SCHEMAS = {
       _links: {
         type: 'object',
         properties: {
-          self: halLink, [REL.execution]: halLink, [REL.advance]: halLink, [REL.cancel]: halLink,
-          [REL.reExecute]: halLink, [REL.logs]: halLink, [REL.metrics]: halLink,
+          self: halLink, [REL.execution]: halLink, [REL.pipeline]: halLink, [REL.program]: halLink, [REL.advance]: halLink,
+          [REL.cancel]: halLink, [REL.reExecute]: halLink, [REL.logs]: halLink, [REL.metrics]: halLink,
         },
       },
     },
@@ -82,7 +82,7 @@ const SCHEMAS = {
     description: 'An execution of a pipeline, with its step states embedded.',
     properties: {
       id: { type: 'string' },
-      programId: { type: 'string', description: 'Echoes the program id of the request (Stagecoach has no programs)' },
+      programId: { type: 'string', description: 'Echoes the program id of the request (program 1 holds every pipeline)' },
       pipelineId: { type: 'string' },
       artifactsVersion: { type: 'string' },
       user: { type: 'string', description: 'Who started it' },
@@ -108,7 +108,7 @@ const SCHEMAS = {
       },
       audit: { type: 'array', description: 'Every message received, accepted or refused, with who sent it', items: { type: 'object' } },
       _embedded: { type: 'object', properties: { stepStates: { type: 'array', items: ref('PipelineExecutionStepState') } } },
-      _links: { type: 'object', properties: { self: halLink, [REL.executions]: halLink } },
+      _links: { type: 'object', properties: { self: halLink, [REL.executions]: halLink, [REL.pipeline]: halLink, [REL.program]: halLink } },
     },
   },
   PipelineExecutionSummary: {
@@ -154,20 +154,55 @@ const SCHEMAS = {
     description: 'Depends on the waiting step, as in Cloud Manager.',
     oneOf: [
       { title: 'approval / managed review', type: 'object', properties: { approved: { type: 'boolean' }, comment: { type: 'string' }, reason: { type: 'string' } }, required: ['approved'] },
-      { title: 'schedule', type: 'object', properties: { schedule: { type: 'string', description: '"now" or an ISO 8601 time in the future, within the step\'s waiting limit' } }, required: ['schedule'] },
+      { title: 'schedule', type: 'object', properties: { type: { type: 'string', enum: ['IMMEDIATE', 'SCHEDULED'] }, schedule: { type: 'string', description: 'With SCHEDULED: an ISO 8601 time in the future, within the step\'s waiting limit ("now" is IMMEDIATE)' } } },
       {
         title: 'gate override (code quality, security test, performance test): the failing important metrics or checks', type: 'object', required: ['metrics'],
         properties: { metrics: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', properties: { kpi: { type: 'string' }, override: { type: 'boolean' } } }] } } },
       },
     ],
   },
-  CancelBody: { type: 'object', properties: { reason: { type: 'string' } }, description: 'Optional; any other property is ignored' },
+  CancelBody: {
+    type: 'object', description: 'Optional. `approved`, `start` or `override` false rejects the waiting step instead of cancelling',
+    properties: { cancel: { type: 'boolean' }, approved: { type: 'boolean' }, start: { type: 'boolean' }, override: { type: 'boolean' }, reason: { type: 'string' } },
+  },
+  ...navigationSchemas(),
 };
+
+/** Cloud Manager's navigation resources (reference/cloudmanager-api.yaml has every field; these are the ones served). */
+function navigationSchemas() {
+  const list = (item: string, key: string) => ({
+    type: 'object',
+    properties: { _totalNumberOfItems: { type: 'integer' }, _embedded: { type: 'object', properties: { [key]: { type: 'array', items: ref(item) } } }, _links: { type: 'object', properties: { self: halLink } } },
+  });
+  const text = { type: 'string' };
+  return {
+    Program: {
+      type: 'object', description: 'A configured group of pipelines; program 1 holds every pipeline',
+      properties: { id: text, name: text, enabled: { type: 'boolean' }, status: text, type: text, _links: { type: 'object', properties: { self: halLink, [REL.pipelines]: halLink, [REL.environments]: halLink } } },
+    },
+    ProgramList: list('Program', 'programs'),
+    Pipeline: {
+      type: 'object',
+      properties: {
+        id: text, programId: text, name: text, trigger: { type: 'string', enum: ['ON_COMMIT', 'MANUAL'] }, status: { type: 'string', enum: ['IDLE', 'BUSY', 'WAITING'] },
+        lastStartedAt: { type: 'string', format: 'date-time' }, lastFinishedAt: { type: 'string', format: 'date-time' }, type: text,
+        phases: { type: 'array', items: { type: 'object', properties: { name: text, type: { type: 'string', enum: ['VALIDATE', 'BUILD', 'DEPLOY'] }, environmentType: text, steps: { type: 'array', items: { type: 'object', properties: { name: text } } } } } },
+        _links: { type: 'object', properties: { self: halLink, [REL.program]: halLink, [REL.execution]: halLink, [REL.executionId]: halLink, [REL.executions]: halLink } },
+      },
+    },
+    PipelineList: list('Pipeline', 'pipelines'),
+    Environment: {
+      type: 'object',
+      properties: { id: text, programId: text, name: text, description: text, type: { type: 'string', enum: ['stage', 'prod'] }, status: text, _links: { type: 'object', properties: { self: halLink, [REL.program]: halLink, [REL.pipeline]: halLink, [REL.publish]: halLink } } },
+    },
+    EnvironmentList: list('Environment', 'environments'),
+  };
+}
 
 function pathParams(url: string) {
   return [...url.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({
     name, in: 'path', required: true, schema: { type: 'string' },
-    ...(name === 'programId' ? { description: 'Any value (Stagecoach has no programs; e.g. 1); echoed in links' } : {}),
+    ...(name === 'programId' ? { description: 'A program: 1 holds every pipeline; execution routes accept any value and echo it in links' } : {}),
     ...(name === 'stepId' ? { description: 'The stable step identifier (build, approval, deploy-prod, ...)' } : {}),
     ...(name === 'phaseId' ? { description: 'stageDeployment, stageTesting or production' } : {}),
   }));
@@ -207,8 +242,8 @@ export function buildOpenApiDocument(routes: RouteDoc[]): Record<string, unknown
       version: '1.0.0',
       description: "Stagecoach's pipeline executions, shaped like Adobe Cloud Manager's pipeline execution API. HAL `_links` " +
         'appear only when the action is possible now. Every request needs `Authorization: Bearer <token>` (tokens map to ' +
-        'users and roles in the tokens file, STAGECOACH_API_TOKENS); the user is who the audit logs record. The program ' +
-        'id in paths accepts any value.',
+        'users and roles in the tokens file, STAGECOACH_API_TOKENS); the user is who the audit logs record. Cloud ' +
+        'Manager\'s other identity headers (`x-api-key`, `x-gw-ims-org-id`) are accepted and not checked. Program 1 holds every pipeline.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

@@ -5,7 +5,7 @@
  * allowed right now. No I/O: every function here is unit-tested on plain objects.
  */
 import { artifactRefs, type ArtifactRef } from '../client/artifact-refs';
-import { Refusal, type RefusalType } from '../shared/errors';
+import { executionRef } from '../config/paths';
 import type { ExecutionAction } from '../shared/messages';
 import { cancelRefusal, reExecuteRefusal } from '../shared/refusals';
 import { isTerminal, type ExecutionState, type ExecutionSummary, type PipelineState, type StepState, type StepStatus } from '../shared/types';
@@ -18,10 +18,20 @@ export const REL = {
   logs: 'http://ns.adobe.com/adobecloud/rel/pipeline/logs',
   metrics: 'http://ns.adobe.com/adobecloud/rel/pipeline/metrics',
   execution: 'http://ns.adobe.com/adobecloud/rel/execution',
+  executionId: 'http://ns.adobe.com/adobecloud/rel/execution/id',
   executions: 'http://ns.adobe.com/adobecloud/rel/executions',
+  program: 'http://ns.adobe.com/adobecloud/rel/program',
+  pipeline: 'http://ns.adobe.com/adobecloud/rel/pipeline',
+  pipelines: 'http://ns.adobe.com/adobecloud/rel/pipelines',
+  environments: 'http://ns.adobe.com/adobecloud/rel/environments',
+  publish: 'http://ns.adobe.com/adobecloud/rel/publish',
 } as const;
 
-export interface HalLink { href: string; templated?: boolean }
+/**
+ * A HAL link. `href` is an absolute path: Cloud Manager's clients (aio-lib-cloudmanager) prepend their base URL to
+ * every link they follow. `templated` is always present, as Cloud Manager writes it.
+ */
+export interface HalLink { href: string; templated: boolean }
 export type Links = Record<string, HalLink>;
 
 /** The program a request named: Stagecoach has no programs, so any id is accepted and echoed in every link. */
@@ -29,7 +39,10 @@ export interface LinkContext { programId: string }
 
 const enc = encodeURIComponent;
 
+const link = (href: string, templated = false): HalLink => ({ href, templated });
+
 export const paths = {
+  program: (c: LinkContext) => `/api/program/${enc(c.programId)}`,
   pipeline: (c: LinkContext, pipelineId: string) => `/api/program/${enc(c.programId)}/pipeline/${enc(pipelineId)}`,
   executions: (c: LinkContext, pipelineId: string) => `${paths.pipeline(c, pipelineId)}/executions`,
   execution: (c: LinkContext, pipelineId: string, executionId: string) => `${paths.pipeline(c, pipelineId)}/execution/${enc(executionId)}`,
@@ -42,6 +55,16 @@ export const paths = {
 
 /** Messages the advance link stands for: whatever the waiting step accepts, except cancel. */
 const ADVANCE_MESSAGES: ExecutionAction[] = ['approve', 'reject', 'schedule', 'override'];
+
+/** Unique across pipelines and executions, as Cloud Manager's step state ids are; `stepId` names the step. */
+export function stepStateId(state: Pick<ExecutionState, 'pipelineId' | 'id'>, step: Pick<StepState, 'id'>): string {
+  return `${state.pipelineId}.${state.id}.${step.id}`;
+}
+
+/** Cloud Manager's name for an action where it has its own: its performance test step is `loadTest`. */
+export function cloudManagerAction(action: string): string {
+  return action === 'performanceTest' ? 'loadTest' : action;
+}
 
 export function isProdDeploy(step: Pick<StepState, 'action' | 'environmentType'>): boolean {
   return step.action === 'deploy' && step.environmentType === 'prod';
@@ -73,13 +96,30 @@ export function reExecuteLinkProblem(state: ExecutionState, pipeline: PipelineSt
   return reExecuteRefusal(pipeline, pipeline.running !== undefined, { by: '', executionId: state.id })?.message;
 }
 
+/** Steps whose log the worker writes line by line while they run, so that it can be read (tailed) before they end. */
+const STREAMED_LOG_STEPS: readonly string[] = ['build', 'buildImage'];
+
 export function logFilesOf(state: ExecutionState, step: StepState): Array<ArtifactRef & { file: string }> {
-  return artifactRefs(state, step.stepId).map((a) => ({ ...a, file: a.ref.split('/').pop() ?? a.ref }));
+  const files = artifactRefs(state, step.stepId).map((a) => ({ ...a, file: a.ref.split('/').pop() ?? a.ref }));
+  if (files.length || step.status !== 'RUNNING' || !STREAMED_LOG_STEPS.includes(step.action)) return files;
+  const ref = executionRef(state.pipelineId, state.id, `${step.stepId}/build.log`);
+  return [{ ref, name: `${step.stepId} log (live)`, step: step.stepId, file: 'build.log' }];
 }
+
+/** Lighthouse's categories, reported by contentAudit as Cloud Manager reports its Experience Audit: informational. */
+const LIGHTHOUSE_CATEGORIES = ['performance', 'accessibility', 'best-practices', 'seo'] as const;
 
 export function metricsOf(step: StepState): unknown[] | undefined {
   const metrics = step.details?.metrics;
-  return Array.isArray(metrics) ? metrics : undefined;
+  if (Array.isArray(metrics)) return metrics;
+  const scores = step.details?.scores as Partial<Record<string, number | null>> | undefined;
+  if (step.action !== 'contentAudit' || !scores || typeof scores !== 'object') return undefined;
+  const scored = LIGHTHOUSE_CATEGORIES.filter((c) => typeof scores[c] === 'number');
+  // An audit that could not score (no Chromium, Stage unreachable) has no metrics, as a step that measured nothing.
+  if (!scored.length) return undefined;
+  return scored.map((c) => ({
+    id: `lighthouse_${c}`, kpi: `lighthouse_${c}`, severity: 'informational', passed: true, override: false, actualValue: String(scores[c]),
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -106,13 +146,18 @@ export interface StepStateRepresentation {
 
 export function stepLinks(state: ExecutionState, step: StepState, c: LinkContext, pipeline?: PipelineState): Links {
   const self = paths.step(c, state.pipelineId, state.id, step);
-  const links: Links = { self: { href: self }, [REL.execution]: { href: paths.execution(c, state.pipelineId, state.id) } };
-  if (!advanceProblem(state, step)) links[REL.advance] = { href: `${self}/advance` };
+  const links: Links = {
+    self: link(self),
+    [REL.execution]: link(paths.execution(c, state.pipelineId, state.id)),
+    [REL.pipeline]: link(paths.pipeline(c, state.pipelineId)),
+    [REL.program]: link(paths.program(c)),
+  };
+  if (!advanceProblem(state, step)) links[REL.advance] = link(`${self}/advance`);
   // Offered on the step the execution is at (Cloud Manager's place for it); the route accepts any step.
-  if (!cancelRefusal(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = { href: `${self}/cancel` };
-  if (isProdDeploy(step) && !reExecuteLinkProblem(state, pipeline)) links[REL.reExecute] = { href: `${self}/reExecute` };
-  if (logFilesOf(state, step).length) links[REL.logs] = { href: `${self}/logs` };
-  if (metricsOf(step)) links[REL.metrics] = { href: `${self}/metrics` };
+  if (!cancelRefusal(state) && currentStepOf(state)?.stepId === step.stepId) links[REL.cancel] = link(`${self}/cancel`);
+  if (isProdDeploy(step) && !reExecuteLinkProblem(state, pipeline)) links[REL.reExecute] = link(`${self}/reExecute`);
+  if (logFilesOf(state, step).length) links[REL.logs] = link(`${self}/logs`);
+  if (metricsOf(step)) links[REL.metrics] = link(`${self}/metrics`);
   return links;
 }
 
@@ -123,10 +168,10 @@ export function toStepState(state: ExecutionState, step: StepState, c: LinkConte
     details.environmentUrls = [{ instanceType: 'publish', instanceUrl: state.urls[step.environmentType] }];
   }
   return {
-    id: step.id,
+    id: stepStateId(state, step),
     stepId: step.stepId,
     phaseId: step.phaseId,
-    action: step.action,
+    action: cloudManagerAction(step.action),
     repository: state.repository,
     branch: state.branch,
     ...(state.commitId ? { commitId: state.commitId } : {}),
@@ -182,61 +227,85 @@ export function toPipelineExecution(state: ExecutionState, c: LinkContext, pipel
     audit: state.audit ?? [],
     _embedded: { stepStates: state.steps.map((s) => toStepState(state, s, c, pipeline)) },
     _links: {
-      self: { href: paths.execution(c, state.pipelineId, state.id) },
-      [REL.executions]: { href: paths.executions(c, state.pipelineId) },
+      self: link(paths.execution(c, state.pipelineId, state.id)),
+      [REL.executions]: link(paths.executions(c, state.pipelineId)),
+      [REL.pipeline]: link(paths.pipeline(c, state.pipelineId)),
+      [REL.program]: link(paths.program(c)),
     } as Links,
   };
 }
 export type PipelineExecutionRepresentation = ReturnType<typeof toPipelineExecution>;
 
-/** A list item: the pipeline workflow's summary of an execution (the full representation is at its self link). */
-export function toExecutionSummary(pipelineId: string, s: ExecutionSummary, c: LinkContext) {
+/**
+ * A list item: the pipeline workflow's summary of an execution (the full representation is at its self link), with
+ * the mode and the last change from the execution's own state when the caller has it (the summary has neither).
+ */
+export function toExecutionSummary(pipelineId: string, s: ExecutionSummary, c: LinkContext, state?: ExecutionState) {
+  const updatedAt = state?.updatedAt ?? s.finishedAt ?? s.createdAt;
   return {
     id: s.id,
     programId: c.programId,
     pipelineId,
     ...(s.artifacts?.version ? { artifactsVersion: s.artifacts.version } : {}),
     user: s.user,
-    status: s.status,
+    status: state?.status ?? s.status,
     trigger: s.trigger,
+    ...(state ? { pipelineExecutionMode: state.mode } : {}),
     createdAt: s.createdAt,
+    updatedAt,
     ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
     pipelineType: 'CI_CD',
-    ...(s.commitId ? { commitId: s.commitId } : {}),
+    ...(s.commitId ?? state?.commitId ? { commitId: s.commitId ?? state?.commitId } : {}),
     ...(s.prodDeployStatus ? { prodDeployStatus: s.prodDeployStatus } : {}),
-    _links: { self: { href: paths.execution(c, pipelineId, s.id) } } as Links,
+    _links: {
+      self: link(paths.execution(c, pipelineId, s.id)),
+      [REL.pipeline]: link(paths.pipeline(c, pipelineId)),
+      [REL.program]: link(paths.program(c)),
+    } as Links,
   };
 }
 
 export const DEFAULT_PAGE_LIMIT = 20;
 export const MAX_PAGE_LIMIT = 100;
 
+/** The executions of a pipeline, newest first: the running one, then the recent ones the pipeline workflow keeps. */
+function executionsNewestFirst(pipeline: PipelineState | undefined): ExecutionSummary[] {
+  const all: ExecutionSummary[] = [...(pipeline?.executions ?? [])].reverse();
+  if (pipeline?.running && !all.some((e) => e.id === pipeline.running!.id)) all.unshift(pipeline.running);
+  return all;
+}
+
+/** The ids of the executions on one page (whose states the caller reads for the list items). */
+export function executionPageIds(pipeline: PipelineState | undefined, page: { start: number; limit: number }): string[] {
+  return executionsNewestFirst(pipeline).slice(page.start, page.start + page.limit).map((e) => e.id);
+}
+
+/** `limit` as Cloud Manager takes it: clamped to 1..MAX_PAGE_LIMIT rather than refused. */
+export function clampLimit(limit: number): number {
+  return Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.trunc(limit)));
+}
+
 /**
- * The executions of a pipeline, newest first (the running one, then the recent ones the pipeline workflow keeps),
- * paginated with `start` and `limit` as Cloud Manager does. `running` overrides the running summary's status with the
- * execution's own state when the caller has it.
+ * A page of a pipeline's executions, paginated with `start` and `limit` as Cloud Manager does. `states` are the
+ * executions' own states where the caller could read them (status, mode, last change).
  */
 export function toExecutionList(
   pipelineId: string, pipeline: PipelineState | undefined, c: LinkContext, page: { start: number; limit: number },
-  running?: ExecutionState,
+  states: ReadonlyMap<string, ExecutionState> = new Map(),
 ) {
-  const all: ExecutionSummary[] = [...(pipeline?.executions ?? [])].reverse();
-  if (pipeline?.running && !all.some((e) => e.id === pipeline.running!.id)) {
-    const r = pipeline.running;
-    all.unshift(running?.id === r.id ? { ...r, status: running.status, commitId: running.commitId, artifacts: running.artifacts } : r);
-  }
+  const all = executionsNewestFirst(pipeline);
   const items = all.slice(page.start, page.start + page.limit);
   const base = paths.executions(c, pipelineId);
   const href = (start: number) => `${base}?start=${start}&limit=${page.limit}`;
   const next = page.start + page.limit < all.length ? page.start + page.limit : undefined;
   const prev = page.start > 0 ? Math.max(0, page.start - page.limit) : undefined;
-  const links: Links = { self: { href: href(page.start) }, page: { href: `${base}{?start,limit}`, templated: true } };
-  if (next !== undefined) links.next = { href: href(next) };
-  if (prev !== undefined) links.prev = { href: href(prev) };
+  const links: Links = { self: link(href(page.start)), page: link(`${base}{?start,limit}`, true) };
+  if (next !== undefined) links.next = link(href(next));
+  if (prev !== undefined) links.prev = link(href(prev));
   return {
     _totalNumberOfItems: all.length,
     _page: { start: page.start, limit: page.limit, ...(next !== undefined ? { next } : {}), ...(prev !== undefined ? { prev } : {}) },
-    _embedded: { executions: items.map((s) => toExecutionSummary(pipelineId, s, c)) },
+    _embedded: { executions: items.map((s) => toExecutionSummary(pipelineId, s, c, states.get(s.id))) },
     _links: links,
   };
 }
@@ -259,78 +328,4 @@ export function toMetrics(step: StepState) {
       };
     }),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Request bodies
-
-export type AdvanceOutcome =
-  | { ok: true; action: Exclude<ExecutionAction, 'cancel'>; request: Record<string, unknown> }
-  | { ok: false; type: RefusalType; detail: string };
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function optionalText(body: Record<string, unknown>, key: string): string | undefined | { problem: string } {
-  const v = body[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length > 1000) return { problem: `"${key}" must be a string of at most 1000 characters` };
-  return v;
-}
-
-/**
- * Which message an advance body means at the step the execution waits at, with Cloud Manager's bodies:
- * - approval (and managed review): `{ "approved": true }` approves, `{ "approved": false, "reason"?: ... }` rejects;
- * - schedule: `{ "schedule": "now" }` or `{ "schedule": "<ISO 8601 time>" }`;
- * - a gate's override (codeQuality, securityTest, performanceTest): `{ "metrics": [{ "kpi": "<id>", "override": true }, ...] }`
- *   (plain ids are accepted too); `{ "approved": false, "reason"?: ... }` rejects at the gate.
- * The user (`by`) comes from the token, never from the body.
- */
-export function advanceMessage(state: ExecutionState, step: StepState, body: unknown): AdvanceOutcome {
-  const problem = advanceProblem(state, step);
-  if (problem) return { ok: false, type: Refusal.NotWaiting, detail: problem };
-  const accepts = state.waiting!.accepts;
-  if (!isObject(body)) return { ok: false, type: Refusal.InvalidRequest, detail: `advance needs a JSON object body; ${expectedBody(accepts)}` };
-  // A gate waiting for an override also accepts a reject: the body says which.
-  const gate = accepts.includes('override');
-  if ((accepts.includes('approve') || accepts.includes('reject')) && !(gate && body.approved === undefined)) {
-    if (typeof body.approved !== 'boolean') return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an approval decision; ${expectedBody(accepts)}` };
-    const comment = optionalText(body, body.approved ? 'comment' : 'reason');
-    if (isObject(comment)) return { ok: false, type: Refusal.InvalidRequest, detail: comment.problem as string };
-    if (body.approved && !accepts.includes('approve')) {
-      return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics, not an approval; ${expectedBody(accepts)}` };
-    }
-    if (body.approved) return { ok: true, action: 'approve', request: comment !== undefined ? { comment } : {} };
-    return { ok: true, action: 'reject', request: comment !== undefined ? { reason: comment } : {} };
-  }
-  if (accepts.includes('schedule')) {
-    const when = body.schedule;
-    if (when === 'now') return { ok: true, action: 'schedule', request: { now: true } };
-    if (typeof when === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(when) && !Number.isNaN(Date.parse(when))) {
-      return { ok: true, action: 'schedule', request: { at: new Date(Date.parse(when)).toISOString() } };
-    }
-    return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for a schedule; ${expectedBody(accepts)} (got ${JSON.stringify(when) ?? 'nothing'})` };
-  }
-  if (accepts.includes('override')) {
-    const metrics = body.metrics;
-    if (!Array.isArray(metrics) || !metrics.length) return { ok: false, type: Refusal.InvalidRequest, detail: `step ${step.stepId} waits for an override of its failing metrics; ${expectedBody(accepts)}` };
-    const ids: string[] = [];
-    for (const m of metrics) {
-      if (typeof m === 'string' && m) ids.push(m);
-      else if (isObject(m) && typeof (m.kpi ?? m.id) === 'string') {
-        if (m.override !== false) ids.push(String(m.kpi ?? m.id));
-      } else return { ok: false, type: Refusal.InvalidRequest, detail: `each metric is {"kpi": "<id>", "override": true} or a metric id (got ${JSON.stringify(m)})` };
-    }
-    if (!ids.length) return { ok: false, type: Refusal.InvalidRequest, detail: 'no metric is overridden ("override": true on at least one)' };
-    return { ok: true, action: 'override', request: { metrics: ids } };
-  }
-  return { ok: false, type: Refusal.NotWaiting, detail: `step ${step.stepId} accepts ${accepts.join(', ')} only` };
-}
-
-export function expectedBody(accepts: string[]): string {
-  if (accepts.includes('override')) {
-    return 'send {"metrics": [{"kpi": "<metric id>", "override": true}]}' + (accepts.includes('reject') ? ' to override, or {"approved": false, "reason": "..."} to reject' : '');
-  }
-  if (accepts.includes('approve') || accepts.includes('reject')) return 'send {"approved": true} to approve or {"approved": false, "reason": "..."} to reject';
-  if (accepts.includes('schedule')) return 'send {"schedule": "now"} or {"schedule": "<ISO 8601 time, e.g. 2030-01-31T22:00:00Z>"}';
-  return 'nothing to send';
 }

@@ -25,9 +25,13 @@ import { apiKeyFile, loadApiSigner, signedFor, type ApiSigner } from './identity
 import { PROBLEM_RESPONSES, buildOpenApiDocument, type RouteDoc } from './openapi';
 import { ApiProblem, PROBLEM_BASE, fromError, problem, problemForRefusal, problemForType } from './problems';
 import {
-  DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, advanceMessage, isProdDeploy, logFilesOf, metricsOf, paths, toExecutionList,
-  toMetrics, toPipelineExecution, toStepState, type LinkContext,
+  DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, clampLimit, executionPageIds, isProdDeploy, logFilesOf, metricsOf, paths,
+  toExecutionList, toMetrics, toPipelineExecution, toStepState, type LinkContext,
 } from './representation';
+import { cloudManagerErrorFields } from './cloudmanager/errors';
+import { LOG_DOWNLOAD_PATH, LogTokens } from './cloudmanager/log-links';
+import { advanceMessage, cancelMessage, reExecutionOfStart } from './cloudmanager/requests';
+import { cloudManagerRoutes } from './cloudmanager/routes';
 
 export interface ApiOptions {
   stagecoach: Stagecoach;
@@ -46,10 +50,10 @@ declare module 'fastify' {
   interface FastifyContextConfig { permission?: Permission }
 }
 
-type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string };
-type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: unknown }>;
+type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string; environmentId?: string };
+export type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: unknown }>;
 
-interface Route extends RouteDoc {
+export interface Route extends RouteDoc {
   handler(req: Req, reply: FastifyReply): Promise<unknown>;
 }
 
@@ -94,6 +98,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     bodyLimit: 64 * 1024,
   });
   app.decorateRequest('user', undefined);
+  const logTokens = new LogTokens();
 
   // JSON bodies: an empty body counts as none (PUT start and cancel need no body); a bad one is a clear 400.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
@@ -126,7 +131,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
     req.user = user;
     if (!isAllowed(user, permission)) {
-      throw problem.forbidden(`${user.name} may not ${permission === 'advance' ? 'advance (approve, schedule, override)' : permission} ` +
+      const what = permission === 'advance' ? 'advance (approve, schedule, override)' : permission === 'cancelOrReject' ? 'cancel or reject' : permission;
+      throw problem.forbidden(`${user.name} may not ${what} ` +
         `executions: that needs one of the roles ${rolesFor(permission).join(', ')} (${user.name} has ${user.roles.join(', ') || 'none'})`);
     }
   });
@@ -146,7 +152,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       }
     }
     void reply.code(p.status).headers(p.headers).type('application/problem+json')
-      .send({ type: p.type, title: p.title, status: p.status, detail: p.message });
+      .send({ type: p.type, title: p.title, status: p.status, detail: p.message, ...cloudManagerErrorFields(p.message) });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).type('application/problem+json').send({
@@ -226,7 +232,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       } catch (err) {
         if (attempt >= 10) {
           req.log.warn({ err }, 'the new execution could not be queried yet');
-          return { id: executionId, programId: req.params.programId, pipelineId, status: 'NOT_STARTED', _links: { self: { href: paths.execution(ctx(req), pipelineId, executionId) } } };
+          return { id: executionId, programId: req.params.programId, pipelineId, status: 'NOT_STARTED', _links: { self: { href: paths.execution(ctx(req), pipelineId, executionId), templated: false } } };
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -246,6 +252,29 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
   }
 
+  /** Starts a RE_EXECUTE of `state` (its production deploy, with its images): 201 and the new execution. */
+  async function reExecuteFrom(req: Req, reply: FastifyReply, state: ExecutionState) {
+    await requireWorker('nothing was re-executed');
+    let result;
+    try {
+      result = await sc.reExecute(state.pipelineId, { by: req.user!.name, executionId: state.id });
+    } catch (err) {
+      throw fromError(err);
+    }
+    req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: result.executionId, of: state.id }, 're-execution started');
+    void reply.code(201).header('location', paths.execution(ctx(req), state.pipelineId, result.executionId));
+    return newExecution(req, state.pipelineId, result.executionId);
+  }
+
+  /** The execution a start with `stepId` re-executes, checked by the same rules as Cloud Manager's. */
+  async function startSource(req: Req, pipelineId: string, stepId: string): Promise<ExecutionState> {
+    const sourceId = req.query.sourceExecutionId ?? (await pipelineStateOf(pipelineId))?.executions.at(-1)?.id;
+    const source = sourceId && /^\d{1,9}$/.test(sourceId) ? await sc.executionState(pipelineId, sourceId).catch(() => undefined) : undefined;
+    const outcome = reExecutionOfStart(source, stepId);
+    if (!outcome.ok) throw problemForType(outcome.type, outcome.detail);
+    return source!;
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // Routes (each is documented in the OpenAPI document from this same table)
 
@@ -261,7 +290,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       summary: 'List executions', description: 'The running execution and the recent ones the pipeline keeps (20), newest first.',
       query: [
         { name: 'start', description: 'Pagination start (default 0)', schema: { type: 'integer', minimum: 0 } },
-        { name: 'limit', description: `Pagination limit (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})`, schema: { type: 'integer', minimum: 1 } },
+        { name: 'limit', description: `Pagination limit (default ${DEFAULT_PAGE_LIMIT}; clamped to 1..${MAX_PAGE_LIMIT})`, schema: { type: 'integer' } },
       ],
       responses: {
         200: { description: 'The executions', schema: { $ref: '#/components/schemas/PipelineExecutionListRepresentation' } },
@@ -270,10 +299,15 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       handler: async (req) => {
         const pipelineId = pipelineIdOf(req);
         const start = intQuery(req.query.start, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
-        const limit = intQuery(req.query.limit, 'limit', DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT);
+        const limit = clampLimit(intQuery(req.query.limit, 'limit', DEFAULT_PAGE_LIMIT, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
         const pipeline = await pipelineStateOf(pipelineId);
-        const running = pipeline?.running ? await sc.executionState(pipelineId, pipeline.running.id).catch(() => undefined) : undefined;
-        return toExecutionList(pipelineId, pipeline, ctx(req), { start, limit }, running);
+        // The list items' mode and last change are the executions' own (the pipeline's summaries have neither).
+        const states = new Map<string, ExecutionState>();
+        await Promise.all(executionPageIds(pipeline, { start, limit }).map(async (id) => {
+          const state = await sc.executionState(pipelineId, id).catch(() => undefined);
+          if (state) states.set(id, state);
+        }));
+        return toExecutionList(pipelineId, pipeline, ctx(req), { start, limit }, states);
       },
     },
     {
@@ -296,6 +330,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       query: [
         { name: 'pipelineExecutionMode', description: 'NORMAL (default) or EMERGENCY', schema: { type: 'string', enum: [...MODES] } },
         { name: 'trigger', description: 'Stagecoach extension: MANUAL (default), ON_COMMIT or PUSH_UPGRADES, for automation that starts executions on their behalf', schema: { type: 'string', enum: TRIGGERS.filter((t) => t !== 'RE_EXECUTE') } },
+        { name: 'stepId', description: 'The production deploy step (deploy-prod, or its step state id): re-executes it, as its reExecute link does; any other step is a 400', schema: { type: 'string' } },
+        { name: 'sourceExecutionId', description: 'With stepId: the execution to re-execute (default the last one)', schema: { type: 'string' } },
       ],
       responses: {
         201: { description: 'Started', schema: executionSchema, headers: { Location: 'The URL of the new execution' } },
@@ -307,6 +343,11 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         const pipelineId = pipelineIdOf(req);
         const mode = enumQuery<ExecutionMode>(req.query.pipelineExecutionMode, 'pipelineExecutionMode', MODES);
         const trigger = enumQuery<Trigger>(req.query.trigger, 'trigger', TRIGGERS.filter((t) => t !== 'RE_EXECUTE'));
+        if (req.query.stepId) {
+          if (!isAllowed(req.user!, 'reExecute')) throw problem.forbidden(`${req.user!.name} may not re-execute: that needs one of the roles ${rolesFor('reExecute').join(', ')}`);
+          return reExecuteFrom(req, reply, await startSource(req, pipelineId, req.query.stepId));
+        }
+        if (req.query.sourceExecutionId) throw problem.badRequest('sourceExecutionId goes with stepId (the production deploy step to re-execute)');
         await requireWorker('nothing was started');
         let result;
         try {
@@ -343,12 +384,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     },
     {
       method: 'GET', url: `${STEP}/logs`, operationId: 'getStepLogs', permission: 'read', summary: 'Get the logs of a step',
-      description: 'The text of the step\'s log (or of `file`, one of its files) from the artifact store. With ' +
-        '`Accept: application/json`: the list of the step\'s files and where to read them (Cloud Manager answers a ' +
-        'redirect to a download; Stagecoach serves the text itself).',
+      description: 'Redirects (307) to a download URL for the step\'s log (or for `file`, one of its files) that carries a ' +
+        'short-lived signed token, so it needs no bearer; with `Accept: application/json`, Cloud Manager\'s ' +
+        '`{"redirect": "<that URL>"}` and the step\'s files. A build that is running has its log already (for tailing).',
       query: [{ name: 'file', description: 'One of the step\'s files (build.log, junit.xml, ...); default the first', schema: { type: 'string' } }],
       responses: {
-        200: { description: 'The log text (text/plain), or with Accept: application/json the files', schema: { $ref: '#/components/schemas/StepLogs' } },
+        200: { description: 'With Accept: application/json, where to download the log', schema: { $ref: '#/components/schemas/StepLogs' } },
+        307: { description: 'The download URL, in Location', headers: { Location: `An absolute URL on ${LOG_DOWNLOAD_PATH}` } },
         401: PROBLEM_RESPONSES[401], 404: { description: 'No such step, or the step has no logs', schema: PROBLEM_RESPONSES[404].schema },
       },
       handler: async (req, reply) => {
@@ -356,24 +398,15 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         const step = stepOf(state, req);
         const files = logFilesOf(state, step);
         if (!files.length) throw problem.notFound(`step ${step.stepId} of execution ${state.id} has no logs`);
-        const self = `${paths.step(ctx(req), state.pipelineId, state.id, step)}/logs`;
-        if (/application\/json/.test(req.headers.accept ?? '') && req.query.file === undefined) {
-          const list = files.map((f) => ({ name: f.name, file: f.file, href: `${self}?file=${encodeURIComponent(f.file)}` }));
-          return { redirect: list[0].href, files: list };
-        }
         const chosen = req.query.file === undefined ? files[0] : files.find((f) => f.file === req.query.file);
         if (!chosen) throw problem.notFound(`step ${step.stepId} has no file ${req.query.file} (files: ${files.map((f) => f.file).join(', ')})`);
-        let text: Buffer;
-        try {
-          const file = artifactFile(artifactsRoot, chosen.ref);
-          if (!file) throw new Error(`artifact reference escapes the store: ${chosen.ref}`);
-          text = await fs.readFile(file);
-        } catch {
-          throw problem.notFound(`${chosen.name} (${chosen.ref}) is not in this API's artifact store (${artifactsRoot}): ` +
-            'run the API where the worker\'s STAGECOACH_ARTIFACTS_DIR is readable');
+        // Absolute: clients fetch it as it is, without their base URL or their bearer.
+        const download = (ref: string) => `${req.protocol}://${req.host}${LOG_DOWNLOAD_PATH}?token=${logTokens.sign(ref)}`;
+        if (/application\/json/.test(req.headers.accept ?? '')) {
+          return { redirect: download(chosen.ref), files: files.map((f) => ({ name: f.name, file: f.file, href: download(f.ref) })) };
         }
-        void reply.type(chosen.file.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8');
-        return text;
+        void reply.redirect(download(chosen.ref), 307);
+        return reply;
       },
     },
     {
@@ -409,22 +442,31 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       },
     },
     {
-      method: 'PUT', url: `${STEP}/cancel`, operationId: 'cancelPipelineExecutionStep', permission: 'cancel',
-      summary: 'Cancel the execution',
+      method: 'PUT', url: `${STEP}/cancel`, operationId: 'cancelPipelineExecutionStep', permission: 'cancelOrReject',
+      summary: 'Cancel the execution, or reject the waiting step',
       description: 'Cancels the execution (the link is on its current step; any step of it is accepted). A build in progress ' +
-        'stops; a rollout in progress is rolled back.',
+        'stops; a rollout in progress is rolled back. As Cloud Manager\'s clients send it, `{"approved": false}` at a ' +
+        'waiting approval, `{"start": false}` at a managed review and `{"override": false}` at a waiting quality gate ' +
+        'reject that step instead, under the advance roles (a Business Owner may).',
       requestBody: { description: 'Optional', schema: { $ref: '#/components/schemas/CancelBody' } },
-      responses: messageResponses('Accepted: the execution is being cancelled', 'The execution has ended or is already being cancelled'),
+      responses: {
+        202: { description: 'Accepted: the execution is being cancelled, or the step rejected', schema: acceptedSchema },
+        400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401], 403: PROBLEM_RESPONSES[403], 404: PROBLEM_RESPONSES[404],
+        412: { description: 'The execution has ended or is already being cancelled, or the step does not wait for a decision', schema: PROBLEM_RESPONSES[412].schema },
+        503: PROBLEM_RESPONSES[503],
+      },
       handler: async (req, reply) => {
         const state = await executionOf(req);
-        stepOf(state, req);
-        const body = req.body;
-        if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw problem.badRequest('cancel takes an optional JSON object, e.g. {"reason": "..."}');
-        const reason = (body as { reason?: unknown } | undefined)?.reason;
-        if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) throw problem.badRequest('"reason" must be a string of at most 1000 characters');
-        const refused = cancelRefusal(state);
+        const step = stepOf(state, req);
+        const outcome = cancelMessage(state, step, req.body);
+        if (!outcome.ok) throw problemForType(outcome.type, outcome.detail);
+        const needs: Permission = outcome.action === 'reject' ? 'advance' : 'cancel';
+        if (!isAllowed(req.user!, needs)) {
+          throw problem.forbidden(`${req.user!.name} may not ${outcome.action}: that needs one of the roles ${rolesFor(needs).join(', ')}`);
+        }
+        const refused = outcome.action === 'cancel' ? cancelRefusal(state) : undefined;
         if (refused) throw problemForRefusal(refused);
-        const ack = await send(req, state, 'cancel', reason ? { reason } : {});
+        const ack = await send(req, state, outcome.action, outcome.request);
         void reply.code(202);
         return ack;
       },
@@ -447,20 +489,16 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         const state = await executionOf(req);
         const step = stepOf(state, req);
         if (!isProdDeploy(step)) throw problem.notFound(`re-execute is offered on the production deploy step only, not on ${step.stepId}`);
-        await requireWorker('nothing was re-executed');
-        let result;
-        try {
-          result = await sc.reExecute(state.pipelineId, { by: req.user!.name, executionId: state.id });
-        } catch (err) {
-          throw fromError(err);
-        }
-        req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: result.executionId, of: state.id }, 're-execution started');
-        void reply.code(201).header('location', paths.execution(ctx(req), state.pipelineId, result.executionId));
-        return newExecution(req, state.pipelineId, result.executionId);
+        return reExecuteFrom(req, reply, state);
       },
     },
   ];
 
+    const readArtifact = async (ref: string) => {
+    const file = artifactFile(artifactsRoot, ref);
+    return file ? fs.readFile(file).catch(() => undefined) : undefined;
+  };
+  routes.push(...cloudManagerRoutes({ sc, readArtifact, logTokens, notFound: problem.notFound }));
   const openApi = buildOpenApiDocument(routes);
   for (const r of routes) {
     app.route({ method: r.method, url: r.url, config: { permission: r.permission }, handler: r.handler as never });

@@ -29,3 +29,8 @@ export function artifactFile(root: string, ref: string): string | undefined {
   const file = path.resolve(root, ref);
   return file.startsWith(path.resolve(root) + path.sep) ? file : undefined;
 }
+
+/** The reference of one of an execution's artifacts in the store: `<pipeline>/<execution>/<name>`. */
+export function executionRef(pipelineId: string, executionId: string, name: string): string {
+  return path.posix.join(pipelineId, executionId, name);
+}

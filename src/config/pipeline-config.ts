@@ -34,6 +34,9 @@ const duration = z.union([
     'a duration such as "14 days", "90s", "500ms"'),
 ]);
 
+/** A duration no longer than `maxMs` (what the activity that waits it out allows), `what` saying that limit. */
+const durationAtMost = (maxMs: number, what: string) => duration.refine((d) => msToNumber(d as never) <= maxMs, what);
+
 const port = z.number().int().min(0).max(65535);
 
 const dockerHost = z.object({
@@ -64,9 +67,13 @@ const environment = (type: 'stage' | 'prod') => z.object({
   subnet: subnet.optional(),
   engines: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'engine names: lowercase letters, digits and dashes'), engine).default({}),
   placement: z.record(z.string(), z.string()).default({}),
-  drainTimeout: duration.default('30s'),
+  // The drain wait runs inside one load balancer activity (5 minutes to close): its bound leaves it room to finish.
+  drainTimeout: durationAtMost(4 * 60_000, 'at most 4 minutes (the load balancer activity\'s own limit is 5)').default('30s'),
   strategy: z.enum(['rolling', 'maintenance']).default('rolling'),
-  holdTimeout: duration.default('60s'),
+  // A held request waits in HAProxy; a client or proxy in front gives up long before 5 minutes.
+  holdTimeout: durationAtMost(5 * 60_000, 'at most 5 minutes').default('60s'),
+  minInService: z.number().int().min(1).max(64).default(1),
+  capacityTimeout: durationAtMost(60 * 60_000, 'at most 1 hour').default('5 minutes'),
   rolloutHistoryLimit: z.number().int().min(1).max(9000).default(DEFAULT_ROLLOUT_HISTORY_LIMIT),
 }).strict().transform((env) => ({ ...env, type }))
   .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] })
@@ -178,6 +185,11 @@ const performanceTest = z.object({
 export const pipelineConfigSchema = z.object({
   id: z.string().regex(PIPELINE_ID_PATTERN, 'lowercase letters, digits and dashes, at most 40 characters'),
   name: z.string().optional(),
+  // The Cloud Manager API's programs this pipeline belongs to, besides the default program (id 1) that holds every pipeline.
+  programs: z.array(z.object({
+    id: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').refine((id) => id !== '1', 'program 1 is the default program'),
+    name: z.string().min(1).max(64).optional(),
+  }).strict()).default([]),
   type: z.enum(['fullStack', 'webTier']).default('fullStack'),
   repository: z.string().min(1),
   branch: z.string().min(1).default('main'),
@@ -231,6 +243,7 @@ export const pipelineConfigSchema = z.object({
       url: z.string().url(),
       secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable holding the secret'),
       events: z.array(z.enum(['started', 'waiting', 'ended'])).min(1).optional(),
+      format: z.enum(['cloudevents', 'cloudmanager']).optional(),
     }).strict()).default([]),
   }).strict().prefault({}),
   triggers: z.object({
@@ -272,7 +285,7 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
   } as PipelineConfig;
 }
 
-async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
+export async function listPipelineIds(dir = pipelinesDir()): Promise<string[]> {
   const entries = await fs.readdir(dir).catch(() => [] as string[]);
   return entries.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
 }

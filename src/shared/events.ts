@@ -1,17 +1,18 @@
 /**
  * Execution and step events as CloudEvents (structured JSON) carrying Cloud Manager's event body
  * (its pipeline execution and step events). Built in workflow code: pure and deterministic (ids from a sequence).
+ * A webhook of `format: cloudmanager` receives that body alone, as Adobe I/O Events delivers it.
  */
 import type { ExecutionState, StepState } from './types';
 
 export type EventKind = 'started' | 'waiting' | 'ended';
 
-const EVENT_TYPES: Record<EventKind, string> = {
+export const EVENT_TYPES: Record<EventKind, string> = {
   started: 'https://ns.adobe.com/experience/cloudmanager/event/started',
   waiting: 'https://ns.adobe.com/experience/cloudmanager/event/waiting',
   ended: 'https://ns.adobe.com/experience/cloudmanager/event/ended',
 };
-const OBJECT_TYPES = {
+export const OBJECT_TYPES = {
   execution: 'https://ns.adobe.com/experience/cloudmanager/pipeline-execution',
   step: 'https://ns.adobe.com/experience/cloudmanager/execution-step-state',
 } as const;
@@ -74,6 +75,29 @@ export function buildEvent(input: {
         id: step.id, stepId: step.stepId, phaseId: step.phaseId, action: step.action, environment: step.environment,
         status: step.status, details: step.details.summary,
       },
+    },
+  };
+}
+
+/** Cloud Manager's event body as Adobe I/O Events posts it: `event_id` and `event`, whose `@id` links are absolute. */
+export interface CloudManagerEventBody {
+  event_id: string;
+  event: Record<string, unknown>;
+}
+
+/**
+ * The body a `format: cloudmanager` webhook receives: the CloudEvent's Cloud Manager part, the object's `@id` made an
+ * absolute URL of the API (`apiUrl`, as receivers reach it, since they fetch it), addressed to `orgId` when one is set.
+ */
+export function cloudManagerEventBody(event: CloudEvent, apiUrl: string, orgId?: string): CloudManagerEventBody {
+  const inner = event.data.event;
+  const object = inner['activitystreams:object'] as { '@id': string; '@type': string };
+  return {
+    event_id: event.data.event_id,
+    event: {
+      ...inner,
+      ...(orgId ? { 'activitystreams:to': { 'xdmImsOrg:id': orgId, '@type': 'xdmImsOrg' } } : {}),
+      'activitystreams:object': { ...object, '@id': new URL(object['@id'], apiUrl).toString() },
     },
   };
 }

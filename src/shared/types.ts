@@ -128,6 +128,8 @@ export interface PageCheck {
 export interface PipelineConfig {
   id: string;
   name: string;
+  /** Programs of the Cloud Manager API this pipeline belongs to, besides the default one. Absent in older executions. */
+  programs?: Array<{ id: string; name?: string }>;
   type: PipelineType;
   /** Git URL or local path (a relative path is resolved against the project root). */
   repository: string;
@@ -233,6 +235,8 @@ export interface WebhookConfig {
   secretEnv: string;
   /** Event kinds sent (default all): started, waiting, ended. */
   events?: Array<'started' | 'waiting' | 'ended'>;
+  /** `cloudevents` (default): a signed CloudEvent. `cloudmanager`: Cloud Manager's own body and `x-adobe-signature`. */
+  format?: 'cloudevents' | 'cloudmanager';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

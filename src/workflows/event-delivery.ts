@@ -42,7 +42,7 @@ export async function eventDelivery(input: EventDeliveryInput): Promise<EventDel
       if (queue.length === 0 || tooLong) return;
       const event = queue[0];
       try {
-        await deliverWebhook({ url: hook.url, secretEnv: hook.secretEnv, event });
+        await deliverWebhook({ url: hook.url, secretEnv: hook.secretEnv, event, ...(hook.format ? { format: hook.format } : {}) });
         state.delivered += 1;
       } catch (err) {
         const cause = (err as { cause?: Error }).cause;

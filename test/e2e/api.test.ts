@@ -222,6 +222,10 @@ describe('HTTP API', () => {
       'GET /api/program/{programId}/pipeline/{pipelineId}/execution/{executionId}',
       `GET ${stepPath}`, `GET ${stepPath}/logs`, `GET ${stepPath}/metrics`, `PUT ${stepPath}/advance`, `PUT ${stepPath}/cancel`,
       `PUT ${stepPath}/reExecute`,
+      // Cloud Manager's navigation resources and the signed log download (test/e2e/cloudmanager-client.test.ts).
+      'GET /api/programs', 'GET /api/program/{programId}', 'GET /api/program/{programId}/pipelines',
+      'GET /api/program/{programId}/pipeline/{pipelineId}', 'GET /api/program/{programId}/environments',
+      'GET /api/program/{programId}/environment/{environmentId}', 'GET /api/logs/download',
     ].sort());
 
     const none = await call('GET', `${pipelinePath}/executions`);
@@ -273,7 +277,9 @@ describe('HTTP API', () => {
     expect(withLink(atApproval, REL.cancel)).toEqual(['approval']);
     expect(withLink(atApproval, REL.reExecute)).toEqual([]);
     expect(withLink(atApproval, REL.logs)).toEqual(expect.arrayContaining(['build', 'buildImage']));
-    expect(withLink(atApproval, REL.metrics)).toEqual(['codeQuality']);
+    // contentAudit reports its Lighthouse scores as informational metrics when it could score.
+    const scored = Object.values((step(atApproval, 'contentAudit').details.scores ?? {}) as Record<string, unknown>).some((v) => typeof v === 'number');
+    expect(withLink(atApproval, REL.metrics)).toEqual(scored ? ['codeQuality', 'contentAudit'] : ['codeQuality']);
 
     // Logs: the build log as text, the step's files as JSON; a step without logs has none.
     const buildLinks = step(atApproval, 'build')._links;

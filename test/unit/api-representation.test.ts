@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ApiTokens, bearerToken, isAllowed } from '../../src/api/auth';
+import { advanceMessage } from '../../src/api/cloudmanager/requests';
 import {
-  REL, advanceMessage, phaseStatus, stepLinks, toExecutionList, toMetrics, toPipelineExecution,
+  REL, phaseStatus, stepLinks, toExecutionList, toMetrics, toPipelineExecution,
 } from '../../src/api/representation';
 import { buildApi } from '../../src/api/server';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -138,9 +139,12 @@ describe('API representations', () => {
   it('the list: running first, newest first, paginated', () => {
     const done = [1, 2, 3].map((n) => execution(String(n), ended('FINISHED', 'FINISHED')));
     const running = execution('4', at('build', 'RUNNING'));
-    const page = toExecutionList('unit', pipelineOf(done, running), c, { start: 0, limit: 2 }, running);
+    const page = toExecutionList('unit', pipelineOf(done, running), c, { start: 0, limit: 2 }, new Map([['4', running]]));
     expect(page._totalNumberOfItems).toBe(4);
     expect(page._embedded.executions.map((e) => e.id)).toEqual(['4', '3']);
+    // Mode and last change from the execution's own state where it was read; the summary's time otherwise.
+    expect(page._embedded.executions[0]).toMatchObject({ pipelineExecutionMode: 'NORMAL', updatedAt: running.updatedAt });
+    expect(page._embedded.executions[1].updatedAt).toBe(done[2].finishedAt ?? T0);
     expect(page._links.next.href).toBe('/api/program/1/pipeline/unit/executions?start=2&limit=2');
     expect(page._links.prev).toBeUndefined();
     const last = toExecutionList('unit', pipelineOf(done, running), c, { start: 2, limit: 2 });
@@ -217,7 +221,7 @@ describe('API tokens and roles', () => {
     const doc = JSON.parse((await app.inject({ url: '/api/openapi.json' })).body);
     const documented = Object.entries(doc.paths as Record<string, object>)
       .flatMap(([p, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase() as 'GET' | 'PUT', url: p.replace(/\{(\w+)\}/g, ':$1') })));
-    expect(documented).toHaveLength(11);
+    expect(documented).toHaveLength(18);
     for (const route of documented) expect(app.hasRoute(route), `${route.method} ${route.url}`).toBe(true);
 
     const url = '/api/program/1/pipeline/unit/execution/1/phase/production/step/approval/advance';

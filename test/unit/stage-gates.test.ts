@@ -4,7 +4,8 @@
  * configuration (absent unless configured, defaults, hard limits), the steps as data and the override rules per gate.
  */
 import { describe, expect, it } from 'vitest';
-import { REL, advanceMessage, stepLinks } from '../../src/api/representation';
+import { advanceMessage } from '../../src/api/cloudmanager/requests';
+import { REL, stepLinks } from '../../src/api/representation';
 import { executionStateLines } from '../../src/cli/format';
 import { isError, measure, percentile, timeline, type Sample } from '../../src/activities/performance-test';
 import { evaluateSecurity, loopbackUrl, type Observed, type SecurityObservations } from '../../src/activities/security-test';
