@@ -32,8 +32,9 @@ const README = {
   up: 'docker-compose up -d --build',
   logs: 'docker-compose logs worker',
   start: 'docker-compose exec -T worker stagecoach start sample --by carol --follow',
-  approve: 'docker-compose exec -T worker stagecoach approve sample 1 --by alice',
-  schedule: 'docker-compose exec -T worker stagecoach schedule sample 1 --now --by alice',
+  // Signed with the key the compose `sample` service made (the test's pipeline is declared: the name counts).
+  approve: 'docker-compose exec -T worker stagecoach approve sample 1 --by alice --key .stagecoach/keys/alice',
+  schedule: 'docker-compose exec -T worker stagecoach schedule sample 1 --now --by alice --key .stagecoach/keys/alice',
   status: 'docker-compose exec -T worker stagecoach status sample 1',
   down: 'docker-compose down -v',
 };
