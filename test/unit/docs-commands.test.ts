@@ -162,7 +162,7 @@ describe('commands in README.md and docs/*.md', () => {
   it('finds the commands (a sanity check of the extraction)', () => {
     const texts = commands.map((c) => c.text);
     expect(texts).toContain('npm run demo');
-    expect(texts).toContain('./bin/stagecoach approve sample 1 --by alice');
+    expect(texts).toContain('./bin/stagecoach approve sample 1 --key .stagecoach/keys/alice');
     expect(texts.some((t) => t.includes('#'))).toBe(false);
   });
 
