@@ -138,6 +138,8 @@ describe('signed decisions', () => {
     await fs.writeFile(aliceKey, alice.privateKey, { mode: 0o600 });
     const ids = [config.id, executionId];
 
+    // Unsigned, the refusal says how to sign with the same command.
+    await expect(approveCommand.run({ by: 'alice' }, ids)).rejects.toThrow(/is unsigned[\s\S]*with this command: .*approve wf-signed-cli \d+ --key/);
     // --by must be the key's owner; without it, the key says who signs.
     await expect(approveCommand.run({ key: aliceKey, by: 'bob' }, ids)).rejects.toThrow(/--by bob, but .* is alice's key/);
     expect(await approveCommand.run({ key: aliceKey, comment: 'ship it' }, ids)).toBe(EXIT.ok);
@@ -146,7 +148,7 @@ describe('signed decisions', () => {
     const done = await h.waitForExecution(config.id, executionId, hasEnded);
     expect(done.status, done.reason).toBe('FINISHED');
     expect(done.audit.map((a) => [a.action, a.by, a.step, a.trustModel, a.outcome])).toEqual([
-      ['approve', 'alice', 'approval', 'signed', 'accepted'], ['schedule', 'alice', 'schedule', 'signed', 'accepted'],
+      ['approve', 'alice', undefined, 'signed', 'refused'], ['approve', 'alice', 'approval', 'signed', 'accepted'], ['schedule', 'alice', 'schedule', 'signed', 'accepted'],
     ]);
 
     const bundle = path.join(tmp, 'bundle.json');

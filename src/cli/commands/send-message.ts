@@ -2,6 +2,7 @@
  * What approve, reject, schedule, override and cancel share: `--by` (or `--key`, signing the decision with the user's
  * SSH key, as a pipeline with `identity: signed` requires), the request sent as an update, the answer.
  */
+import { StagecoachError } from '../../client/errors';
 import type { ExecutionAction } from '../../shared/messages';
 import { EXIT } from '../errors';
 import { byFlag, executionArg, jsonFlag, pipelineArg, type Command, type Flag, type Values } from './command';
@@ -42,12 +43,20 @@ export function messageCommand(verb: MessageVerb): Command {
         const request = keyFile === undefined
           ? { by, ...args }
           : await signedRequest(sc, { pipelineId, executionId, action, args: args as DecisionArgs, by, keyFile });
-        const ack = await sc.send(pipelineId, executionId, action, request);
+        const ack = await sc.send(pipelineId, executionId, action, request).catch((err: unknown) => {
+          throw keyFile === undefined ? withKeyHint(err, `./bin/stagecoach ${action} ${pipelineId} ${executionId} --key ~/.ssh/id_ed25519`) : err;
+        });
         out(json ? JSON.stringify({ accepted: ack.accepted, message: ack.message }) : ack.message);
         return EXIT.ok;
       }));
     },
   };
+}
+
+/** An unsigned decision refused by a signed pipeline: say how to sign it with this very command. */
+function withKeyHint(err: unknown, signed: string): unknown {
+  if (!(err instanceof StagecoachError) || !/ is unsigned: /.test(err.message)) return err;
+  return new StagecoachError(err.type, `${err.message}\nwith this command: ${signed}`);
 }
 
 export const reasonFlag: Flag = { name: 'reason', type: 'string', value: 'TEXT', description: 'kept in the audit log and as the execution\'s reason' };
