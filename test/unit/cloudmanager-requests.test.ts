@@ -8,6 +8,7 @@ import { advanceMessage, cancelMessage, reExecutionOfStart } from '../../src/api
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import type { ExecutionState } from '../../src/shared/types';
 import { initialState } from '../../src/workflows/execution/state';
+import { ClientFailure, Refusal } from '../../src/shared/errors';
 
 const config = parsePipelineConfig({ id: 'unit', repository: '/tmp/repo' });
 const T0 = '2030-01-01T00:00:00.000Z';
@@ -30,14 +31,14 @@ describe('Cloud Manager request bodies', () => {
     expect(advanceMessage(s, schedule, { type: 'IMMEDIATE' })).toEqual({ ok: true, action: 'schedule', request: { now: true } });
     expect(advanceMessage(s, schedule, { type: 'SCHEDULED', schedule: '2999-01-01T10:00:00Z' }))
       .toEqual({ ok: true, action: 'schedule', request: { at: '2999-01-01T10:00:00.000Z' } });
-    expect(advanceMessage(s, schedule, { type: 'SCHEDULED', schedule: '2020-01-01T10:00:00Z' })).toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/in the past/) });
-    expect(advanceMessage(s, schedule, { type: 'LATER' })).toMatchObject({ ok: false, status: 400 });
+    expect(advanceMessage(s, schedule, { type: 'SCHEDULED', schedule: '2020-01-01T10:00:00Z' })).toMatchObject({ ok: false, type: Refusal.InvalidRequest, detail: expect.stringMatching(/in the past/) });
+    expect(advanceMessage(s, schedule, { type: 'LATER' })).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
   });
 
   it('an override that leaves out a failing important metric is a 400', () => {
     const s = waitingAt('codeQuality', ['override', 'reject', 'cancel'], ['coverage', 'sqale_rating']);
     expect(advanceMessage(s, stepOf(s, 'codeQuality'), { metrics: [{ kpi: 'coverage', override: true }] }))
-      .toMatchObject({ ok: false, status: 400, detail: expect.stringMatching(/missing: sqale_rating/) });
+      .toMatchObject({ ok: false, type: Refusal.InvalidRequest, detail: expect.stringMatching(/missing: sqale_rating/) });
   });
 
   it('cancel: approved/start/override false reject the waiting step; anything else cancels', () => {
@@ -48,17 +49,17 @@ describe('Cloud Manager request bodies', () => {
     const gate = waitingAt('codeQuality', ['override', 'reject', 'cancel'], ['coverage']);
     expect(cancelMessage(gate, stepOf(gate, 'codeQuality'), { override: false, reason: 'no' })).toEqual({ ok: true, action: 'reject', request: { reason: 'no' } });
     const schedule = waitingAt('schedule', ['schedule', 'cancel']);
-    expect(cancelMessage(schedule, stepOf(schedule, 'schedule'), { approved: false })).toMatchObject({ ok: false, status: 412 });
-    expect(cancelMessage(approval, stepOf(approval, 'build'), { approved: false })).toMatchObject({ ok: false, status: 412 });
-    expect(cancelMessage(approval, stepOf(approval, 'approval'), 'x')).toMatchObject({ ok: false, status: 400 });
+    expect(cancelMessage(schedule, stepOf(schedule, 'schedule'), { approved: false })).toMatchObject({ ok: false, type: Refusal.NotWaiting });
+    expect(cancelMessage(approval, stepOf(approval, 'build'), { approved: false })).toMatchObject({ ok: false, type: Refusal.NotWaiting });
+    expect(cancelMessage(approval, stepOf(approval, 'approval'), 'x')).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
   });
 
   it('start with a step id: the production deploy re-executes, any other step is a 400', () => {
     const s = waitingAt('approval', []);
     expect(reExecutionOfStart(s, 'deploy-prod')).toEqual({ ok: true, executionId: '1' });
     expect(reExecutionOfStart(s, `unit.1.${stepOf(s, 'deploy-prod').id}`)).toEqual({ ok: true, executionId: '1' });
-    expect(reExecutionOfStart(s, 'build')).toMatchObject({ ok: false, status: 400 });
-    expect(reExecutionOfStart(s, 'nope')).toMatchObject({ ok: false, status: 400 });
-    expect(reExecutionOfStart(undefined, 'deploy-prod')).toMatchObject({ ok: false, status: 404 });
+    expect(reExecutionOfStart(s, 'build')).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
+    expect(reExecutionOfStart(s, 'nope')).toMatchObject({ ok: false, type: Refusal.InvalidRequest });
+    expect(reExecutionOfStart(undefined, 'deploy-prod')).toMatchObject({ ok: false, type: ClientFailure.NotFound });
   });
 });

@@ -19,7 +19,7 @@ import type { ExecutionState, ExecutionSummary, PipelineState } from '../../src/
 import { initialState } from '../../src/workflows/execution/state';
 import { violations, type Definitions } from '../helpers/swagger-schema';
 
-const SPEC = process.env.CLOUDMANAGER_API_SPEC ?? path.resolve(PROJECT_ROOT, '..', '..', 'shared', 'reference', 'cloudmanager-api.yaml');
+const SPEC = process.env.CLOUDMANAGER_API_SPEC ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'reference', 'cloudmanager-api.yaml');
 const definitions = (YAML.parse(fs.readFileSync(SPEC, 'utf8')) as { definitions: Definitions }).definitions;
 
 const T0 = '2030-01-01T00:00:00.000Z';

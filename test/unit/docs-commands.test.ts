@@ -84,7 +84,9 @@ function parseUsage(command: string, help: string): Usage {
     const takesValue = m[2] !== undefined && /^([A-Z0-9][A-Za-z0-9_.|:-]*|[a-z]+(,[a-z]+)+)$/.test(m[2]);
     flags.set(m[1], (flags.get(m[1]) ?? false) || takesValue);
   }
-  const usageLine = help.split('\n').find((l) => l.startsWith(`Usage: stagecoach ${command}`)) ?? '';
+  const lines = help.split('\n');
+  const usageLine = lines.find((l) => l.startsWith('Usage:') && l.includes(`stagecoach ${command}`))
+    ?? lines.find((l) => l.includes(`stagecoach ${command}`)) ?? '';
   const args = [...usageLine.matchAll(/(\[)?<([a-z-]+)>/g)];
   return {
     flags,

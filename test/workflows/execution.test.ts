@@ -10,6 +10,7 @@ import type { ExecutionState, PipelineConfig } from '../../src/shared/types';
 import type { ActivityCall } from '../helpers/fake-activities';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
 import { hasEnded, isWaitingAt } from '../helpers/harness';
+import { Refusal } from '../../src/shared/errors';
 
 let h: FakeWorkerHarness;
 beforeAll(async () => { h = await startFakeWorker('execution'); });
@@ -42,8 +43,8 @@ describe('pipelineExecution on fake activities', () => {
     const { executionId, state: waiting } = await h.startToApproval(config.id);
     expect(waiting.waiting).toMatchObject({ accepts: expect.arrayContaining(['approve', 'reject', 'cancel']), allowed: ['alice', 'bob'] });
     // One running execution per pipeline, and no self-approval.
-    await expect(h.stagecoach.startExecution(config.id, { by: 'carol' }, { preflight: false })).rejects.toMatchObject({ type: 'PipelineBusy' });
-    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'carol' })).rejects.toMatchObject({ type: 'Forbidden' });
+    await expect(h.stagecoach.startExecution(config.id, { by: 'carol' }, { preflight: false })).rejects.toMatchObject({ type: Refusal.Busy });
+    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'carol' })).rejects.toMatchObject({ type: Refusal.Forbidden });
 
     const done = await approveAndDeploy(config.id, executionId);
     expect(done.status, done.reason).toBe('FINISHED');
@@ -89,9 +90,9 @@ describe('pipelineExecution on fake activities', () => {
       expect(image, node).toBe(h.world.previousImage(config.id, config.environments.prod.name, node));
     }
     // Ended: the workflow takes no more decisions, and a production deployment that never ran cannot be repeated.
-    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' })).rejects.toMatchObject({ type: 'NotWaiting', message: expect.stringMatching(/has ended/) });
+    await expect(h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' })).rejects.toMatchObject({ type: Refusal.NotWaiting, message: expect.stringMatching(/has ended/) });
     await h.waitForPipelineIdle(config.id);
-    await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ type: 'NotReExecutable', message: expect.stringMatching(/before its production deployment/) });
+    await expect(h.stagecoach.reExecute(config.id, { by: 'alice' })).rejects.toMatchObject({ type: Refusal.NotReExecutable, message: expect.stringMatching(/before its production deployment/) });
   });
 
   it('timeout: an approval or a schedule nobody gives ends the execution CANCELLED after its configured wait', async () => {

@@ -19,6 +19,7 @@ import { evidenceCommand } from '../../src/cli/commands/evidence';
 import { scheduleCommand } from '../../src/cli/commands/schedule';
 import { verifyCommand } from '../../src/cli/commands/verify';
 import { EXIT } from '../../src/cli/errors';
+import { Refusal } from '../../src/shared/errors';
 import { executionWorkflowId } from '../../src/shared/ids';
 import type { Proof } from '../../src/shared/identity';
 import type { ExecutionState } from '../../src/shared/types';
@@ -72,13 +73,13 @@ describe('signed decisions', () => {
     const send = (request: Record<string, unknown>) => h.stagecoach.send(config.id, executionId, 'approve', request);
 
     await expect(send(signedMessage(await approval(config.id, executionId, 'alice', bob))))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/bob's key .* names alice/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/bob's key .* names alice/) });
     const other = String(Number(executionId) + 1);
     await expect(send(signedMessage(await approval(config.id, other, 'alice', alice))))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(new RegExp(`for execution ${other}, not ${executionId}`)) });
-    await expect(send({ by: 'alice' })).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/unsigned/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(new RegExp(`for execution ${other}, not ${executionId}`)) });
+    await expect(send({ by: 'alice' })).rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/unsigned/) });
     await expect(send(signedMessage(await approval(config.id, executionId, 'bob', bobLost))))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/revoked at 2026-01-01/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/revoked at 2026-01-01/) });
     // What anyone with access to the namespace can send: the `temporal` CLI's signal, without a proof.
     await promisify(execFile)(inject('temporalCli'), [
       'workflow', 'signal', '--address', inject('temporalAddress'), '--workflow-id', executionWorkflowId(config.id, executionId),
@@ -101,7 +102,7 @@ describe('signed decisions', () => {
     expect(approved.waiting).toMatchObject({ action: 'approval', approvedBy: ['alice'], allowed: ['bob'] });
 
     // The same proof again counts once: refused before any rule, and the approval still waits for a second person.
-    await expect(send(signedMessage(proof))).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/already used/) });
+    await expect(send(signedMessage(proof))).rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/already used/) });
     const after = await h.stagecoach.executionState(config.id, executionId);
     expect(refusals(after).at(-1)).toMatchObject({ by: 'alice', details: { refusal: 'replayed' } });
     expect(after.waiting).toMatchObject({ action: 'approval', approvedBy: ['alice'] });
@@ -120,7 +121,7 @@ describe('signed decisions', () => {
     const { executionId } = await h.stagecoach.startExecution(config.id, { by: 'alice' }, { preflight: false });
     await h.waitForExecution(config.id, executionId, isWaitingAt('approval'));
     await expect(h.stagecoach.send(config.id, executionId, 'approve', signedMessage(await approval(config.id, executionId, 'alice', alice))))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/self-approval is not allowed/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/self-approval is not allowed/) });
     const state = await h.stagecoach.executionState(config.id, executionId);
     expect(refusals(state)).toEqual([expect.objectContaining({ by: 'alice', trustModel: 'signed', label: 'alice (signed)' })]);
     expect(state.waiting).toMatchObject({ action: 'approval', allowed: ['bob'] });
@@ -168,9 +169,9 @@ describe('signed decisions', () => {
     }).then((proof) => ({ ...signedMessage(proof), by }) as { by: string; mode: 'EMERGENCY'; proof: unknown });
     const options = { preflight: false as const };
     await expect(h.stagecoach.startExecution(config.id, await start('bob', bob), options))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/bob may not ask for EMERGENCY mode: that needs the role DEPLOYMENT_MANAGER/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/bob may not ask for EMERGENCY mode: that needs the role DEPLOYMENT_MANAGER/) });
     await expect(h.stagecoach.startExecution(config.id, { by: 'alice', mode: 'EMERGENCY' }, options))
-      .rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/EMERGENCY mode needs a proof of who asks: the start is unsigned/) });
+      .rejects.toMatchObject({ type: Refusal.Forbidden, message: expect.stringMatching(/EMERGENCY mode needs a proof of who asks: the start is unsigned/) });
     const refused = await h.stagecoach.pipelineState(config.id);
     expect(refused.audit.map((a) => [a.by, a.action, a.outcome])).toEqual([['bob', 'start', 'refused'], ['alice', 'start', 'refused']]);
     expect(refused.executions).toEqual([]);
