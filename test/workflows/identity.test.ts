@@ -24,7 +24,7 @@ import { executionWorkflowId } from '../../src/shared/ids';
 import type { Proof } from '../../src/shared/identity';
 import type { ExecutionState } from '../../src/shared/types';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
-import { hasEnded, isWaitingAt } from '../helpers/harness';
+import { FIXTURES_DIR, hasEnded, isWaitingAt } from '../helpers/harness';
 
 let h: FakeWorkerHarness;
 let tmp: string;
@@ -56,6 +56,15 @@ const signedPipeline = {
 
 const approval = (pipeline: string, execution: string, by: string, key: { privateKey: string }): Promise<Proof> =>
   signDecision(signer(key), { pipeline, execution, step: 'approval', action: 'approve', args: {}, by });
+
+/** With RECORD_FIXTURES=1, saves a workflow's history as a replay fixture (test/replay.test.ts replays it). */
+async function recordHistory(fixture: string, workflowId: string): Promise<void> {
+  if (!process.env.RECORD_FIXTURES) return;
+  const { stdout } = await promisify(execFile)(inject('temporalCli'), [
+    'workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', workflowId, '--output', 'json',
+  ], { maxBuffer: 64 * 1024 * 1024 });
+  await fs.writeFile(path.join(FIXTURES_DIR, `${fixture}.json`), stdout);
+}
 
 const refusals = (state: ExecutionState) => state.audit.filter((a) => a.outcome === 'refused');
 
@@ -114,6 +123,7 @@ describe('signed decisions', () => {
     expect(done).toMatchObject({ status: 'CANCELLED', reason: 'cancelled by bob: test over' });
     expect(done.audit.at(-1)).toMatchObject({ action: 'cancel', by: 'bob', trustModel: 'signed', outcome: 'accepted' });
     expect(done.audit.at(-1)!.step).toBeUndefined();
+    await recordHistory('execution-signed-decisions', executionWorkflowId(config.id, executionId));
   });
 
   it('refuses a starter\'s own approval however correctly they sign it', async () => {
