@@ -19,6 +19,7 @@ import { evidenceCommand } from '../../src/cli/commands/evidence';
 import { scheduleCommand } from '../../src/cli/commands/schedule';
 import { verifyCommand } from '../../src/cli/commands/verify';
 import { EXIT } from '../../src/cli/errors';
+import { executionStateLines } from '../../src/cli/format';
 import { Refusal } from '../../src/shared/errors';
 import { executionWorkflowId } from '../../src/shared/ids';
 import type { Proof } from '../../src/shared/identity';
@@ -161,6 +162,11 @@ describe('signed decisions', () => {
     expect(done.audit.map((a) => [a.action, a.by, a.step, a.trustModel, a.outcome])).toEqual([
       ['approve', 'alice', undefined, 'signed', 'refused'], ['approve', 'alice', 'approval', 'signed', 'accepted'], ['schedule', 'alice', 'schedule', 'signed', 'accepted'],
     ]);
+
+    // `status` says how each sender was known.
+    const status = executionStateLines(done, executionWorkflowId(config.id, executionId), Date.now()).join('\n');
+    expect(status).toMatch(/approve by alice \(signed\) \(update\): refused — the approve is unsigned/);
+    expect(status).toMatch(/schedule by alice \(signed\) \(update\): accepted/);
 
     const bundle = path.join(tmp, 'bundle.json');
     expect(await evidenceCommand.run({ out: bundle }, ids)).toBe(EXIT.ok);
