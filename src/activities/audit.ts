@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore } from './artifacts';
 import { executionRef } from '../config/paths';
-import { httpGet } from './health';
+import { httpGet, sitePage } from './health';
 import type { PageResult } from './tests';
 
 export const AUDIT_CATEGORIES = ['performance', 'accessibility', 'best-practices', 'seo'] as const;
@@ -176,7 +176,7 @@ export function createAuditActivities(deps: AuditDeps) {
           const beat = setInterval(() => ctx.heartbeat({ page: path }), 2000);
           const started = Date.now();
           try {
-            const result = await lighthouse(`${base}${path}`, {
+            const result = await lighthouse(sitePage(base, path).href, {
               port: chrome.port, output: ['json', 'html'], logLevel: 'error', onlyCategories: [...AUDIT_CATEGORIES],
             });
             if (!result) throw new Error('Lighthouse answered nothing');
@@ -253,7 +253,7 @@ async function measurePages(input: { baseUrl: string; pages: string[] }): Promis
   const base = input.baseUrl.replace(/\/$/, '');
   const pages = [];
   for (const path of input.pages.slice(0, 25)) {
-    const res = await httpGet(`${base}${path}`);
+    const res = await httpGet(sitePage(base, path).href);
     pages.push({ path, status: res.status, ok: res.ok, ms: res.ms, bytes: res.body?.length ?? 0, problem: res.error });
   }
   return { pages };

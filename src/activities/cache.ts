@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { EnvironmentConfig } from '../shared/types';
 import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
-import { httpGet } from './health';
+import { httpGet, sitePage } from './health';
 import { containerName, dispatcherNodeName } from '../topology/names';
 import { engineOf, publishAddress } from '../topology/placement';
 import { ActivityFailure } from '../shared/errors';
@@ -45,11 +45,11 @@ export function createCacheActivities(deps: { docker: DockerProvider; secret: st
     const url = await dispatcherUrl(input.pipelineId, input.environment, input.pair);
     const pages = [];
     for (const path of input.pages) {
-      const first = await httpGet(`${url}${path}`);
+      const first = await httpGet(sitePage(url, path).href);
       if (!first.ok) {
         throw ApplicationFailure.nonRetryable(`warming ${path} through ${dispatcherNodeName(input.pair)} answered ${first.status ?? first.error}`, ActivityFailure.CacheWarmFailed);
       }
-      const second = await httpGet(`${url}${path}`);
+      const second = await httpGet(sitePage(url, path).href);
       pages.push({ path, status: first.status!, cached: second.headers?.get('x-cache') === 'HIT' });
     }
     return { pages };

@@ -143,19 +143,19 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
     const wanted = await docker.getImage(input.image).inspect().then((i) => i.Id, () => undefined);
     const filesystem = input.filesystem && (input.filesystem.readOnlyRootFilesystem || input.filesystem.mounts.length)
       ? JSON.stringify(input.filesystem) : '';
-    // Already running this image (a retry, a resumed rollout, or a restore of a node that was never replaced):
-    // nothing to redo, so no node is ever deployed twice.
-    if (info && info.State.Running && (info.Config.Labels?.[LABEL.deployKey] === input.deployKey ||
-      (info.Image === wanted && (info.Config.Labels?.[LABEL.filesystem] ?? '') === filesystem))) {
+    // Already running this image with these filesystem settings (a retry, a resumed rollout, or a restore of a node
+    // that was never replaced): nothing to redo, so no node is ever deployed twice. A matching key alone is never
+    // enough: a container left by another execution of the same number (numbering started again) runs another image.
+    if (info && info.State.Running && info.Image === wanted && (info.Config.Labels?.[LABEL.filesystem] ?? '') === filesystem) {
       return {
         container: name, image: info.Image, previousImage: info.Config.Labels[LABEL.previousImage] || undefined,
         hostPort: await publishedPort(current, input.containerPort), reused: true,
       };
     }
-    // A container made under this key that is not running failed to start: keep the image it replaced.
-    const previousImage = info
-      ? (info.Config.Labels?.[LABEL.deployKey] === input.deployKey ? info.Config.Labels[LABEL.previousImage] : info.Image)
-      : undefined;
+    // A container made under this key (this very effect, retried) on the wanted image that is not running failed to
+    // start: keep the image it replaced. Anything else is what the node runs now.
+    const ownAttempt = info?.Config.Labels?.[LABEL.deployKey] === input.deployKey && info?.Image === wanted;
+    const previousImage = info ? (ownAttempt ? info.Config.Labels[LABEL.previousImage] : info.Image) : undefined;
     const image = await docker.getImage(input.image).inspect().catch(() => {
       throw ApplicationFailure.create({
         type: NonRetryable.InvalidImage, nonRetryable: true,

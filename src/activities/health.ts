@@ -2,6 +2,25 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { NonRetryable } from '../shared/errors';
+import { sitePathProblem } from '../shared/site-path';
+
+/**
+ * The URL of one page of the site at `base`: refused (non-retryable) unless `path` is a path on that very site, so a
+ * configured page can never send Stagecoach's requests (or a load test) to another host. The configuration refuses
+ * such paths too (shared/site-path.ts); this is the second check, where the request is made.
+ */
+export function sitePage(base: string | URL, path: string): URL {
+  const origin = new URL(base);
+  const problem = sitePathProblem(path);
+  const url = problem ? undefined : new URL(path, origin);
+  if (!url || url.origin !== origin.origin) {
+    throw ApplicationFailure.create({
+      type: NonRetryable.InvalidConfig, nonRetryable: true,
+      message: `page ${JSON.stringify(path)} is not a path on ${origin.origin}: ${problem ?? 'it resolves to another host'}`,
+    });
+  }
+  return url;
+}
 
 export interface HttpCheckResult { ok: boolean; status?: number; body?: string; error?: string; ms: number }
 

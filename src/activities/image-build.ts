@@ -168,7 +168,7 @@ export function createImageBuildActivities(deps: BuildDeps) {
    * tagged by commit and execution. A failure carries the build log's reference in its details.
    */
   async function buildAndTest(input: {
-    pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean;
+    pipelineId: string; executionId: string; runId?: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean;
     scan?: boolean; testImages?: { functional?: string; ui?: string };
   }): Promise<BuildAndTestResult> {
     const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'build/build.log'));
@@ -235,7 +235,7 @@ export function createImageBuildActivities(deps: BuildDeps) {
 
   /** Builds the functional and UI test images the commit ships (tagged `<image>-<kind>-tests:<commit12>-<execution>`). */
   async function buildTestImages(
-    input: { pipelineId: string; executionId: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean; testImages?: { functional?: string; ui?: string } },
+    input: { pipelineId: string; executionId: string; runId?: string; repository: string; commitId: string; app: PipelineConfig['app']; noCache?: boolean; testImages?: { functional?: string; ui?: string } },
     labels: Record<string, string>, log: { write(line: string): void },
   ): Promise<{ functional?: ImageArtifact; ui?: ImageArtifact }> {
     const images: { functional?: ImageArtifact; ui?: ImageArtifact } = {};
@@ -248,7 +248,7 @@ export function createImageBuildActivities(deps: BuildDeps) {
         log.write(`# no ${dir}/Dockerfile at this commit: the app ships no ${kind} tests`);
         continue;
       }
-      const tag = executionImageTag(input.app.imageName, kind, input.commitId, input.executionId);
+      const tag = executionImageTag(input.app.imageName, kind, input.commitId, input.executionId, input.runId);
       images[kind] = await reuseOrBuild(docker, tag, log, `the ${kind} test image ${tag} from ${dir}/`, async () => buildImage(docker, {
         context: await deps.exportCommit(input.repository, input.commitId, dir), tag, labels, log, noCache: input.noCache,
       }));
@@ -261,7 +261,7 @@ export function createImageBuildActivities(deps: BuildDeps) {
    * already carrying this execution's tag is reused, so a retried activity builds nothing twice.
    */
   async function buildImages(input: {
-    pipelineId: string; executionId: string; repository: string; commitId: string; version: string;
+    pipelineId: string; executionId: string; runId?: string; repository: string; commitId: string; version: string;
     app: PipelineConfig['app']; which: 'all' | 'dispatcher'; noCache?: boolean;
   }): Promise<{ images: { app?: ImageArtifact; dispatcher: ImageArtifact }; logRef: string }> {
     const docker = local();
@@ -271,14 +271,14 @@ export function createImageBuildActivities(deps: BuildDeps) {
     };
     const log = await deps.artifacts.openLog(executionRef(input.pipelineId, input.executionId, 'buildImage/build.log'));
     try {
-      const dispatcherTag = executionImageTag(input.app.imageName, 'dispatcher', input.commitId, input.executionId);
+      const dispatcherTag = executionImageTag(input.app.imageName, 'dispatcher', input.commitId, input.executionId, input.runId);
       const images: { app?: ImageArtifact; dispatcher: ImageArtifact } = {
         dispatcher: await reuseOrBuild(docker, dispatcherTag, log, dispatcherTag, async () => buildImage(docker, {
           context: await deps.exportCommit(input.repository, input.commitId, input.app.dispatcherContext), tag: dispatcherTag, labels, log, noCache: input.noCache,
         })),
       };
       if (input.which === 'all') {
-        const tag = executionImageTag(input.app.imageName, 'app', input.commitId, input.executionId);
+        const tag = executionImageTag(input.app.imageName, 'app', input.commitId, input.executionId, input.runId);
         const buildHooks = input.app.hooks?.build ?? [];
         const runtime = { target: input.app.runtimeTarget, dockerfile: input.app.dockerfile, labels, log, noCache: input.noCache };
         images.app = buildHooks.length

@@ -13,6 +13,7 @@ import { PERFORMANCE_LIMITS, type LoadMeasurement } from '../shared/stage-gates'
 import { executionRef } from '../config/paths';
 import type { ArtifactStore } from './artifacts';
 import { cancellationSignal, loopbackUrl } from './security-test';
+import { sitePage } from './health';
 
 /** One request's outcome. `at`: ms since the load began. */
 export interface Sample { page: string; at: number; ms: number; status?: number; error?: string }
@@ -123,7 +124,7 @@ export function createPerformanceTestActivities(deps: { artifacts: ArtifactStore
         }
         const page = input.pages[i % input.pages.length];
         const at = performance.now() - started;
-        const p: Promise<void> = timedGet(agent, new URL(page, base), signal, 5000).then((r) => {
+        const p: Promise<void> = timedGet(agent, sitePage(base, page), signal, 5000).then((r) => {
           samples.push({ page, at, ...r });
           inFlight.delete(p);
         });

@@ -11,6 +11,7 @@ import { NonRetryable } from '../shared/errors';
 import type { SecurityCheckId, SecurityCheckResult, SecurityTestConfig } from '../shared/stage-gates';
 import { executionRef } from '../config/paths';
 import type { ArtifactStore } from './artifacts';
+import { sitePage } from './health';
 
 /** One response as the checks see it: status, headers (set-cookie as a list) and the start of the body. */
 export interface Observed {
@@ -39,7 +40,7 @@ export function loopbackUrl(baseUrl: string): URL {
 /** A raw HTTP request (node:http: fetch refuses TRACE and merges Set-Cookie headers). */
 export function request(base: URL, path: string, method: string, signal: AbortSignal, timeoutMs = 5000, agent?: http.Agent): Promise<Observed> {
   return new Promise((resolve) => {
-    const req = http.request(new URL(path, base), { method, signal, timeout: timeoutMs, agent, headers: { 'User-Agent': 'stagecoach-security-test' } }, (res) => {
+    const req = http.request(sitePage(base, path), { method, signal, timeout: timeoutMs, agent, headers: { 'User-Agent': 'stagecoach-security-test' } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

@@ -9,7 +9,7 @@ import { LABEL, networkName, testContainerName } from '../topology/names';
 import { executionRef } from '../config/paths';
 import type { ArtifactStore } from './artifacts';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
-import { httpGet } from './health';
+import { httpGet, sitePage } from './health';
 import { parseJUnit } from './reports';
 import { runTestContainer } from './test-containers';
 
@@ -28,7 +28,7 @@ export function createTestActivities(deps: TestDeps) {
     const checks = [...input.pages, { path: input.healthPath }];
     const pages: PageResult[] = [];
     for (const page of checks) {
-      const res = await httpGet(`${base}${page.path}`);
+      const res = await httpGet(sitePage(base, page.path).href);
       const expected = page.expect?.replaceAll('{version}', input.version);
       let problem: string | undefined;
       if (res.status !== 200) problem = res.status ? `answered HTTP ${res.status}` : `no answer (${res.error})`;

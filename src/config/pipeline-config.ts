@@ -20,6 +20,7 @@ import {
 import { readKeyFiles } from './key-files';
 import { checkIdentity, identityConfigShape, trustFromConfig } from './identity-config';
 import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
+import { sitePathProblem } from '../shared/site-path';
 
 export const DEFAULT_PIPELINES_DIR = path.join(EXAMPLES_DIR, 'pipelines');
 
@@ -143,7 +144,11 @@ const customTest = (kind: 'functional' | 'ui', timeout: string) => z.object({
 }).strict().prefault({});
 
 const gateSeverity = z.enum(['critical', 'important']);
-const pagePath = z.string().startsWith('/');
+/** A path on the environment's own site (shared/site-path.ts says what is refused and why). */
+const pagePath = z.string().superRefine((value, ctx) => {
+  const problem = sitePathProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const S = DEFAULT_SECURITY_TEST;
 const P = DEFAULT_PERFORMANCE_TEST;
 const validRegExp = (value: string) => { try { new RegExp(value); return true; } catch { return false; } };
@@ -199,7 +204,7 @@ export const pipelineConfigSchema = z.object({
     testTarget: z.string().default('test'),
     runtimeTarget: z.string().default('runtime'),
     port: z.number().int().min(1).max(65535).default(8080),
-    healthPath: z.string().startsWith('/').default('/health'),
+    healthPath: pagePath.default('/health'),
     dispatcherContext: z.string().default('dispatcher'),
     hooks: z.object({
       build: z.array(z.string().min(1)).default([]),
@@ -226,11 +231,11 @@ export const pipelineConfigSchema = z.object({
       { message: 'required cannot exceed the number of approvers', path: ['required'] }),
   schedule: z.object({ timeout: duration.default(DEFAULT_WAIT_TIMEOUT) }).strict().prefault({}),
   productTest: z.object({
-    pages: z.array(z.object({ path: z.string().startsWith('/'), expect: z.string().optional() }).strict())
+    pages: z.array(z.object({ path: pagePath, expect: z.string().optional() }).strict())
       .default([{ path: '/' }]),
   }).strict().prefault({}),
-  cache: z.object({ warmPages: z.array(z.string().startsWith('/')).default(['/']) }).strict().prefault({}),
-  audit: z.object({ pages: z.array(z.string().startsWith('/')).max(25).default(['/']) }).strict().prefault({}),
+  cache: z.object({ warmPages: z.array(pagePath).default(['/']) }).strict().prefault({}),
+  audit: z.object({ pages: z.array(pagePath).max(25).default(['/']) }).strict().prefault({}),
   quality,
   tests: z.object({
     functional: customTest('functional', '60 minutes'),

@@ -28,7 +28,12 @@ export function eventDeliveryWorkflowId(pipelineId: string, executionId: string)
   return `${executionWorkflowId(pipelineId, executionId)}-events`;
 }
 
-/** Idempotency key of one effect on one node of one execution: the same key never acts twice. */
-export function nodeEffectKey(parts: { pipelineId: string; executionId: string; environmentType: string; node: string; effect: string }): string {
-  return `${parts.pipelineId}/${parts.executionId}/${parts.environmentType}/${parts.node}/${parts.effect}`;
+/**
+ * Idempotency key of one effect on one node of one execution: the same key never acts twice. `run` (the execution
+ * workflow's first run id) makes it unique even when execution numbers start again at 1 (a new Temporal server, a
+ * move to a cluster); keys of executions started before it existed have none.
+ */
+export function nodeEffectKey(parts: { pipelineId: string; executionId: string; run?: string; environmentType: string; node: string; effect: string }): string {
+  const execution = parts.run ? `${parts.executionId}@${parts.run}` : parts.executionId;
+  return `${parts.pipelineId}/${execution}/${parts.environmentType}/${parts.node}/${parts.effect}`;
 }

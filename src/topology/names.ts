@@ -81,10 +81,11 @@ export const testContainerName = (pipelineId: string, environment: string, kind:
 export type ExecutionImage = 'app' | 'dispatcher' | 'functional' | 'ui';
 
 /**
- * The tag of an image built for an execution, `<imageName>[-dispatcher | -<kind>-tests]:<commit12>-<execution>`: each
- * execution builds its own, and a retried build finds them.
+ * The tag of an image built for an execution, `<imageName>[-dispatcher | -<kind>-tests]:<commit12>-<execution>[-<run8>]`:
+ * each execution builds its own, and a retried build finds them. `runId` (the execution workflow's first run id) keeps
+ * two executions of the same number apart once numbering starts again (absent in executions started before it).
  */
-export function executionImageTag(imageName: string, image: ExecutionImage, commitId: string, executionId: string): string {
+export function executionImageTag(imageName: string, image: ExecutionImage, commitId: string, executionId: string, runId?: string): string {
   const repository = image === 'app' ? imageName : image === 'dispatcher' ? `${imageName}-dispatcher` : `${imageName}-${image}-tests`;
-  return `${repository}:${commitId.slice(0, 12)}-${executionId}`;
+  return `${repository}:${commitId.slice(0, 12)}-${executionId}${runId ? `-${runId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}` : ''}`;
 }

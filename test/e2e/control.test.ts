@@ -181,12 +181,12 @@ describe('cancel and emergency mode', () => {
 
 describe('events', () => {
   it('a receiver gets signed events in order; a receiver that is down stalls nothing', async () => {
-    process.env.T_HOOK_SECRET = 'test-secret';
-    const received: Array<{ body: string; signature: string }> = [];
+    process.env.T_WEBHOOK_SECRET = 'test-secret';
+    const received: Array<{ body: string; signature: string; timestamp: string }> = [];
     const server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c) => { body += c; });
-      req.on('end', () => { received.push({ body, signature: String(req.headers['x-stagecoach-signature']) }); res.end('ok'); });
+      req.on('end', () => { received.push({ body, signature: String(req.headers['x-stagecoach-signature']), timestamp: String(req.headers['x-stagecoach-timestamp']) }); res.end('ok'); });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
@@ -196,8 +196,8 @@ describe('events', () => {
     await new Promise<void>((r) => dead.close(() => r())); // nothing listens there any more
     try {
       await h.writePipeline(base({ events: { webhooks: [
-        { url: `http://127.0.0.1:${deadPort}/down`, secretEnv: 'T_HOOK_SECRET' },
-        { url: `http://127.0.0.1:${port}/hook`, secretEnv: 'T_HOOK_SECRET' },
+        { url: `http://127.0.0.1:${deadPort}/down`, secretEnv: 'T_WEBHOOK_SECRET' },
+        { url: `http://127.0.0.1:${port}/hook`, secretEnv: 'T_WEBHOOK_SECRET' },
       ] } }));
       const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol' });
       await h.waitFor(ID, executionId, isWaitingAt('approval'), 8 * 60_000);
@@ -207,7 +207,11 @@ describe('events', () => {
       await expect.poll(() => received.some((r) => JSON.parse(r.body).subject.endsWith(`/execution/${executionId}`) && JSON.parse(r.body).kind === 'ended'), { timeout: 30_000 }).toBe(true);
 
       const events = received.map((r) => JSON.parse(r.body));
-      for (const r of received) expect(r.signature).toBe(`sha256=${createHmac('sha256', 'test-secret').update(r.body).digest('hex')}`);
+      // Each delivery signs its timestamp with its body; a receiver refuses one older than it accepts.
+      for (const r of received) {
+        expect(r.signature).toBe(`sha256=${createHmac('sha256', 'test-secret').update(`${r.timestamp}.${r.body}`).digest('hex')}`);
+        expect(Math.abs(Date.now() / 1000 - Number(r.timestamp))).toBeLessThan(600);
+      }
       const names = events.map((e) => `${e.kind}:${e.data.step?.stepId ?? 'execution'}`);
       expect(names.slice(0, 4)).toEqual(['started:execution', 'started:validate', 'ended:validate', 'started:build']);
       expect(names).toContain('ended:deploy-stage'); // e.g. a receiver starting its own tests once Stage is deployed

@@ -43,10 +43,10 @@ describe('Cloud Manager events', () => {
       req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => { got.push({ headers: req.headers, raw: Buffer.concat(chunks) }); res.end(); });
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    process.env.UNIT_CM_SECRET = 'unit-secret';
+    process.env.UNIT_CM_WEBHOOK_SECRET = 'unit-secret';
     const event = buildEvent({ kind: 'started', state, seq: 1, time: '2030-01-01T00:00:00.000Z', actor: 'carol' });
     const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-    await createEventActivities().deliverWebhook({ url, secretEnv: 'UNIT_CM_SECRET', event, format: 'cloudmanager' });
+    await createEventActivities().deliverWebhook({ url, secretEnv: 'UNIT_CM_WEBHOOK_SECRET', event, format: 'cloudmanager' });
     expect(got).toHaveLength(1);
     const [{ headers, raw }] = got;
     expect(headers['content-type']).toBe('application/json');

@@ -3,6 +3,7 @@
  * carry these exact strings, so they must not drift.
  */
 import { describe, expect, it } from 'vitest';
+import { nodeEffectKey } from '../../src/shared/ids';
 import {
   AUTHOR_NODE, LABEL, LOAD_BALANCER_NODE, containerName, dispatcherNodeName, environmentNodeNames, executionImageTag, labelFilter,
   networkName, pairMemberName, pairName, pairNumber, parsePairName, publishNodeName, testContainerName, volumeName,
@@ -57,5 +58,19 @@ describe('names on Docker', () => {
       configHash: 'stagecoach.config-hash', buildHooks: 'stagecoach.hooks.build',
     });
     expect(labelFilter(LABEL.pipeline, 'shop')).toBe('stagecoach.pipeline=shop');
+  });
+});
+
+describe('names unique per execution run (issue 16, item 1)', () => {
+  it('image tags and effect keys carry the execution run, so a restarted numbering never meets the old ones', () => {
+    const first = executionImageTag('sample-app', 'app', 'a'.repeat(40), '1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
+    const second = executionImageTag('sample-app', 'app', 'a'.repeat(40), '1', '0190ffff-0000-7e5f-8a9b-0c1d2e3f4a5b');
+    expect(first).toBe('sample-app:aaaaaaaaaaaa-1-0190a1b2');
+    expect(second).not.toBe(first);
+    expect(executionImageTag('sample-app', 'app', 'a'.repeat(40), '1')).toBe('sample-app:aaaaaaaaaaaa-1');
+    const key = (run?: string) => nodeEffectKey({ pipelineId: 'sample', executionId: '1', run, environmentType: 'prod', node: 'pair-1', effect: 'replace' });
+    expect(key('run-a')).toBe('sample/1@run-a/prod/pair-1/replace');
+    expect(key('run-a')).not.toBe(key('run-b'));
+    expect(key()).toBe('sample/1/prod/pair-1/replace');
   });
 });

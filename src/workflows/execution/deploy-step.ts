@@ -1,5 +1,5 @@
 /** The deploy step of Stage or Production: the environment's rollout, run as a child workflow. */
-import { CancellationScope, executeChild, getExternalWorkflowHandle, patched } from '@temporalio/workflow';
+import { CancellationScope, executeChild, getExternalWorkflowHandle, patched, workflowInfo } from '@temporalio/workflow';
 import { rolloutWorkflowId } from '../../shared/ids';
 import { rollingDeployment } from '../rolling-deployment';
 import { StopExecution, type StepRunner } from './step-context';
@@ -17,6 +17,7 @@ export const deploy: StepRunner = async (ctx, step) => {
     args: [{
       pipelineId: state.pipelineId,
       executionId: state.id,
+      executionUid: workflowInfo().firstExecutionRunId,
       environment,
       images: { app: images.app.id || undefined, dispatcher: images.dispatcher.id },
       app: {

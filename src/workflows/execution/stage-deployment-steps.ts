@@ -2,6 +2,7 @@
  * The stage deployment phase's runners before the rollout: validate, build (or copy a previous execution's
  * artifacts), the code quality gate and the image build. The deploy step itself is deploy-step.ts.
  */
+import { workflowInfo } from '@temporalio/workflow';
 import { quickActivities, buildActivities } from '../activity-profiles';
 import { describeMetric, evaluateQualityMetrics, failing } from './quality-gates';
 import { awaitOverride } from './override';
@@ -45,7 +46,8 @@ export const build: StepRunner = async (ctx, step) => {
   let result: Awaited<ReturnType<typeof buildActivities.buildAndTest>>;
   try {
     result = await buildActivities.buildAndTest({
-      pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!, app: config.app,
+      pipelineId: state.pipelineId, executionId: state.id, runId: workflowInfo().firstExecutionRunId, repository: config.repository,
+      commitId: state.commitId!, app: config.app,
       ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
       ...(config.quality ? { scan: true } : {}),
       ...(testImages ? { testImages } : {}),
@@ -157,8 +159,8 @@ export const buildImage: StepRunner = async (ctx, step) => {
   const { config, state } = ctx;
   const which = config.type === 'webTier' ? 'dispatcher' : 'all';
   const result = await buildActivities.buildImages({
-    pipelineId: state.pipelineId, executionId: state.id, repository: config.repository, commitId: state.commitId!,
-    version: state.artifacts.version ?? state.commitId!.slice(0, 12), app: config.app, which,
+    pipelineId: state.pipelineId, executionId: state.id, runId: workflowInfo().firstExecutionRunId, repository: config.repository,
+    commitId: state.commitId!, version: state.artifacts.version ?? state.commitId!.slice(0, 12), app: config.app, which,
     ...(state.trigger === 'PUSH_UPGRADES' ? { noCache: true } : {}),
   });
   state.artifacts.images = { app: result.images.app ?? { id: '', tag: '' }, dispatcher: result.images.dispatcher };

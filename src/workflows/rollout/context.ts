@@ -17,13 +17,13 @@ export interface RolloutContext {
 }
 
 export function rolloutContext(input: RolloutInput, record: RolloutRecord): RolloutContext {
-  const { pipelineId, executionId, environment } = input;
+  const { pipelineId, executionId, executionUid, environment } = input;
   return {
     input,
     target: { pipelineId, environment },
     record,
     effectKey: (node, effect, pass) => nodeEffectKey({
-      pipelineId, executionId, environmentType: environment.type, node, effect: pass === 'restore' ? `${effect}-restore` : effect,
+      pipelineId, executionId, run: executionUid, environmentType: environment.type, node, effect: pass === 'restore' ? `${effect}-restore` : effect,
     }),
   };
 }

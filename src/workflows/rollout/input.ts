@@ -4,6 +4,8 @@ import type { EnvironmentConfig, RolloutResult } from '../../shared/types';
 export interface RolloutInput {
   pipelineId: string;
   executionId: string;
+  /** The execution workflow's first run id: unique per execution, whatever its number (absent in older rollouts). */
+  executionUid?: string;
   environment: EnvironmentConfig;
   /** Image IDs to deploy; without `app` (web tier) only the dispatchers change. */
   images: { app?: string; dispatcher: string };
