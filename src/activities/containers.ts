@@ -3,6 +3,7 @@
  * environment's network, and commands run inside it (the app's hooks). The small Docker helpers the other
  * activities share (inspect, published port, a directory's files) are here too.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -252,15 +253,64 @@ async function ensureMountVolumes(docker: Docker, input: ReplaceContainerInput, 
 /** What one hook command did. */
 export interface HookResult { exitCode: number; output: string; durationMs: number }
 
+/** The `$0` of a keyed command's shell: how a later attempt finds the exec an earlier one started. */
+const execMarker = (key: string) => `stagecoach-exec:${key}`;
+
+/**
+ * Where a keyed command leaves its exit code once it ends: Docker forgets an exec when it exits, and /dev/shm is a
+ * tmpfs that stays writable under a read-only root filesystem. Kept for the container's life.
+ */
+const EXEC_RECORDS = '/dev/shm/.stagecoach-exec';
+const execRecord = (key: string) => `${EXEC_RECORDS}/${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+
+/** The keyed command, wrapped so that its exit code is recorded (the command runs in a subshell, as given). */
+function recordedCommand(command: string, key: string): string {
+  return `( ${command}
+); rc=$?; mkdir -p ${EXEC_RECORDS} 2>/dev/null; echo "$rc" > ${execRecord(key)} 2>/dev/null; exit "$rc"`;
+}
+
+/** The exit code a finished run of `key` recorded in this container, if one did. */
+async function recordedExitCode(docker: Docker, container: Docker.Container, key: string): Promise<number | undefined> {
+  const read = await execInContainer(docker, container, `cat ${execRecord(key)} 2>/dev/null`, {}, { tailLines: 1 });
+  const code = read.exitCode === 0 ? Number(read.output.trim()) : NaN;
+  return Number.isInteger(code) ? code : undefined;
+}
+
+/**
+ * An exec of `key` this container already has, started by an earlier attempt of the same activity (a worker that
+ * crashed or lost its connection while the command ran): Docker keeps each exec with its arguments and exit code.
+ */
+async function earlierExec(docker: Docker, container: Docker.Container, key: string): Promise<Docker.Exec | undefined> {
+  const info = await inspectOrUndefined(container);
+  for (const id of info?.ExecIDs ?? []) {
+    const candidate = docker.getExec(id);
+    const details = await candidate.inspect().catch(() => undefined);
+    if (details?.ProcessConfig?.arguments?.includes(execMarker(key))) return candidate;
+  }
+  return undefined;
+}
+
 /**
  * Runs one shell command inside a running container (`sh -c`, as the container's user, under its filesystem rules),
- * streaming nothing but keeping the tail of its output; heartbeats while it runs.
+ * streaming nothing but keeping the tail of its output; heartbeats while it runs. With `key` it runs at most once per
+ * container: a retried attempt that finds the exec an earlier attempt started waits for it (if it still runs) and
+ * takes its exit code, instead of starting a second copy. That earlier attempt's output went to its own worker.
  */
-export async function execInContainer(container: Docker.Container, command: string, env: Record<string, string>, tailLines = 40): Promise<HookResult> {
+export async function execInContainer(
+  docker: Docker, container: Docker.Container, command: string, env: Record<string, string>, options: { key?: string; tailLines?: number } = {},
+): Promise<HookResult> {
   const ctx = Context.current();
   const started = Date.now();
+  const tailLines = options.tailLines ?? 40;
+  if (options.key) {
+    const earlier = await earlierExec(docker, container, options.key);
+    if (earlier) return awaitEarlierExec(earlier, started);
+    const exitCode = await recordedExitCode(docker, container, options.key);
+    if (exitCode !== undefined) return { exitCode, output: EARLIER_RUN_OUTPUT, durationMs: Date.now() - started };
+  }
   const exec = await container.exec({
-    Cmd: ['sh', '-c', command], AttachStdout: true, AttachStderr: true, Tty: false,
+    Cmd: options.key ? ['sh', '-c', recordedCommand(command, options.key), execMarker(options.key)] : ['sh', '-c', command],
+    AttachStdout: true, AttachStderr: true, Tty: false,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
   });
   const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
@@ -286,3 +336,17 @@ export async function execInContainer(container: Docker.Container, command: stri
   const output = chunks.join('').split('\n').filter((l) => l.trim()).slice(-tailLines).join('\n');
   return { exitCode: info.ExitCode ?? -1, output, durationMs: Date.now() - started };
 }
+
+/** Waits (heartbeating) for an exec an earlier attempt started, and answers its exit code. */
+async function awaitEarlierExec(exec: Docker.Exec, started: number): Promise<HookResult> {
+  const ctx = Context.current();
+  let info = await exec.inspect();
+  while (info.Running) {
+    ctx.heartbeat({ waitingForEarlierAttempt: true, seconds: Math.round((Date.now() - started) / 1000) });
+    await ctx.sleep(250);
+    info = await exec.inspect();
+  }
+  return { exitCode: info.ExitCode ?? -1, durationMs: Date.now() - started, output: EARLIER_RUN_OUTPUT };
+}
+
+const EARLIER_RUN_OUTPUT = '(run once, by an earlier attempt of this activity whose worker stopped; its output went to that worker\'s log)';

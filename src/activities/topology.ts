@@ -196,22 +196,25 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   /**
    * Runs one of the app's deploy or post-deploy hook commands in a node's running container (`sh -c`, as the app's
    * user, under its read-only root and mounts), with the site's address on the environment's network. Answers its exit
-   * code and the tail of its output; the workflow decides what a failure means. `hookKey` (execution, phase, index) is
-   * in the hook's environment as STAGECOACH_HOOK_KEY, so a hook can recognise a run retried after a worker crash.
+   * code and the tail of its output; the workflow decides what a failure means. `hookKey` (execution, phase, index)
+   * makes it run once: a retried attempt takes the result of the run an earlier attempt started (containers.ts,
+   * execInContainer). It is in the hook's environment as STAGECOACH_HOOK_KEY too.
    */
   async function runHook(input: {
     pipelineId: string; environment: EnvironmentConfig; node: string; phase: 'deploy' | 'postDeploy'; index: number; command: string; hookKey: string;
   }): Promise<HookResult> {
     const engine = engineOf(input.environment, input.node);
-    const container = deps.docker(engine.docker).getContainer(containerName(input.pipelineId, input.environment.name, input.node));
+    const docker = deps.docker(engine.docker);
+    const container = docker.getContainer(containerName(input.pipelineId, input.environment.name, input.node));
     const info = await inspectOrUndefined(container);
     if (!info?.State.Running) {
       throw ApplicationFailure.nonRetryable(`the ${input.phase} hook runs in ${input.node}, which is not running`, ActivityFailure.InvalidTopology);
     }
-    return execInContainer(container, input.command, {
+    // Keyed: a retried attempt (a worker lost mid-hook) waits for the run already under way instead of a second one.
+    return execInContainer(docker, container, input.command, {
       STAGECOACH_HOOK_PHASE: input.phase, STAGECOACH_HOOK_KEY: input.hookKey, STAGECOACH_ENVIRONMENT: input.environment.name,
       SITE_URL: `http://${loadBalancerAddress(input.environment, engine)}:${LB_PORT}/`,
-    });
+    }, { key: input.hookKey });
   }
 
   return { prepareEnvironment, describeEnvironment, deployNode, validateEnvironmentConfig, runHook };
