@@ -3,8 +3,9 @@
  * An approval signed by alice's key is accepted; the same proof again, bob's key signing for alice, a proof for
  * another execution, an unsigned signal (sent by the `temporal` CLI, as an operator would), a revoked key and a
  * starter approving their own execution are refused, each with its reason in the audit log, and nothing changes.
- * The HTTP API signs for the user it authenticated ("alice, via the API"). EMERGENCY mode is only for the roles the pipeline names, proven like any decision. Then the CLI's own commands: approve and schedule with --key, the evidence bundle, and verify, which fails once
- * one byte of the bundle is changed.
+ * EMERGENCY mode is only for the roles the pipeline names, proven like any decision. The HTTP API signs for the user
+ * it authenticated ("alice, via the API"). Then the CLI's own commands: approve and schedule with --key, the evidence
+ * bundle, and verify, which fails once one byte of the bundle is changed.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
