@@ -29,7 +29,7 @@ describe('replay of recorded histories', () => {
       'execution-rollback', 'rollout-rolled-back', 'execution-cancel-mid-rollout', 'rollout-cancelled', 'execution-re-execute',
       'rollout-continued-as-new-first-run', 'rollout-continued-as-new-last-run', 'execution-rollout-continued-as-new',
       'rollout-hooks-rolling', 'rollout-hooks-maintenance', 'execution-stage-gates',
-      'execution-cancel-after-continue-as-new', 'rollout-cancelled-after-continue-as-new', 'rollout-spanning-engines',
+      'execution-cancel-after-continue-as-new', 'rollout-cancelled-after-continue-as-new', 'rollout-spanning-engines', 'execution-signed-decisions',
     ]));
     for (const { name, history } of all) {
       await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, name), name).resolves.toBeUndefined();

@@ -22,6 +22,8 @@ export function benchPipelineConfig(pipelineId: string): PipelineConfig {
     id: pipelineId,
     repository: 'bench://fake-repository',
     branch: 'main',
+    // Names as given: the bench measures the workflows, not signature checks.
+    identity: 'declared',
     environments: {
       stage: { pairs: 1, drainTimeout: '5s' },
       prod: { pairs: prodPairsOf(pipelineId), drainTimeout: '5s' },

@@ -14,12 +14,14 @@ import { Stagecoach, configuredPipeline, workflowPollers } from '../client/opera
 import { artifactFile, artifactsDir } from '../config/paths';
 import { ClientFailure, NonRetryable } from '../shared/errors';
 import { PIPELINE_ID_PATTERN, TASK_QUEUE } from '../shared/ids';
-import type { ExecutionAction } from '../shared/messages';
+import { formatPublicKey } from '../shared/identity';
+import type { ExecutionAction, StartRequest } from '../shared/messages';
 import { cancelRefusal } from '../shared/refusals';
 import { MODES, TRIGGERS, type ExecutionMode, type ExecutionState, type PipelineState, type Trigger } from '../shared/types';
 import {
   ApiTokens, DEFAULT_TOKENS_FILE, bearerToken, isAllowed, rolesFor, tokensFile, type ApiTokensConfig, type ApiUser, type Permission,
 } from './auth';
+import { apiKeyFile, loadApiSigner, signedFor, type ApiSigner } from './identity-signing';
 import { PROBLEM_RESPONSES, buildOpenApiDocument, type RouteDoc } from './openapi';
 import { ApiProblem, PROBLEM_BASE, fromError, problem, problemForRefusal, problemForType } from './problems';
 import {
@@ -37,6 +39,8 @@ export interface ApiOptions {
   tokens?: ApiTokens | ApiTokensConfig | string;
   /** Where the worker's artifact store is (logs): STAGECOACH_ARTIFACTS_DIR or <state dir>/artifacts by default. */
   artifactsDir?: string;
+  /** Signs each decision for the user it authenticated (identity-signing.ts); without it, decisions are names only. */
+  identitySigner?: ApiSigner;
   /** false: no logging; otherwise pino options (level, stream). The Authorization header is always redacted. */
   logger?: false | { level?: string; stream?: { write(line: string): void } };
 }
@@ -238,7 +242,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   async function send(req: Req, state: ExecutionState, action: ExecutionAction, request: Record<string, unknown>) {
     await requireWorker(`the ${action} was not sent`);
     try {
-      const ack = await sc.send(state.pipelineId, state.id, action, { ...request, by: req.user!.name });
+      const step = action === 'cancel' ? undefined : state.waiting?.stepId;
+      const message = await signedFor(opts.identitySigner, req.user!.name, { pipeline: state.pipelineId, execution: state.id, step, action, args: request });
+      const ack = await sc.send(state.pipelineId, state.id, action, message);
       req.log.info({ user: req.user!.name, pipelineId: state.pipelineId, executionId: state.id, action }, 'accepted');
       return { accepted: true, message: ack.message };
     } catch (err) {
@@ -352,7 +358,11 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         await requireWorker('nothing was started');
         let result;
         try {
-          result = await sc.startExecution(pipelineId, { by: req.user!.name, ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) });
+          const args = { ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
+          // EMERGENCY mode in a signed pipeline needs a proof: the start is signed for the execution it opens.
+          const signer = mode === 'EMERGENCY' ? opts.identitySigner : undefined;
+          const execution = signer ? await sc.nextExecutionId(pipelineId) : '';
+          result = await sc.startExecution(pipelineId, await signedFor(signer, req.user!.name, { pipeline: pipelineId, execution, action: 'start', args }) as StartRequest);
         } catch (err) {
           throw fromError(err);
         }
@@ -525,7 +535,9 @@ export async function runApi(opts: { host: string; port: number; tokensFile?: st
   const file = opts.tokensFile ? path.resolve(opts.tokensFile) : tokensFile();
   const tokens = ApiTokens.load(file);
   const stagecoach = await Stagecoach.connect();
-  const app = buildApi({ stagecoach, tokens });
+  const keyFile = apiKeyFile();
+  const identitySigner = await loadApiSigner(keyFile);
+  const app = buildApi({ stagecoach, tokens, identitySigner });
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -536,6 +548,7 @@ export async function runApi(opts: { host: string; port: number; tokensFile?: st
   const port = typeof address === 'object' && address ? address.port : opts.port;
   print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (OpenAPI: /api/openapi.json)`);
   print(`  tokens: ${file} (${tokens.users.map((u) => `${u.name}: ${u.roles.join('+') || 'read only'}`).join(', ')})`);
+  print(`  signs decisions for its users with ${keyFile} (list it under a pipeline's identityProviders): ${formatPublicKey(identitySigner.publicKey)}`);
   if (file === DEFAULT_TOKENS_FILE) print('  warning: these are the sample tokens from the repository; set STAGECOACH_API_TOKENS for real use');
   const pollers = await workflowPollers(stagecoach.client, TASK_QUEUE).catch(() => undefined);
   if (pollers?.length === 0) print(`  warning: no worker polls task queue "${TASK_QUEUE}" yet: actions answer 503 until one does (\`stagecoach worker\`)`);

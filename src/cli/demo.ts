@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StagecoachError } from '../client/errors';
+import { ensureKeyPair } from '../client/identity';
 import { Stagecoach, configuredPipeline, preflight, workflowPollers } from '../client/operations';
-import { PROJECT_ROOT, STATE_DIR } from '../config/paths';
+import { KEYS_DIR, PROJECT_ROOT, STATE_DIR } from '../config/paths';
 import { WORKER_NODE_OPTIONS } from '../config/worker-memory';
 import { syncSampleRepo } from '../dev/sample-repo';
 import { findTemporalCli, provisionAuditBrowser } from '../provision';
@@ -198,8 +199,17 @@ async function ensureIdle(sc: Stagecoach): Promise<void> {
   }
 }
 
+/** The sample pipeline's people and the API sign with these keys; made once, kept under the state directory. */
+const SAMPLE_SIGNERS = ['alice', 'bob', 'api'];
+
+async function ensureSampleKeys(): Promise<void> {
+  for (const name of SAMPLE_SIGNERS) await ensureKeyPair(path.join(KEYS_DIR, name), `${name}@stagecoach-demo`);
+}
+
 async function demo(): Promise<number> {
   step('Stagecoach demo: build, deploy to Stage, test, then wait for approval before Production');
+  await ensureSampleKeys();
+  step(`decisions are signed: the sample users' SSH keys are in ${rel(KEYS_DIR)}/ (alice, bob; api for the HTTP API)`);
   const config = await configuredPipeline(PIPELINE_ID);
   // Before the worker starts, so its first contentAudit finds the browser.
   await provisionAuditBrowser((line) => step(line));
@@ -238,11 +248,20 @@ async function demo(): Promise<number> {
     out(`Version ${version} is on Stage; execution ${executionId} waits for approval (demo started it, so demo may not approve it).`);
     out(`  Web UI      ${webUi}`);
     out(`  Stage       ${state.urls.stage ?? '(not deployed)'}`);
-    out('Once approved (the commands above), the schedule step waits for when to deploy:');
-    out(`  ./bin/stagecoach schedule ${PIPELINE_ID} ${executionId} --now --by ${approver}`);
-    out('or, with the Temporal CLI (signals):');
-    out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name approve --input '{"by":"${approver}"}'`);
-    out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name schedule --input '{"by":"${approver}","now":true}'`);
+    const key = `--key ${rel(path.join(KEYS_DIR, approver))}`;
+    const signed = config.trust?.model === 'signed';
+    out(`Approve it as ${approver}${signed ? `, signed with ${approver}'s key` : ''}:`);
+    out(`  ./bin/stagecoach approve ${PIPELINE_ID} ${executionId} --by ${approver}${signed ? ` ${key}` : ''}`);
+    out('then the schedule step waits for when to deploy:');
+    out(`  ./bin/stagecoach schedule ${PIPELINE_ID} ${executionId} --now --by ${approver}${signed ? ` ${key}` : ''}`);
+    out('or, with the Temporal CLI (signals)' + (signed ? ', each signed by `stagecoach sign` (an unsigned one is refused):' : ':'));
+    if (signed) {
+      out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name approve --input "$(./bin/stagecoach sign approve ${PIPELINE_ID} ${executionId} --by ${approver} ${key})"`);
+      out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name schedule --input "$(./bin/stagecoach sign schedule ${PIPELINE_ID} ${executionId} --now --by ${approver} ${key})"`);
+    } else {
+      out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name approve --input '{"by":"${approver}"}'`);
+      out(`  ${temporalCli} workflow signal --workflow-id ${workflowId} --name schedule --input '{"by":"${approver}","now":true}'`);
+    }
     out(`Production then serves ${version} at ${prodUrl}`);
     out(stackPid !== undefined
       ? `The dev stack keeps running in the background: stop it with \`kill ${stackPid}\` (log: ${rel(DEV_LOG)})`

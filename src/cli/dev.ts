@@ -14,6 +14,7 @@ import { TASK_QUEUE } from '../shared/ids';
 import { SEARCH_ATTRIBUTE_KEYS } from '../shared/search-attributes';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { loadApiSigner } from '../api/identity-signing';
 import { buildApi } from '../api/server';
 import { Stagecoach } from '../client/operations';
 import { createWorker } from '../worker';
@@ -195,7 +196,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
       // The HTTP API beside them; a port in use only costs the API, not the dev stack.
       try {
         apiConnection = await Connection.connect({ address });
-        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection })), logger: false });
+        // It signs its users' decisions with its own key, which the sample pipeline trusts (identityProviders).
+        const identitySigner = await loadApiSigner();
+        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection })), logger: false, identitySigner });
         await api.listen({ host, port: opts.apiPort ?? 8080 });
         log(`[dev] HTTP API: http://${host}:${opts.apiPort ?? 8080}/api/openapi.json (sample tokens: examples/api-tokens.yaml)`);
       } catch (err) {

@@ -115,9 +115,11 @@ export class StepChangeTracker {
   }
 }
 
+/** One audit entry; who decided as the execution knew them: "alice (signed)", "alice, via the API", "bob (declared)". */
 function auditLine(entry: AuditEntry, utc: boolean): string {
   const extra = entry.reason ? ` — ${entry.reason}` : '';
-  return `${formatDateTime(entry.at, utc)}  ${entry.action} by ${entry.by} (${entry.via}): ${entry.outcome}${extra}`;
+  const who = entry.outcome === 'accepted' && entry.label ? entry.label : entry.trustModel ? `${entry.by} (${entry.trustModel})` : entry.by;
+  return `${formatDateTime(entry.at, utc)}  ${entry.action} by ${who} (${entry.via}): ${entry.outcome}${extra}`;
 }
 
 /** Everything `stagecoach status <pipeline> <execution>` shows. */

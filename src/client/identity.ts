@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
 import {
   SIGNATURE_NAMESPACE, armorSignature, base64Decode, base64Encode, decisionBytes, encodeSignature, formatPublicKey, parsePublicKey,
@@ -159,4 +160,18 @@ export async function identityProviderSigner(keyFile: string) {
 /** The message to send (a signal's or an update's input): the request's fields, `by`, and the proof. */
 export function signedMessage(proof: Proof): Record<string, unknown> {
   return { ...proof.decision.args, by: proof.decision.by, proof };
+}
+
+/**
+ * The key pair at `file` (private) and `file.pub`, generated when missing: the demo's sample users, the HTTP API's
+ * own key. The private key is readable by its owner only. Answers the public key line.
+ */
+export async function ensureKeyPair(file: string, comment: string): Promise<string> {
+  const existing = await fs.readFile(`${file}.pub`, 'utf8').catch(() => undefined);
+  if (existing !== undefined && await fs.access(file).then(() => true, () => false)) return existing.trim();
+  const pair = generateKeyPair(comment);
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await fs.writeFile(file, pair.privateKey, { mode: 0o600 });
+  await fs.writeFile(`${file}.pub`, `${pair.publicKey}\n`);
+  return pair.publicKey;
 }

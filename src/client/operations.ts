@@ -138,6 +138,16 @@ export class Stagecoach {
     }
   }
 
+  /** The number the pipeline's next execution gets (what a signed start is signed for): 1 before its first. */
+  async nextExecutionId(pipelineId: string): Promise<string> {
+    try {
+      return String((await this.pipelineState(pipelineId)).nextExecutionNumber);
+    } catch (err) {
+      if (err instanceof StagecoachError && err.type === ClientFailure.NotFound) return '1';
+      throw err;
+    }
+  }
+
   async pipelineState(pipelineId: string): Promise<PipelineState> {
     try {
       return await this.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).query(pipelineStateQuery);

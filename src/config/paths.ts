@@ -13,6 +13,12 @@ export const STATE_DIR = process.env.STAGECOACH_STATE_DIR
 
 export const EXAMPLES_DIR = path.join(PROJECT_ROOT, 'examples');
 
+/**
+ * SSH keys Stagecoach makes on this machine: the demo's sample users (alice, bob), whose public halves the sample
+ * pipeline names, and the HTTP API's own key (`api`), which signs decisions for the users it authenticated.
+ */
+export const KEYS_DIR = path.join(STATE_DIR, 'keys');
+
 /** The artifact store's directory (logs, reports): STAGECOACH_ARTIFACTS_DIR, else <state dir>/artifacts. */
 export function artifactsDir(stateDir = STATE_DIR): string {
   return process.env.STAGECOACH_ARTIFACTS_DIR ? path.resolve(process.env.STAGECOACH_ARTIFACTS_DIR) : path.join(stateDir, 'artifacts');

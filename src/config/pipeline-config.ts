@@ -17,6 +17,8 @@ import {
   DEFAULT_PERFORMANCE_TEST, DEFAULT_SECURITY_TEST, PERFORMANCE_LIMITS, PERFORMANCE_METRICS, SECURITY_CHECKS,
   type PerformanceMetricId, type SecurityCheckId,
 } from '../shared/stage-gates';
+import { readKeyFiles } from './key-files';
+import { checkIdentity, identityConfigShape, trustFromConfig } from './identity-config';
 import { EXAMPLES_DIR, PROJECT_ROOT } from './paths';
 import { sitePathProblem } from '../shared/site-path';
 
@@ -252,7 +254,8 @@ export const pipelineConfigSchema = z.object({
   triggers: z.object({
     onCommit: z.object({ pollInterval: duration.default('1 minute') }).strict().optional(),
   }).strict().prefault({}),
-}).strict();
+  ...identityConfigShape,
+}).strict().superRefine(checkIdentity);
 
 export class InvalidPipelineConfigError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -276,11 +279,14 @@ export function parsePipelineConfig(raw: unknown, source = 'config'): PipelineCo
     throw new InvalidPipelineConfigError(source, result.error.issues.map((issue) =>
       `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`));
   }
-  const config = result.data;
+  // The identity keys travel as one plain `trust` (what the workflow verifies decisions with), not as loose fields.
+  const { identity: _identity, people: _people, identityProviders: _providers, revokedKeys: _revoked, decisionMaxAge: _age,
+    clockSkew: _skew, emergencyRoles: _emergency, ...config } = result.data;
   return {
     ...config,
     name: config.name ?? config.id,
     app: { ...config.app, imageName: config.app.imageName ?? `stagecoach/${config.id}` },
+    trust: trustFromConfig(result.data),
   } as PipelineConfig;
 }
 
@@ -307,7 +313,9 @@ export async function loadPipelineConfig(pipelineId: string, dir = pipelinesDir(
   } catch (err) {
     throw new InvalidPipelineConfigError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
-  const config = parsePipelineConfig(raw, file);
+  const withKeys = await readKeyFiles(raw, PROJECT_ROOT);
+  if (withKeys.problems.length) throw new InvalidPipelineConfigError(file, withKeys.problems);
+  const config = parsePipelineConfig(withKeys.raw, file);
   if (config.id !== pipelineId) {
     throw new InvalidPipelineConfigError(file, [`id: is "${config.id}" but the file is named ${pipelineId}.yaml`]);
   }

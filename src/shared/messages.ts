@@ -16,7 +16,8 @@ export interface ScheduleRequest { by: string; at?: string; now?: boolean }
 export interface OverrideRequest { by: string; metrics: string[] }
 export interface CancelRequest { by: string; reason?: string }
 
-export interface StartRequest { by: string; trigger?: Trigger; mode?: ExecutionMode }
+/** `proof`: a start in EMERGENCY mode, in a signed pipeline, is signed (shared/identity) for the execution it opens. */
+export interface StartRequest { by: string; trigger?: Trigger; mode?: ExecutionMode; proof?: unknown }
 /** `executionId`, when given, must be the pipeline's last execution (the API re-executes a named one). */
 export interface ReExecuteRequest { by: string; executionId?: string }
 

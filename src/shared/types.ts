@@ -4,6 +4,7 @@
  */
 import type { DurationSpec } from './duration';
 import type { PerformanceTestConfig, SecurityTestConfig } from './stage-gates';
+import type { Trust, TrustModel } from './identity';
 
 export const EXECUTION_STATUSES = ['NOT_STARTED', 'RUNNING', 'CANCELLING', 'CANCELLED', 'FINISHED', 'ERROR', 'FAILED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -160,6 +161,11 @@ export interface PipelineConfig {
     managedReview?: { approvers: string[]; timeout: DurationSpec };
   };
   schedule: { timeout: DurationSpec };
+  /**
+   * Who may decide, proven how (the pipeline's identity keys). Absent in executions started before identity existed:
+   * their decisions stay declared, as they were.
+   */
+  trust?: Trust;
   productTest: { pages: PageCheck[] };
   cache: { warmPages: string[] };
   audit: { pages: string[] };
@@ -261,6 +267,12 @@ export interface AuditEntry {
   outcome: 'accepted' | 'refused';
   reason?: string;
   details?: Record<string, unknown>;
+  /** The step a decision answered, as its proof was checked (absent for a cancel of the whole execution). */
+  step?: string;
+  /** How the sender was known: by a proof (`signed`) or by name (`declared`). Absent before identity existed. */
+  trustModel?: TrustModel;
+  /** Who decided, as shown: "alice (signed)", "alice, via the API", "alice (declared)". */
+  label?: string;
 }
 
 /** What the execution waits for now, and who may act. */

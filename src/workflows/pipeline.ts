@@ -21,6 +21,7 @@ import {
 } from '../shared/types';
 import { quickActivities } from './activity-profiles';
 import { appendAuditEntry } from './audit-log';
+import { emergencyStartProblem } from './execution/decision-proof';
 import { durationMs } from './execution/message-rules';
 import type { ExecutionInput, ExecutionResult } from './execution/state';
 import { pipelineExecution } from './pipeline-execution';
@@ -76,7 +77,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     if (problem) refuse('start', request, via, problem);
     // A push update rebuilds the commit of the last execution on the updated base image, whatever the branch says now.
     const pinnedCommit = trigger === 'PUSH_UPGRADES' ? last!.commitId : undefined;
-    return launch('start', request.by, via, trigger, request.mode ?? 'NORMAL', undefined, pinnedCommit);
+    return launch('start', request.by, via, trigger, request.mode ?? 'NORMAL', undefined, pinnedCommit, undefined, request);
   }
 
   async function reExecute(request: ReExecuteRequest, via: 'signal' | 'update'): Promise<StartResult> {
@@ -100,7 +101,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
 
   async function launch(
     action: string, by: string, via: 'signal' | 'update', trigger: Trigger, mode: ExecutionInput['mode'],
-    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string, configJustRead?: PipelineConfig,
+    reExecuteOf?: ExecutionInput['reExecuteOf'], pinnedCommit?: string, configJustRead?: PipelineConfig, startRequest?: StartRequest,
   ): Promise<StartResult> {
     starting = true; // set before the first await: a second start in the meantime is refused
     try {
@@ -108,6 +109,10 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       const config = reExecuteOf && lastConfig ? lastConfig
         : configJustRead ?? await quickActivities.loadPipeline({ pipelineId: state.pipelineId });
       const executionId = String(state.nextExecutionNumber);
+      const emergency = mode === 'EMERGENCY'
+        ? emergencyStartProblem({ pipeline: state.pipelineId, execution: executionId, request: { ...startRequest, by } }, config.trust, Date.now())
+        : undefined;
+      if (emergency) throw ApplicationFailure.create({ type: Refusal.Forbidden, message: emergency, nonRetryable: true });
       state.nextExecutionNumber += 1;
       const workflowId = executionWorkflowId(state.pipelineId, executionId);
       const handle = await startChild(pipelineExecution, {
@@ -134,7 +139,8 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     } catch (err) {
       const message = (err as { cause?: { message?: string }; message?: string }).cause?.message ?? (err as Error).message;
       audit({ by, action, via, outcome: 'refused', reason: message });
-      throw ApplicationFailure.create({ type: Refusal.InvalidRequest, message, nonRetryable: true });
+      const type = err instanceof ApplicationFailure && err.type ? err.type : Refusal.InvalidRequest;
+      throw ApplicationFailure.create({ type, message, nonRetryable: true });
     } finally {
       starting = false;
     }

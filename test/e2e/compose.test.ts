@@ -32,8 +32,9 @@ const README = {
   up: 'docker-compose up -d --build',
   logs: 'docker-compose logs worker',
   start: 'docker-compose exec -T worker stagecoach start sample --by carol --follow',
-  approve: 'docker-compose exec -T worker stagecoach approve sample 1 --by alice',
-  schedule: 'docker-compose exec -T worker stagecoach schedule sample 1 --now --by alice',
+  // Signed with the key the compose `sample` service made (the test's pipeline is declared: the name counts).
+  approve: 'docker-compose exec -T worker stagecoach approve sample 1 --by alice --key .stagecoach/keys/alice',
+  schedule: 'docker-compose exec -T worker stagecoach schedule sample 1 --now --by alice --key .stagecoach/keys/alice',
   status: 'docker-compose exec -T worker stagecoach status sample 1',
   down: 'docker-compose down -v',
 };
@@ -112,6 +113,8 @@ beforeAll(async () => {
       stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
       prod: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
     },
+    // Names as given: the docs' compose commands approve with --by (signed decisions have tests of their own).
+    identity: 'declared',
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     productTest: { pages: [{ path: '/', expect: 'version {version}' }] },
     cache: { warmPages: ['/'] },

@@ -80,6 +80,8 @@ function baseConfig(id: string): Record<string, unknown> {
     repository: 'fake://repository',
     branch: 'main',
     environments: { stage: { pairs: 1, drainTimeout: '1s' }, prod: { pairs: 2, drainTimeout: '1s' } },
+    // Names as given: these tests are about what a decision does; signed decisions have tests of their own.
+    identity: 'declared',
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     productTest: { pages: [{ path: '/', expect: 'version {version}' }] },
     cache: { warmPages: ['/', '/about'] },

@@ -50,6 +50,8 @@ export function testPipeline(id: string, repo: string, overrides: Record<string,
       stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
       prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
     },
+    // Names as given: these tests are about what a decision does; signed decisions have tests of their own.
+    identity: 'declared',
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     productTest: { pages: [{ path: '/', expect: 'version {version}' }, { path: '/about' }] },
     cache: { warmPages: ['/', '/about'] },

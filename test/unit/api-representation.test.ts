@@ -16,7 +16,7 @@ import type { ExecutionState, ExecutionSummary, PipelineState, StepState } from 
 import { initialState } from '../../src/workflows/execution/state';
 
 const config = parsePipelineConfig({
-  id: 'unit', repository: '/tmp/repo',
+  id: 'unit', repository: '/tmp/repo', identity: 'declared',
   approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
 });
 const c = { programId: '1' };

@@ -42,7 +42,7 @@ describe('the command table is the help', () => {
   });
 
   it('shows alternatives and required flags in the usage line', () => {
-    expect(usageLine(findCommand('schedule'))).toBe('stagecoach schedule <pipeline> <execution> --by NAME (--at ISO-TIME | --now) [--json]');
+    expect(usageLine(findCommand('schedule'))).toBe('stagecoach schedule <pipeline> <execution> [--by NAME] [--key FILE] (--at ISO-TIME | --now) [--json]');
     expect(usageLine(findCommand('status'))).toBe('stagecoach status <pipeline> [<execution>] [--json]');
   });
 });
@@ -51,7 +51,7 @@ describe('mistakes say what to type', () => {
   it('an unknown flag names the closest one and the accepted ones (exit 2)', async () => {
     const { code, stderr } = await run(['start', 'sample', '--folow']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/start: unknown flag --folow \(did you mean --follow\?\); its flags: --by, --mode, --trigger, --follow, --json/);
+    expect(stderr).toMatch(/start: unknown flag --folow \(did you mean --follow\?\); its flags: --by, --key, --mode, --trigger, --follow, --json/);
     expect(stderr).toMatch(/usage: stagecoach start <pipeline>/);
   });
 
@@ -72,7 +72,7 @@ describe('help and version', () => {
     const viaHelp = await run(['help', 'override']);
     expect(viaFlag.code).toBe(0);
     expect(viaFlag.stdout).toBe(viaHelp.stdout);
-    expect(viaFlag.stdout).toMatch(/Usage: stagecoach override <pipeline> <execution> --by NAME --metrics a,b \[--json\]/);
+    expect(viaFlag.stdout).toMatch(/Usage: stagecoach override <pipeline> <execution> \[--by NAME\] \[--key FILE\] --metrics a,b \[--json\]/);
     expect(viaFlag.stdout).toMatch(/Example:\n {2}\.\/bin\/stagecoach override sample 3/);
   });
 

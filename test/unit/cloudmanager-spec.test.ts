@@ -25,7 +25,7 @@ const definitions = (YAML.parse(fs.readFileSync(SPEC, 'utf8')) as { definitions:
 const T0 = '2030-01-01T00:00:00.000Z';
 const TOKEN = 'cloudmanager-spec-token-0001';
 const raw = {
-  id: 'unit', repository: '/tmp/repo', programs: [{ id: '7', name: 'Web' }],
+  id: 'unit', repository: '/tmp/repo', programs: [{ id: '7', name: 'Web' }], identity: 'declared',
   approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }] },
   performanceTest: {}, triggers: { onCommit: {} },
 };

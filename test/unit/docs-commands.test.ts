@@ -20,6 +20,7 @@ const ALLOWED: Array<{ pattern: RegExp; runBy: string; reason: string }> = [
   { pattern: /^docker-compose /, runBy: 'test/e2e/compose.test.ts', reason: 'runs the compose commands of docs/operations.md verbatim' },
   { pattern: /^temporal workflow signal /, runBy: 'test/e2e/approval-control.test.ts', reason: 'approves and schedules through `temporal workflow signal`' },
   { pattern: /^curl .*\/api\/program\/1\/pipeline\/sample\/executions$/, runBy: 'test/e2e/api.test.ts', reason: 'sends GET …/executions with the sample tokens over real HTTP' },
+  { pattern: /^(printf stagecoach-decision|ssh-keygen -Y (sign|verify) |echo alice ssh-ed25519 )/, runBy: 'test/unit/identity.test.ts', reason: 'signs a decision text with `ssh-keygen -Y sign` and verifies signatures with `ssh-keygen -Y verify`' },
   { pattern: /^(mkdir -p|cp -R|git -C) /, runBy: 'test/e2e/second-app.test.ts', reason: "makes the second app's repository with the commands of docs/deploy-your-own-app.md, then deploys it" },
 ];
 
@@ -163,7 +164,7 @@ describe('commands in README.md and docs/*.md', () => {
   it('finds the commands (a sanity check of the extraction)', () => {
     const texts = commands.map((c) => c.text);
     expect(texts).toContain('npm run demo');
-    expect(texts).toContain('./bin/stagecoach approve sample 1 --by alice');
+    expect(texts).toContain('./bin/stagecoach approve sample 1 --key .stagecoach/keys/alice');
     expect(texts.some((t) => t.includes('#'))).toBe(false);
   });
 

@@ -10,7 +10,7 @@ import { initialState } from '../../src/workflows/execution/state';
 import { windowsOf } from '../../src/workflows/rollout-plan';
 
 const config = parsePipelineConfig({
-  id: 'unit', repository: '/tmp/repo',
+  id: 'unit', repository: '/tmp/repo', identity: 'declared',
   approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }] },
 });
 

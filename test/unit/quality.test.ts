@@ -153,7 +153,7 @@ describe("Cloud Manager's three tiers", () => {
 
 describe('override rules', () => {
   const config = parsePipelineConfig({
-    id: 'unit', repository: '/tmp/repo',
+    id: 'unit', repository: '/tmp/repo', identity: 'declared',
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
     quality: { overrideRoles: ['DEPLOYMENT_MANAGER'] },
   });

@@ -156,7 +156,7 @@ describe('configuration, steps and overrides', () => {
 
   it('an override at a security or performance gate needs that gate\'s role', () => {
     const config = parsePipelineConfig({
-      id: 'unit', repository: '/tmp/repo', approval: users,
+      id: 'unit', repository: '/tmp/repo', identity: 'declared', approval: users,
       quality: { overrideRoles: ['BUSINESS_OWNER'] }, securityTest: { overrideRoles: ['DEPLOYMENT_MANAGER'] }, performanceTest: {},
     });
     const state: ExecutionState = initialState({ pipelineId: 'unit', executionId: '4', trigger: 'MANUAL', mode: 'NORMAL', user: 'carol', config }, '2030-01-01T00:00:00Z');

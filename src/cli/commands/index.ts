@@ -10,6 +10,7 @@ import { cancelCommand } from './cancel';
 import type { Command } from './command';
 import { out } from './context';
 import { devCommand } from './dev';
+import { evidenceCommand } from './evidence';
 import { listCommand } from './list';
 import { logsCommand } from './logs';
 import { notifyCommitCommand } from './notify-commit';
@@ -19,8 +20,10 @@ import { pushUpgradeCommand } from './push-upgrade';
 import { reExecuteCommand } from './re-execute';
 import { rejectCommand } from './reject';
 import { scheduleCommand } from './schedule';
+import { signCommand } from './sign';
 import { startCommand } from './start';
 import { statusCommand } from './status';
+import { verifyCommand } from './verify';
 import { commandHelp, overviewHelp } from './usage';
 import { versionCommand } from './version';
 import { workerCommand } from './worker';
@@ -44,8 +47,8 @@ const helpCommand: Command = {
 /** In the order `stagecoach --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   devCommand, workerCommand, apiCommand, startCommand, statusCommand, listCommand, approveCommand, rejectCommand,
-  scheduleCommand, overrideCommand, cancelCommand, reExecuteCommand, notifyCommitCommand, pushUpgradeCommand,
-  logsCommand, versionCommand, helpCommand,
+  scheduleCommand, overrideCommand, cancelCommand, signCommand, reExecuteCommand, notifyCommitCommand, pushUpgradeCommand,
+  logsCommand, evidenceCommand, verifyCommand, versionCommand, helpCommand,
 ];
 
 /** The command called `name`; else a usage error naming the closest command and where the list is. */

@@ -3,13 +3,12 @@
  * to send, for the Temporal Web UI's "Send a Signal" or `temporal workflow signal --input`. Needs no server: the key
  * never leaves this machine, and the execution checks the proof when the message arrives.
  */
-import os from 'node:os';
-import path from 'node:path';
 import { signDecision, signedMessage, signerForKeyFile } from '../../client/identity';
 import { executionWorkflowId } from '../../shared/ids';
 import { EXECUTION_ACTIONS, type ExecutionAction } from '../../shared/messages';
 import type { DecisionArgs } from '../../shared/identity';
 import { EXIT, UsageError } from '../errors';
+import { expandHome } from './signed-request';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -72,10 +71,6 @@ export function decisionArgs(action: ExecutionAction, values: Values): DecisionA
       return { metrics };
     }
   }
-}
-
-function expandHome(file: string): string {
-  return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file;
 }
 
 /** The command's run: positionals `<action> <pipeline> <execution>`; prints the signal input (or the command line). */

@@ -6,6 +6,7 @@ import { FOLLOW_EXIT, followExecution, followExitCode } from '../follow';
 import { webUiWorkflowUrl } from '../format';
 import { byFlag, jsonFlag, pipelineArg, type Command, type Values } from './command';
 import { defaultUser, formatOptions, oneOf, out, str, withStagecoach } from './context';
+import { signedStart } from './signed-request';
 
 const STARTABLE_TRIGGERS = TRIGGERS.filter((t) => t !== 'RE_EXECUTE');
 
@@ -25,19 +26,21 @@ async function followWithInterrupt(sc: Stagecoach, pipelineId: string, execution
 async function start(values: Values, [pipelineId]: string[]): Promise<number> {
   const mode = oneOf<ExecutionMode>(str(values, 'mode'), MODES, 'mode', 'start');
   const trigger = oneOf<Trigger>(str(values, 'trigger'), STARTABLE_TRIGGERS, 'trigger', 'start');
-  const by = str(values, 'by') ?? defaultUser();
+  const keyFile = str(values, 'key');
+  const by = str(values, 'by');
   const json = values.json === true;
   const follow = values.follow === true;
   // Before connecting: a typo starts nothing and needs no server (and the pipeline file is read once).
   const checked = await preflight(pipelineId);
   return withStagecoach('nothing was started', async (sc) => {
-    const request: StartRequest = { by, ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
+    const args = { ...(mode ? { mode } : {}), ...(trigger ? { trigger } : {}) };
+    const request: StartRequest = keyFile === undefined ? { by: by ?? defaultUser(), ...args } : await signedStart(sc, { pipelineId, args, by, keyFile });
     const result = await sc.startExecution(pipelineId, request, { preflight: checked });
     const webUi = webUiWorkflowUrl(result.workflowId, formatOptions());
     if (json) {
       out(JSON.stringify({ ...result, webUi }));
     } else {
-      out(`Started execution ${result.executionId} of pipeline ${pipelineId} (by ${by}, ${trigger ?? 'MANUAL'}, ${mode ?? 'NORMAL'})`);
+      out(`Started execution ${result.executionId} of pipeline ${pipelineId} (by ${request.by}, ${trigger ?? 'MANUAL'}, ${mode ?? 'NORMAL'})`);
       out(`  workflow  ${result.workflowId}`);
       out(`  Web UI    ${webUi}`);
       if (!follow) out(`  status    ./bin/stagecoach status ${pipelineId} ${result.executionId}`);
@@ -58,7 +61,8 @@ export const startCommand: Command = {
   ],
   positionals: [pipelineArg],
   flags: [
-    byFlag('who starts it (default: $USER)'),
+    byFlag('who starts it (default: $USER; with --key, the key\'s owner)'),
+    { name: 'key', type: 'string', value: 'FILE', description: 'sign the start with your ed25519 key: EMERGENCY mode needs it in a signed pipeline' },
     { name: 'mode', type: 'string', value: MODES.join('|'), description: 'EMERGENCY skips the stage tests and the audit (default NORMAL)' },
     { name: 'trigger', type: 'string', value: STARTABLE_TRIGGERS.join('|'), description: 'why it runs (default MANUAL)' },
     { name: 'follow', type: 'boolean', description: 'print step changes until the execution ends or waits' },

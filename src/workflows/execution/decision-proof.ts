@@ -79,3 +79,17 @@ export function emergencyProblem(trust: Trust | undefined, person: string, roles
   if (roles.some((r) => allowed.includes(r))) return undefined;
   return `${person} may not ask for EMERGENCY mode: ${allowed.length ? `that needs the role ${allowed.join(' or ')}` : 'the pipeline names no emergencyRoles'}`;
 }
+
+/**
+ * Why a start in EMERGENCY mode is refused (undefined: allowed). In a signed pipeline the start carries a proof for
+ * the execution it opens, and the proven person needs one of `emergencyRoles`; a declared pipeline that names
+ * `emergencyRoles` checks the roles of the person as named; one naming none lets anyone (as before identity).
+ */
+export function emergencyStartProblem(
+  message: Omit<DecisionMessage, 'action' | 'step'>, trust: Trust | undefined, nowMs: number,
+): string | undefined {
+  if (!trust || (trust.model === 'declared' && !trust.emergencyRoles.length)) return undefined;
+  const check = checkDecisionProof({ ...message, action: 'start' }, trust, new Set(), nowMs);
+  if (!check.accepted) return `EMERGENCY mode needs a proof of who asks: ${check.reason}`;
+  return emergencyProblem(trust, check.person, check.roles);
+}

@@ -19,7 +19,8 @@ import {
 import { invalidRequest } from '../../shared/refusals';
 import { CommitIdKey, PipelineStatusKey, PipelineStepKey } from '../../shared/search-attributes';
 import type { ExecutionState, ExecutionStatus, StepState, WaitingState } from '../../shared/types';
-import { durationMs, payloadProblem, refusalReason } from './message-rules';
+import { checkDecisionProof, type ProofCheck } from './decision-proof';
+import { durationMs, namesMatch, payloadProblem, refusalReason } from './message-rules';
 import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionInput, type ExecutionResult } from './state';
 import { STEP_RUNNERS } from './step-runners';
 import { StopExecution, type Decisions, type StepContext } from './step-context';
@@ -37,6 +38,11 @@ export class Execution implements StepContext {
   private delivery?: ChildWorkflowHandle<typeof eventDelivery>;
   private eventSeq = 0;
   private eventChain: Promise<void> = Promise.resolve();
+  /**
+   * Proofs already used (their ids): a signed decision counts once. The execution never continues as new, and each
+   * id is added as its message is handled, so a replay of the history rebuilds the same set.
+   */
+  private readonly seenProofIds = new Set<string>();
 
   constructor(readonly input: ExecutionInput) {
     this.state = initialState(input, now());
@@ -85,18 +91,46 @@ export class Execution implements StepContext {
   /** Accepts or refuses one message; every request is audited. Updates learn the refusal as an ApplicationFailure. */
   private receive(action: ExecutionAction, request: unknown, via: 'signal' | 'update'): MessageAck {
     const by = typeof (request as { by?: unknown })?.by === 'string' ? (request as { by: string }).by : '(unknown)';
-    const problem = invalidRequest(payloadProblem(action, request))
-      ?? refusalReason(action, request as Record<string, unknown>, this.state, this.config, this.nowMs());
+    const payload = invalidRequest(payloadProblem(action, request));
+    const proven = payload ? undefined : this.proveSender(action, request as Record<string, unknown>);
+    if (proven && !proven.accepted) {
+      appendAudit(this.state, {
+        at: now(), by, action, via, outcome: 'refused', reason: proven.reason, trustModel: proven.trustModel, details: { refusal: proven.code },
+      });
+      this.touch();
+      // Not proven to be who it says: refused like any decision by someone who may not make it.
+      if (via === 'update') throw ApplicationFailure.create({ type: Refusal.Forbidden, message: proven.reason, nonRetryable: true });
+      return { accepted: true, message: proven.reason };
+    }
+    // The rules apply to the person the proof proved (their configured spelling), not to the name typed.
+    const sender = proven ? { ...(request as Record<string, unknown>), by: proven.person } : request as Record<string, unknown>;
+    const problem = payload ?? refusalReason(action, sender, this.state, this.config, this.nowMs());
+    const identity = proven ? { by: proven.person, step: proven.step, trustModel: proven.trustModel, label: proven.label } : { by };
     if (problem) {
-      appendAudit(this.state, { at: now(), by, action, via, outcome: 'refused', reason: problem.message });
+      appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'refused', reason: problem.message });
       this.touch();
       if (via === 'update') throw ApplicationFailure.create({ type: problem.type, message: problem.message, nonRetryable: true });
       return { accepted: true, message: problem.message };
     }
-    const message = this.apply(action, request as Record<string, unknown>);
-    appendAudit(this.state, { at: now(), by, action, via, outcome: 'accepted', details: compact(request as Record<string, unknown>) });
+    const message = this.apply(action, sender);
+    appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'accepted', details: compact(sender) });
     this.touch();
     return { accepted: true, message };
+  }
+
+  /**
+   * Who sent the message, proven by its proof as the pipeline's trust requires; undefined for an execution started
+   * before identity existed (no trust in its configuration), which keeps taking names as given.
+   */
+  private proveSender(action: ExecutionAction, request: Record<string, unknown>): (ProofCheck & { step?: string }) | undefined {
+    const trust = this.config.trust;
+    if (!trust) return undefined;
+    const step = action === 'cancel' ? this.state.currentStepId : this.state.waiting?.stepId;
+    const check = checkDecisionProof({ pipeline: this.state.pipelineId, execution: this.state.id, action, step, request }, trust, this.seenProofIds, this.nowMs());
+    if (check.proofId) this.seenProofIds.add(check.proofId);
+    // A cancel signed for no step decides on the whole execution: the audit says so, as the proof was checked.
+    const signedStep = (request.proof as { decision?: { step?: unknown } } | undefined)?.decision?.step;
+    return { ...check, step: action === 'cancel' && check.trustModel === 'signed' && signedStep === undefined ? undefined : step };
   }
 
   private apply(action: ExecutionAction, request: Record<string, unknown>): string {
@@ -111,7 +145,7 @@ export class Execution implements StepContext {
           decision.rejected = { by, at: now(), reason };
         } else {
           decision.approvedBy.push(by);
-          waiting.allowed = waiting.allowed.filter((name) => name !== by);
+          waiting.allowed = waiting.allowed.filter((name) => !namesMatch(this.config)(name, by));
         }
         const decided = decision.rejected !== undefined || decision.approvedBy.length >= (waiting.required ?? 1);
         if (decided) waiting.accepts = ['cancel'];

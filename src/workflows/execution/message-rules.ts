@@ -6,6 +6,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { Refusal, type RefusalReason } from '../../shared/errors';
 import type { ExecutionAction } from '../../shared/messages';
 import { cancelRefusal, refusal } from '../../shared/refusals';
+import { sameName } from '../../shared/identity';
 import { isTerminal, type ExecutionState, type PipelineConfig } from '../../shared/types';
 import { OVERRIDE_GATES, overrideRolesOf } from './stage-gates';
 
@@ -43,24 +44,38 @@ function notWaitingFor(state: ExecutionState, what: string): RefusalReason {
   return refusal(Refusal.NotWaiting, `execution ${state.id} is not waiting for ${what}` + (step ? ` (current step: ${step.action}, ${step.status})` : ''));
 }
 
+/**
+ * How names are compared: trimmed and case-folded (" Alice" is alice) in executions that carry an identity
+ * configuration; exactly in older ones, whose histories decided that way.
+ */
+export function namesMatch(config: PipelineConfig): (a: string, b: string) => boolean {
+  return config.trust ? sameName : (a, b) => a === b;
+}
+
 /** The approvers a decision may come from: configured approvers other than the one who started the execution. */
 export function eligibleApprovers(state: ExecutionState, config: PipelineConfig): string[] {
-  return config.approval.approvers.map((a) => a.name).filter((name) => name !== state.user);
+  const same = namesMatch(config);
+  return config.approval.approvers.map((a) => a.name).filter((name) => !same(name, state.user));
 }
 
 function approverProblem(state: ExecutionState, config: PipelineConfig, by: string): RefusalReason | undefined {
   const waiting = state.waiting!;
-  if (by === state.user) return refusal(Refusal.Forbidden, `self-approval is not allowed: ${by} started execution ${state.id}`);
-  if (waiting.approvedBy?.includes(by)) return refusal(Refusal.NotAllowedNow, `${by} has already approved; ${waiting.required} distinct approvals are needed`);
+  const same = namesMatch(config);
+  if (same(by, state.user)) return refusal(Refusal.Forbidden, `self-approval is not allowed: ${by} started execution ${state.id}`);
+  if (waiting.approvedBy?.some((name) => same(name, by))) return refusal(Refusal.NotAllowedNow, `${by} has already approved; ${waiting.required} distinct approvals are needed`);
   if (waiting.action === 'managed') {
     const reviewers = config.approval.managedReview?.approvers ?? [];
-    if (!reviewers.includes(by)) {
+    if (!reviewers.some((name) => same(name, by))) {
       return refusal(Refusal.Forbidden, `${by} is not a managed-review approver of pipeline ${state.pipelineId} (managed review: ${reviewers.join(', ')})`);
     }
     return undefined;
   }
   const approvers = config.approval.approvers;
-  if (approvers.length && !approvers.some((a) => a.name === by)) {
+  // A signed pipeline says who approves: without approvers, nobody may (a declared demo stays open to anyone).
+  if (!approvers.length && config.trust?.model === 'signed') {
+    return refusal(Refusal.Forbidden, `pipeline ${state.pipelineId} names no approvers: with signed decisions, approval.approvers must say who approves`);
+  }
+  if (approvers.length && !approvers.some((a) => same(a.name, by))) {
     return refusal(Refusal.Forbidden, `${by} is not an approver of pipeline ${state.pipelineId} (approvers: ${approvers.map((a) => a.name).join(', ')})`);
   }
   return undefined;
@@ -76,7 +91,7 @@ function overriderProblem(state: ExecutionState, config: PipelineConfig, by: str
   const what = OVERRIDE_GATES[action] ?? 'quality gates';
   const approvers = config.approval.approvers;
   if (!approvers.length) return undefined; // no users configured: anyone, as for approvals
-  const person = approvers.find((a) => a.name === by);
+  const person = approvers.find((a) => namesMatch(config)(a.name, by));
   const permitted = approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
   const who = permitted.length ? `allowed: ${permitted.join(', ')}` : 'no user of the pipeline holds one';
   if (!person) return refusal(Refusal.Forbidden, `${by} is not a user of pipeline ${state.pipelineId}: overriding ${what} needs the role ${roles.join(' or ')} (${who})`);
@@ -100,7 +115,7 @@ export function refusalReason(
     case 'schedule': {
       if (!waiting?.accepts.includes('schedule')) return notWaitingFor(state, 'a schedule');
       const approvers = config.approval.approvers;
-      if (approvers.length && !approvers.some((a) => a.name === by)) {
+      if (approvers.length && !approvers.some((a) => namesMatch(config)(a.name, by))) {
         return refusal(Refusal.Forbidden, `${by} may not schedule deployments of pipeline ${state.pipelineId} (allowed: ${approvers.map((a) => a.name).join(', ')})`);
       }
       if (typeof request.at === 'string') {

@@ -1,5 +1,5 @@
 /** The production phase's waits before the rollout: the approval, the managed review and the schedule. */
-import { eligibleApprovers } from './message-rules';
+import { eligibleApprovers, namesMatch } from './message-rules';
 import { StopExecution, type ApprovalDecision, type StepRunner } from './step-context';
 
 /**
@@ -12,7 +12,7 @@ export const approvalStep = (which: 'approval' | 'managed'): StepRunner => async
   const timeout = which === 'approval' ? config.approval.timeout : managed!.timeout;
   // `?? 1`: executions started before `required` existed carry configs without it (replay must agree).
   const required = which === 'approval' ? config.approval.required ?? 1 : 1;
-  const allowed = which === 'approval' ? eligibleApprovers(state, config) : managed!.approvers.filter((n) => n !== state.user);
+  const allowed = which === 'approval' ? eligibleApprovers(state, config) : managed!.approvers.filter((n) => !namesMatch(config)(n, state.user));
   const decision: ApprovalDecision = { approvedBy: [] };
   ctx.decisions.approvals[step.stepId] = decision;
   const decided = await ctx.wait(step, { accepts: ['approve', 'reject', 'cancel'], allowed, approvedBy: decision.approvedBy, required },
