@@ -229,7 +229,8 @@ export const pipelineConfigSchema = z.object({
   }).strict().prefault({})
     .refine((a) => a.approvers.length === 0 || a.required <= a.approvers.length,
       { message: 'required cannot exceed the number of approvers', path: ['required'] }),
-  schedule: z.object({ timeout: duration.default(DEFAULT_WAIT_TIMEOUT) }).strict().prefault({}),
+  // Cloud Manager's pipeline setting: without the schedule step, Production deploys as soon as it is approved.
+  schedule: z.object({ enabled: z.boolean().default(true), timeout: duration.default(DEFAULT_WAIT_TIMEOUT) }).strict().prefault({}),
   productTest: z.object({
     pages: z.array(z.object({ path: pagePath, expect: z.string().optional() }).strict())
       .default([{ path: '/' }]),

@@ -9,10 +9,11 @@ export interface StepDefinition {
   /** Modes in which the step is skipped (EMERGENCY skips the security/performance tests and the audit, never the approval). */
   skippedIn?: ExecutionMode[];
   /**
-   * Present only when the pipeline configures it (the config section of that name). Executions started before a
-   * section existed carry configs without it, so their step lists (and replays) stay as they were.
+   * Present only when the pipeline configures it (the config section of that name; the schedule unless it is turned
+   * off). Executions started before a section existed carry configs without it, so their step lists (and replays)
+   * stay as they were.
    */
-  when?: 'managedReview' | 'securityTest' | 'performanceTest';
+  when?: 'managedReview' | 'securityTest' | 'performanceTest' | 'schedule';
 }
 
 const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinition> = {}): StepDefinition => ({
@@ -26,7 +27,7 @@ const step = (phaseId: PhaseId, action: StepAction, extra: Partial<StepDefinitio
 const PRODUCTION_STEPS: readonly StepDefinition[] = [
   step('production', 'approval'),
   step('production', 'managed', { when: 'managedReview' }),
-  step('production', 'schedule'),
+  step('production', 'schedule', { when: 'schedule' }),
   step('production', 'deploy', { environmentType: 'prod' }),
 ];
 
@@ -67,6 +68,7 @@ export function isConfigured(definition: StepDefinition, config: PipelineConfig)
     case 'managedReview': return config.approval.managedReview !== undefined;
     case 'securityTest': return config.securityTest !== undefined;
     case 'performanceTest': return config.performanceTest !== undefined;
+    case 'schedule': return config.schedule.enabled !== false;
   }
 }
 

@@ -160,7 +160,8 @@ export interface PipelineConfig {
     /** Cloud Manager's managed review ("CSE oversight"): a second approval by a designated group, step `managed`. */
     managedReview?: { approvers: string[]; timeout: DurationSpec };
   };
-  schedule: { timeout: DurationSpec };
+  /** `enabled: false` leaves the schedule step out (absent in executions started before it existed: present). */
+  schedule: { enabled?: boolean; timeout: DurationSpec };
   /**
    * Who may decide, proven how (the pipeline's identity keys). Absent in executions started before identity existed:
    * their decisions stay declared, as they were.

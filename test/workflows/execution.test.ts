@@ -71,6 +71,18 @@ describe('pipelineExecution on fake activities', () => {
     expect(lb).toEqual(['pair-1 drain', 'pair-1 maint', 'pair-1 ready', 'pair-2 drain', 'pair-2 maint', 'pair-2 ready']);
   });
 
+  it('without the schedule step (schedule.enabled: false, as Cloud Manager allows): Production deploys once approved', async () => {
+    const config = h.definePipeline('wf-no-schedule', { schedule: { enabled: false } });
+    const { executionId, state } = await h.startToApproval(config.id);
+    expect(state.steps.map((s) => s.action)).not.toContain('schedule');
+    await h.stagecoach.send(config.id, executionId, 'approve', { by: 'alice' });
+    const done = await h.waitForExecution(config.id, executionId, hasEnded);
+    expect(done.status, done.reason).toBe('FINISHED');
+    expect(done.steps.slice(-2).map((s) => [s.action, s.status])).toEqual([['approval', 'FINISHED'], ['deploy', 'FINISHED']]);
+    // Nothing waits for a schedule, so one is refused as not waited for.
+    await expect(h.stagecoach.send(config.id, executionId, 'schedule', { by: 'alice', now: true })).rejects.toMatchObject({ type: Refusal.NotWaiting });
+  });
+
   it('reject (by signal): the execution is CANCELLED at the approval, Production untouched, and it cannot be re-executed', async () => {
     const config = h.definePipeline('wf-reject');
     const { executionId } = await h.startToApproval(config.id);
