@@ -110,7 +110,8 @@ describe('a clean commit', () => {
     const build = step(s, 'build').details;
     expect(build.summary).toMatch(/unit tests: \d+ passed, 0 failed, 1 skipped; coverage \d+(\.\d)?%; test images: functional, ui/);
     expect((build.coverage as { percent: number }).percent).toBeGreaterThan(50);
-    expect(s.artifacts.testImages?.functional?.tag).toMatch(new RegExp(`-functional-tests:[0-9a-f]{12}-${executionId}$`));
+    // Tagged by commit, execution number and the execution's run (unique even when numbering starts again).
+    expect(s.artifacts.testImages?.functional?.tag).toMatch(new RegExp(`-functional-tests:[0-9a-f]{12}-${executionId}-[0-9a-z]{8}$`));
 
     // codeQuality: Cloud Manager's metrics, every critical and important one passed; the SARIF in the store.
     const quality = step(s, 'codeQuality').details;
