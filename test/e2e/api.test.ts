@@ -21,11 +21,11 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { buildApi } from '../../src/api/server';
 import { REL } from '../../src/api/representation';
 import { PROJECT_ROOT } from '../../src/config/paths';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { startHarness, testPipeline, type Harness } from '../helpers/harness';
+import { startTestApi } from '../helpers/test-api';
 
 // Its own id per run: a concurrent run of this file (another checkout's `npm test` on the same Docker Engine) never
 // shares containers, networks or image labels with this one.
@@ -54,24 +54,14 @@ const pipelineConfig = (prodAuthorPort = 0) => testPipeline(ID, h.repo, {
 beforeAll(async () => {
   h = await startHarness('api', [ID]);
   await h.writePipeline(pipelineConfig());
-  app = buildApi({
-    stagecoach: h.stagecoach,
-    tokens: {
-      users: [
-        { name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice },
-        { name: 'bob', roles: ['BUSINESS_OWNER'], token: TOKENS.bob },
-        { name: 'carol', roles: ['DEVELOPER'], token: TOKENS.carol },
-        { name: 'dave', roles: [], token: TOKENS.dave },
-        // A program manager who is not among the pipeline's approvers: the API lets her advance, the execution refuses.
-        { name: 'erin', roles: ['PROGRAM_MANAGER'], token: TOKENS.erin },
-      ],
-    },
-    artifactsDir: process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(h.tmp, 'state', 'artifacts'),
-    logger: { level: 'info', stream: { write: (line: string) => { logLines.push(line); } } },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address() as net.AddressInfo;
-  base = `http://127.0.0.1:${address.port}`;
+  ({ app, base } = await startTestApi(h, [
+    { name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice },
+    { name: 'bob', roles: ['BUSINESS_OWNER'], token: TOKENS.bob },
+    { name: 'carol', roles: ['DEVELOPER'], token: TOKENS.carol },
+    { name: 'dave', roles: [], token: TOKENS.dave },
+    // A program manager who is not among the pipeline's approvers: the API lets her advance, the execution refuses.
+    { name: 'erin', roles: ['PROGRAM_MANAGER'], token: TOKENS.erin },
+  ], { level: 'info', stream: { write: (line: string) => { logLines.push(line); } } }));
 });
 afterAll(async () => {
   await app?.close();

@@ -17,13 +17,12 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { init } from '@adobe/aio-lib-cloudmanager';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../src/api/server';
 import { startHarness, testPipeline, type Harness } from '../helpers/harness';
+import { startTestApi } from '../helpers/test-api';
 
 const ID = `t-cm-${process.pid}`;
 const ORG = '1234567890ABCDEF@AdobeOrg';
@@ -81,20 +80,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as net.AddressInfo).port}/webhook`;
 
-  app = buildApi({
-    stagecoach: h.stagecoach,
-    tokens: {
-      users: [
-        { name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice },
-        { name: 'bob', roles: ['BUSINESS_OWNER'], token: TOKENS.bob },
-        { name: 'carol', roles: ['DEVELOPER'], token: TOKENS.carol },
-      ],
-    },
-    artifactsDir: process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(h.tmp, 'state', 'artifacts'),
-    logger: false,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
+  ({ app, base } = await startTestApi(h, [
+    { name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice },
+    { name: 'bob', roles: ['BUSINESS_OWNER'], token: TOKENS.bob },
+    { name: 'carol', roles: ['DEVELOPER'], token: TOKENS.carol },
+  ]));
   // The worker runs in this process: the events' @id links point at this API.
   process.env.STAGECOACH_API_URL = base;
   process.env.STAGECOACH_IMS_ORG = ORG;
