@@ -32,6 +32,7 @@ import { cloudManagerErrorFields } from './cloudmanager/errors';
 import { LOG_DOWNLOAD_PATH, LogTokens } from './cloudmanager/log-links';
 import { advanceMessage, cancelMessage, reExecutionOfStart } from './cloudmanager/requests';
 import { cloudManagerRoutes } from './cloudmanager/routes';
+import { registerConsole } from '../console/routes';
 
 export interface ApiOptions {
   stagecoach: Stagecoach;
@@ -506,6 +507,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   for (const r of routes) {
     app.route({ method: r.method, url: r.url, config: { permission: r.permission }, handler: r.handler as never });
   }
+  registerConsole(app, { stagecoach: sc, tokens });
   return app;
 }
 
