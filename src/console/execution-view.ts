@@ -83,7 +83,7 @@ function rolloutSection(s: ExecutionState): Html {
   if (!rollouts.length) return html`<p class="muted">No rollout yet.</p>`;
   return html`${rollouts.map((r) => html`<h3>${r.environmentType === 'prod' ? 'Production' : 'Stage'} (${r.environment}) ${badge(r.status)}</h3>
 ${r.waitingFor ? html`<p>Waiting for ${r.waitingFor}</p>` : ''}${r.reason ? html`<p>${r.reason}</p>` : ''}
-<ol class="nodes" aria-label="Nodes of ${r.environment}">${r.nodes.map((n) => html`<li class="${n.name === r.currentNode ? 'current' : ''}" data-node="${n.name}">
+<ol class="nodes" aria-label="Nodes of ${r.environment}" data-environment="${r.environmentType}">${r.nodes.map((n) => html`<li class="${n.name === r.currentNode ? 'current' : ''}" data-node="${n.name}">
 <strong>${n.name}</strong> ${badge(n.phase)}${n.updatedAt ? html`<br><small>${timeOf(n.updatedAt)}</small>` : ''}${n.error ? html`<br><small>${n.error}</small>` : ''}
 </li>`)}</ol>`)}`;
 }

@@ -56,6 +56,7 @@ export function page(frame: PageFrame): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <meta name="description" content="Stagecoach console: pipelines, executions, approvals and rollouts">
 <title>${frame.title} · Stagecoach</title>
 <style>${new Html(STYLE)}</style>
