@@ -40,7 +40,10 @@ function replaceSection(id, markup) {
     pending.set(id, markup);
     return;
   }
+  // Step details the user opened stay open when their section is rendered again.
+  const opened = [...el.querySelectorAll('details[open][id]')].map((d) => d.id);
   el.innerHTML = markup;
+  for (const id of opened) document.getElementById(id)?.setAttribute('open', '');
   tickCountdowns();
 }
 document.addEventListener('focusout', () => {
@@ -80,7 +83,15 @@ function tail(pre) {
   window.setTimeout(read, 2000);
 }
 
+// A link to a step's details opens them.
+function openTarget() {
+  const target = window.location.hash && document.getElementById(window.location.hash.slice(1));
+  if (target && target.tagName === 'DETAILS') target.open = true;
+}
+window.addEventListener('hashchange', openTarget);
+
 document.addEventListener('DOMContentLoaded', () => {
+  openTarget();
   const live = document.querySelector('[data-events]');
   if (live) follow(live.getAttribute('data-events'));
   const log = document.querySelector('pre[data-follow]');

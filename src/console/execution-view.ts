@@ -20,7 +20,8 @@ export interface ExecutionView {
   now: number;
 }
 
-const PHASE_NAMES: Record<string, string> = { build: 'Build', stage: 'Stage', production: 'Production' };
+/** Cloud Manager's names of the three phases. */
+const PHASE_NAMES: Record<string, string> = { stageDeployment: 'Build and Stage deployment', stageTesting: 'Stage testing', production: 'Production' };
 const CATEGORY_NAMES: Record<string, string> = { performance: 'Performance', accessibility: 'Accessibility', 'best-practices': 'Best practices', seo: 'SEO' };
 
 const stepName = (s: Pick<StepState, 'action' | 'environment'>) => (s.environment ? `${s.action} ${s.environment}` : s.action);
@@ -91,12 +92,18 @@ ${r.waitingFor ? html`<p>Waiting for ${r.waitingFor}</p>` : ''}${r.reason ? html
 function stepDetailsSection(v: ExecutionView): Html {
   const started = v.state.steps.filter((s) => s.status !== 'NOT_STARTED');
   if (!started.length) return html`<p class="muted">No step has started yet.</p>`;
-  return html`${started.map((s) => html`<details class="step" id="step-${s.stepId}" ${s.status === 'RUNNING' || s.status === 'WAITING' || s.status === 'FAILED' ? 'open' : ''}>
+  return html`${started.map((s) => html`<details class="step" id="step-${s.stepId}" ${opensByItself(s) ? 'open' : ''}>
 <summary>${stepName(s)} — ${s.status.toLowerCase().replace(/_/g, ' ')}</summary>
 ${summaryOf(s) ? html`<p>${summaryOf(s)}</p>` : ''}
 ${stepSpecifics(v.state, s)}
 ${filesOf(v.state, s)}
 </details>`)}`;
+}
+
+/** Open at first: the step in progress or waiting, one that failed, and the results a release manager reads first. */
+function opensByItself(s: StepState): boolean {
+  if (s.status === 'RUNNING' || s.status === 'WAITING' || s.status === 'FAILED') return true;
+  return s.action === 'contentAudit' || toMetrics(s).metrics.some((m) => !m.passed);
 }
 
 function stepSpecifics(state: ExecutionState, s: StepState): Html {
