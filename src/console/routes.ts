@@ -148,6 +148,12 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
     ...(more ? [more] : []),
   ];
 
+  // Live pages end their streams when the API stops, or closing it would wait for them.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const stop of streams) stop();
+  });
+
   void app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 },
       (_req, body, done) => done(null, parseForm(String(body))));
@@ -247,7 +253,10 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
       let open = true;
-      req.raw.on('close', () => { open = false; });
+      let wake = () => undefined as void;
+      const stop = () => { open = false; wake(); };
+      streams.add(stop);
+      req.raw.on('close', stop);
       const sent = new Map<string, string>();
       let quiet = 0;
       while (open) {
@@ -267,8 +276,12 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
             break;
           }
         }
-        await new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, WATCH_INTERVAL_MS);
+          wake = () => { clearTimeout(timer); resolve(); };
+        });
       }
+      streams.delete(stop);
       reply.raw.end();
     });
 
