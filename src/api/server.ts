@@ -548,7 +548,7 @@ export async function runApi(opts: { host: string; port: number; tokensFile?: st
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (OpenAPI: /api/openapi.json)`);
+  print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (the console at /; OpenAPI: /api/openapi.json)`);
   print(`  tokens: ${file} (${tokens.users.map((u) => `${u.name}: ${u.roles.join('+') || 'read only'}`).join(', ')})`);
   print(`  signs decisions for its users with ${keyFile} (list it under a pipeline's identityProviders): ${formatPublicKey(identitySigner.publicKey)}`);
   if (file === DEFAULT_TOKENS_FILE) print('  warning: these are the sample tokens from the repository; set STAGECOACH_API_TOKENS for real use');
