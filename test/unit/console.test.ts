@@ -79,6 +79,24 @@ describe('console', () => {
     expect(apiCallFor(state, { step: 'approval', action: 'format-disk' })).toBeUndefined();
   });
 
+  it('streams the live sections of an execution, and ends the stream once the execution has ended', async () => {
+    const ended = { ...waitingAtApproval(), status: 'CANCELLED' as const, waiting: undefined, finishedAt: T0 };
+    const finishedApp = buildApi({
+      stagecoach: { ...stub, executionState: async () => ended } as never, logger: false, artifactsDir: '/nonexistent',
+      tokens: { users: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice }] },
+    });
+    const events = await finishedApp.inject({ method: 'GET', url: '/console/pipelines/unit/executions/3/events', headers: { cookie: cookie('alice') } });
+    expect(events.headers['content-type']).toMatch(/^text\/event-stream/);
+    const [update, end] = events.body.split('\n\n');
+    expect(update).toMatch(/^event: update\ndata: /);
+    expect(Object.keys(JSON.parse(update.split('data: ')[1]) as object)).toEqual(['status', 'actions', 'phases', 'rollout', 'steps', 'audit']);
+    expect(end).toBe('event: end\ndata: {}');
+    // A page of an ended execution opens no stream.
+    const ended3 = await finishedApp.inject({ method: 'GET', url: '/console/pipelines/unit/executions/3', headers: { cookie: cookie('alice') } });
+    expect(ended3.body).not.toContain('data-events');
+    await finishedApp.close();
+  });
+
   it('escapes interpolated text', () => {
     expect(html`<p>${'<script>"&\''}</p>`.text).toBe('<p>&lt;script&gt;&quot;&amp;&#39;</p>');
   });
