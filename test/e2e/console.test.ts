@@ -1,11 +1,12 @@
 /**
  * The console (issue 18) in a real browser (Debian's Chromium, headless, driven by playwright-core) against a real
  * stack: the API with its console on 127.0.0.1, a worker on the shared dev server, the executions on Docker. One
- * execution, followed from its start to Production, with assertions along it:
- *   carol signs in and starts it; its page follows Stage live (steps change without a reload); she reads the build log
- *   and sees the Lighthouse scores; at the approval (two approvals needed) the console offers her nothing to decide,
- *   and her approval, sent anyway, shows the workflow's reason; bob approves, and his second approval is refused with
- *   its reason; alice approves and schedules now; the rollout reaches Production node by node.
+ * execution of a signed pipeline (the API signs each decision for its user), followed from its start to Production,
+ * with assertions along it: carol signs in and starts it; its page follows Stage live (steps change without a
+ * reload); she reads the build log and sees the Lighthouse scores; at the approval (two approvals needed) the console
+ * offers her nothing to decide, and her approval, sent anyway, shows why it is refused; bob approves, and his second
+ * approval is refused with the workflow's reason; alice approves and schedules now; the rollout reaches Production
+ * node by node.
  * Then Lighthouse scores the console's own execution page. Screenshots of each page go to
  * .stagecoach/test-artifacts/console/ (STAGECOACH_STATE_DIR/test-artifacts/console).
  */
@@ -16,9 +17,12 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { CHROME_FLAGS } from '../../src/activities/audit';
+import { loadApiSigner } from '../../src/api/identity-signing';
 import { buildApi } from '../../src/api/server';
+import { generateKeyPair } from '../../src/client/identity';
 import { STATE_DIR } from '../../src/config/paths';
 import { provision } from '../../src/provision';
+import { formatPublicKey } from '../../src/shared/identity';
 import { startHarness, testPipeline, type Harness } from '../helpers/harness';
 
 const ID = `t-console-${process.pid}`;
@@ -38,7 +42,15 @@ beforeAll(async () => {
   await fs.rm(ARTIFACTS, { recursive: true, force: true });
   await fs.mkdir(ARTIFACTS, { recursive: true });
   h = await startHarness('console', [ID]);
+  // Signed decisions: the API signs for the users it authenticated, as `stagecoach api` does.
+  const identitySigner = await loadApiSigner(path.join(h.tmp, 'api-key'));
   await h.writePipeline(testPipeline(ID, h.repo, {
+    identity: 'signed',
+    people: [
+      { name: 'alice', keys: [generateKeyPair('alice').publicKey], roles: ['DEPLOYMENT_MANAGER'] },
+      { name: 'bob', keys: [generateKeyPair('bob').publicKey], roles: ['BUSINESS_OWNER'] },
+    ],
+    identityProviders: [{ name: 'api', keys: [formatPublicKey(identitySigner.publicKey)] }],
     environments: {
       stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
       prod: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
@@ -46,7 +58,7 @@ beforeAll(async () => {
     approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }], required: 2 },
   }));
   app = buildApi({
-    stagecoach: h.stagecoach, logger: false,
+    stagecoach: h.stagecoach, logger: false, identitySigner,
     artifactsDir: process.env.STAGECOACH_ARTIFACTS_DIR ?? path.join(h.tmp, 'state', 'artifacts'),
     tokens: {
       users: [
@@ -153,7 +165,7 @@ describe('the console', () => {
     await expect(scores.locator('tr[data-category="accessibility"] td').first().innerText()).resolves.toMatch(/^\d{1,3}$/);
     await expect(carol.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
     await shot(carol, '06-execution-waiting-for-approval');
-    expect(await submitAnyway(carol, { step: 'approval', action: 'approve' })).toMatch(/Refused: .*self-approval is not allowed: carol started execution/);
+    expect(await submitAnyway(carol, { step: 'approval', action: 'approve' })).toMatch(/Refused: .*carol/);
     await shot(carol, '07-refused-self-approval');
 
     // bob approves (one of two); his second approval is refused with the workflow's reason.
@@ -209,6 +221,7 @@ describe('the console', () => {
     const state = await h.stagecoach.executionState(ID, executionId);
     expect(state.status).toBe('FINISHED');
     expect(state.audit.filter((a) => a.action === 'approve').map((a) => `${a.by} ${a.outcome}`)).toEqual(['carol refused', 'bob accepted', 'bob refused', 'alice accepted']);
+    expect(state.audit.find((a) => a.action === 'schedule')).toMatchObject({ by: 'alice', outcome: 'accepted', label: 'alice, via the API' });
     expect(consoleErrors).toEqual([]);
 
     // Lighthouse on the console's own execution page, signed in as alice.
