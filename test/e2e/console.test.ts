@@ -4,7 +4,7 @@
  * execution of a signed pipeline (the API signs each decision for its user), followed from its start to Production,
  * with assertions along it: carol signs in and starts it; its page follows Stage live (steps change without a
  * reload); she reads the build log and sees the Lighthouse scores; at the approval (two approvals needed) the console
- * offers her nothing to decide, and her approval, sent anyway, shows why it is refused; bob approves, and his second
+ * offers her nothing to decide, and her approval, sent anyway, shows the workflow's reason; bob approves, and his second
  * approval is refused with the workflow's reason; alice approves and schedules now; the rollout reaches Production
  * node by node.
  * Then Lighthouse scores the console's own execution page. Screenshots of each page go to
@@ -49,6 +49,7 @@ beforeAll(async () => {
     people: [
       { name: 'alice', keys: [generateKeyPair('alice').publicKey], roles: ['DEPLOYMENT_MANAGER'] },
       { name: 'bob', keys: [generateKeyPair('bob').publicKey], roles: ['BUSINESS_OWNER'] },
+      { name: 'carol', keys: [generateKeyPair('carol').publicKey], roles: ['PROGRAM_MANAGER'] },
     ],
     identityProviders: [{ name: 'api', keys: [formatPublicKey(identitySigner.publicKey)] }],
     environments: {
@@ -165,7 +166,7 @@ describe('the console', () => {
     await expect(scores.locator('tr[data-category="accessibility"] td').first().innerText()).resolves.toMatch(/^\d{1,3}$/);
     await expect(carol.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
     await shot(carol, '06-execution-waiting-for-approval');
-    expect(await submitAnyway(carol, { step: 'approval', action: 'approve' })).toMatch(/Refused: .*carol/);
+    expect(await submitAnyway(carol, { step: 'approval', action: 'approve' })).toMatch(/Refused: self-approval is not allowed: carol started execution/);
     await shot(carol, '07-refused-self-approval');
 
     // bob approves (one of two); his second approval is refused with the workflow's reason.
