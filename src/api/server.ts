@@ -32,6 +32,7 @@ import { cloudManagerErrorFields } from './cloudmanager/errors';
 import { LOG_DOWNLOAD_PATH, LogTokens } from './cloudmanager/log-links';
 import { advanceMessage, cancelMessage, reExecutionOfStart } from './cloudmanager/requests';
 import { cloudManagerRoutes } from './cloudmanager/routes';
+import { registerConsole } from '../console/routes';
 
 export interface ApiOptions {
   stagecoach: Stagecoach;
@@ -506,6 +507,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   for (const r of routes) {
     app.route({ method: r.method, url: r.url, config: { permission: r.permission }, handler: r.handler as never });
   }
+  registerConsole(app, { stagecoach: sc, tokens });
   return app;
 }
 
@@ -546,7 +548,7 @@ export async function runApi(opts: { host: string; port: number; tokensFile?: st
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (OpenAPI: /api/openapi.json)`);
+  print(`Stagecoach API on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/ (the console at /; OpenAPI: /api/openapi.json)`);
   print(`  tokens: ${file} (${tokens.users.map((u) => `${u.name}: ${u.roles.join('+') || 'read only'}`).join(', ')})`);
   print(`  signs decisions for its users with ${keyFile} (list it under a pipeline's identityProviders): ${formatPublicKey(identitySigner.publicKey)}`);
   if (file === DEFAULT_TOKENS_FILE) print('  warning: these are the sample tokens from the repository; set STAGECOACH_API_TOKENS for real use');
