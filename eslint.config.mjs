@@ -11,9 +11,10 @@ const nodeBuiltins = [
 /**
  * The layers, bottom up: shared (the contract: plain data, message definitions, rules both sides apply); config and
  * topology (pure); workflows (replayed) and activities (the real parts); client (what the CLI and the API share);
- * cli and api. provision and dev set up the machine and the sample. An import never runs up or sideways.
+ * cli and api; the console (pages over the API's own representations). provision and dev set up the machine and the
+ * sample. An import never runs up or sideways.
  */
-const LAYERS = ['shared', 'config', 'topology', 'workflows', 'activities', 'client', 'cli', 'api', 'provision', 'dev', 'worker'];
+const LAYERS = ['shared', 'config', 'topology', 'workflows', 'activities', 'client', 'cli', 'api', 'console', 'provision', 'dev', 'worker'];
 /**
  * A no-restricted-imports pattern refusing every layer not in `allowed`. A layer is reached by going up out of this
  * folder (`../api/server`, `../../worker`); a sibling file of the same name (`./api` in cli/commands) is not one.
@@ -89,6 +90,9 @@ export default tseslint.config(
     regex: '/activities(/(?!git$).*)?$', message: 'The client uses the git activity\'s lookup only.',
   }]),
   layered(['src/api/**/*.ts'], 'api', ['shared', 'config', 'client']),
+  // The API's composition point serves the console beside the routes it is built on.
+  layered(['src/api/server.ts'], 'api', ['shared', 'config', 'client', 'console']),
+  layered(['src/console/**/*.ts'], 'console', ['shared', 'config', 'client', 'api']),
   layered(['src/cli/**/*.ts'], 'cli', ['shared', 'config', 'client']),
   // `dev` and the demo start the whole stack on this machine (the dev server, a worker, the API, the sample repository).
   layered(['src/cli/dev.ts'], 'cli', ['shared', 'config', 'client', 'api', 'provision', 'worker']),
