@@ -3,14 +3,17 @@
  * (its pipeline execution and step events). Built in workflow code: pure and deterministic (ids from a sequence).
  * A webhook of `format: cloudmanager` receives that body alone, as Adobe I/O Events delivers it.
  */
-import type { ExecutionState, StepState } from './types';
+import type { HealRecord, KeeperRelease } from './keeper';
+import type { EnvironmentType, ExecutionState, StepState } from './types';
 
-export type EventKind = 'started' | 'waiting' | 'ended';
+export type EventKind = 'started' | 'waiting' | 'ended' | 'healed';
 
 export const EVENT_TYPES: Record<EventKind, string> = {
   started: 'https://ns.adobe.com/experience/cloudmanager/event/started',
   waiting: 'https://ns.adobe.com/experience/cloudmanager/event/waiting',
   ended: 'https://ns.adobe.com/experience/cloudmanager/event/ended',
+  // Cloud Manager has no event of its own for it: Stagecoach's environment keeper (shared/keeper.ts).
+  healed: 'stagecoach.keeper.healed',
 };
 export const OBJECT_TYPES = {
   execution: 'https://ns.adobe.com/experience/cloudmanager/pipeline-execution',
@@ -33,6 +36,8 @@ export interface CloudEvent {
     /** What happened, in Stagecoach's terms. */
     execution: { pipelineId: string; id: string; status: string; trigger: string; mode: string; user: string; reason?: string };
     step?: { id: string; stepId: string; phaseId: string; action: string; environment?: string; status: string; details?: unknown };
+    /** A `healed` event: the heal, on which environment. */
+    heal?: HealRecord & { environment: string; environmentType: EnvironmentType };
   };
 }
 
@@ -75,6 +80,40 @@ export function buildEvent(input: {
         id: step.id, stepId: step.stepId, phaseId: step.phaseId, action: step.action, environment: step.environment,
         status: step.status, details: step.details.summary,
       },
+    },
+  };
+}
+
+/**
+ * The keeper's `healed` event: a node of an environment replaced from its release. Its object is the execution whose
+ * release it restored (as Cloud Manager's events name their execution), its actor the keeper.
+ */
+export function buildHealEvent(input: { pipelineId: string; release: KeeperRelease; heal: HealRecord; time: string }): CloudEvent {
+  const { pipelineId, release, heal } = input;
+  const { environment } = release;
+  const id = `stagecoach-${pipelineId}-${environment.type}-${heal.id}`;
+  const object = executionPath(pipelineId, release.executionId);
+  return {
+    specversion: '1.0',
+    id,
+    source: `stagecoach/pipeline/${pipelineId}/keeper/${environment.type}`,
+    type: EVENT_TYPES.healed,
+    subject: object,
+    time: input.time,
+    datacontenttype: 'application/json',
+    kind: 'healed',
+    data: {
+      event_id: id,
+      event: {
+        '@id': id,
+        '@type': EVENT_TYPES.healed,
+        'xdmEventEnvelope:objectType': OBJECT_TYPES.execution,
+        'activitystreams:published': input.time,
+        'activitystreams:actor': { 'xdmImsUser:id': 'keeper', '@type': 'xdmImsUser' },
+        'activitystreams:object': { '@id': object, '@type': OBJECT_TYPES.execution },
+      },
+      execution: { pipelineId, id: release.executionId, status: 'FINISHED', ...release.execution },
+      heal: { ...heal, environment: environment.name, environmentType: environment.type },
     },
   };
 }
