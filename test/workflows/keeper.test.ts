@@ -1,0 +1,178 @@
+/**
+ * The environment keeper on the real dev server with fake activities (no Docker): a finished deployment starts it on
+ * its release; a publish lost from outside is replaced from that release (not a newer build waiting on Stage) with
+ * the rollout's node cycle; a deployment pauses it after the heal in progress and hands it the new release; a node
+ * that keeps failing past the hour's budget is marked and reported, not replaced again; continue-as-new keeps its
+ * state. Checked on the keeper's state query and on what the fakes were asked to do, in which workflow.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_QUEUE, WORKFLOW_TYPES, keeperWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
+import type { KeeperRelease, KeeperState } from '../../src/shared/keeper';
+import { keeperDeploymentEndedSignal, keeperStateQuery } from '../../src/shared/messages';
+import type { PipelineConfig } from '../../src/shared/types';
+import { fakeDigest, type ActivityCall } from '../helpers/fake-activities';
+import { gate, startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
+import { hasEnded } from '../helpers/harness';
+import { eventually } from '../helpers/wait';
+
+let h: FakeWorkerHarness;
+const keepers: string[] = [];
+
+beforeAll(async () => { h = await startFakeWorker('keeper'); });
+afterEach(() => { h.intercept(undefined); });
+afterAll(async () => {
+  // Keepers never end by themselves: stop them, so no later worker on this server picks up their timers.
+  for (const id of keepers) await h?.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+  await h?.close();
+});
+
+/** A pipeline whose Production has a keeper checking every 5 seconds (the schema's shortest interval). */
+function keptPipeline(id: string, keeper: Record<string, unknown> = {}): PipelineConfig {
+  const config = h.definePipeline(id, { environments: { prod: { keeper: { enabled: true, interval: '5s', ...keeper } } } });
+  keepers.push(keeperWorkflowId(id, 'prod'));
+  return config;
+}
+
+const keeperState = (config: PipelineConfig) =>
+  h.client.workflow.getHandle(keeperWorkflowId(config.id, 'prod')).query(keeperStateQuery);
+
+async function waitForKeeper(config: PipelineConfig, what: string, until: (s: KeeperState) => boolean, timeoutMs = 30_000): Promise<KeeperState> {
+  let last: KeeperState | undefined;
+  try {
+    return await eventually(what, async () => {
+      last = await keeperState(config).catch(() => last);
+      return last && until(last) ? last : undefined;
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; keeper state: ${JSON.stringify(last)}`, { cause: err });
+  }
+}
+
+/** Runs one execution through its Production deployment; answers its id and the images it released. */
+async function release(config: PipelineConfig): Promise<{ executionId: string; app: string; dispatcher: string }> {
+  const { executionId } = await h.startToApproval(config.id);
+  await h.approveAndSchedule(config.id, executionId);
+  const done = await h.waitForExecution(config.id, executionId, hasEnded);
+  expect(done.status).toBe('FINISHED');
+  return { executionId, app: done.artifacts.images!.app.id, dispatcher: done.artifacts.images!.dispatcher.id };
+}
+
+/** The calls the keeper made, as `<activity> <what>` lines. */
+function keeperOps(config: PipelineConfig, from = 0): string[] {
+  return h.calls.slice(from).flatMap((c: ActivityCall) => {
+    if (c.workflowId !== keeperWorkflowId(config.id, 'prod')) return [];
+    const i = c.input as Record<string, unknown>;
+    const what = i.server ?? i.node ?? (Array.isArray(i.nodes) ? i.nodes.join('+') : undefined) ?? (typeof i.pair === 'number' ? `pair-${i.pair}` : '');
+    return [`${c.activityType} ${String(what)}${i.state ? ` ${String(i.state)}` : ''}`.trim()];
+  });
+}
+
+describe('environmentKeeper on fake activities', () => {
+  it('a publish lost from outside is replaced from the released image, through the node cycle, not from a newer build on Stage', async () => {
+    const config = keptPipeline('wf-keeper-heal');
+    const released = await release(config);
+    const watching = await waitForKeeper(config, 'the keeper to watch the release', (s) => s.status === 'WATCHING' && s.checks >= 1);
+    expect(watching.release).toMatchObject({ executionId: released.executionId, images: { app: released.app, dispatcher: released.dispatcher } });
+    expect(watching.nodes.map((n) => [n.name, n.condition])).toEqual([['author', 'healthy'], ['pair-1', 'healthy'], ['pair-2', 'healthy']]);
+
+    // A newer build reaches Stage and waits for its approval: Production's release is still the first one.
+    const newer = await h.startToApproval(config.id);
+    expect(newer.state.artifacts.images!.app.id).not.toBe(released.app);
+    const from = h.calls.length;
+    h.world.loseNode(config.id, config.environments.prod.name, 'publish-2');
+
+    const healed = await waitForKeeper(config, 'the heal of pair-2', (s) => s.lastHeal?.outcome === 'healed');
+    expect(healed.lastHeal).toMatchObject({ node: 'pair-2', reason: 'lost: publish-2 has no container', executionId: released.executionId });
+    expect(healed.lastHeal!.images).toEqual({ publish: released.app, dispatcher: released.dispatcher });
+    expect(healed.nodes.find((n) => n.name === 'pair-2')).toMatchObject({ condition: 'healthy', detail: 'replaced by heal-1' });
+    expect(healed.audit.filter((a) => a.what === 'heal').map((a) => a.detail)).toEqual(['heal-1 healed: lost: publish-2 has no container']);
+    expect(healed.budget).toEqual({ perHour: 3, usedLastHour: 1, left: 2 });
+    // The rollout's own cycle: drained and detached, retired, recreated from the release, checked, flushed, warmed, attached.
+    expect(keeperOps(config, from).filter((op) => !op.startsWith('inspectEnvironmentNodes'))).toEqual([
+      'setServerState pair-2 drain', 'waitForSessionsDrained pair-2', 'setServerState pair-2 maint',
+      'retireNodeContainers publish-2+dispatcher-2', 'deployNode publish-2', 'deployNode dispatcher-2',
+      'checkHealth', 'checkHealth', 'flushCache pair-2', 'warmCache pair-2', 'setServerState pair-2 ready', 'waitForServerUp pair-2',
+    ]);
+    const nodes = h.world.nodesOf(config.id, config.environments.prod.name);
+    expect([nodes['publish-2'].image, nodes['dispatcher-2'].image]).toEqual([released.app, released.dispatcher]);
+    expect(Object.values(h.world.serversOf(config.id, config.environments.prod.name))).toEqual(['ready', 'ready']);
+    await h.stagecoach.send(config.id, newer.executionId, 'cancel', { by: 'alice' });
+  });
+
+  it('a deployment pauses the keeper once its heal is done, then hands it the new release', async () => {
+    const config = keptPipeline('wf-keeper-pause');
+    const first = await release(config);
+    await waitForKeeper(config, 'the keeper to watch', (s) => s.status === 'WATCHING' && s.checks >= 1);
+    const second = await h.startToApproval(config.id);
+    const healHeld = gate();
+    h.intercept(async (call) => {
+      if (call.activityType === 'deployNode' && call.workflowId === keeperWorkflowId(config.id, 'prod')) await healHeld.hold();
+    });
+    h.world.loseNode(config.id, config.environments.prod.name, 'publish-1');
+    await healHeld.reached;
+    await h.approveAndSchedule(config.id, second.executionId);
+    const pausing = await waitForKeeper(config, 'the pause to arrive during the heal', (s) => s.pausedBy === second.executionId);
+    expect(pausing.status).toBe('HEALING');
+    const rolloutId = rolloutWorkflowId(config.id, second.executionId, 'prod');
+    expect(h.deploysIn(rolloutId)).toEqual([]);
+    healHeld.release();
+
+    const done = await h.waitForExecution(config.id, second.executionId, hasEnded);
+    expect(done.status).toBe('FINISHED');
+    const keeperDeploys = h.calls.filter((c) => c.activityType === 'deployNode' && c.workflowId === keeperWorkflowId(config.id, 'prod'));
+    const rolloutDeploys = h.calls.filter((c) => c.activityType === 'deployNode' && c.workflowId === rolloutId);
+    expect(keeperDeploys.map((c) => c.input.image)).toEqual([first.app, first.dispatcher]);
+    expect(Math.min(...rolloutDeploys.map((c) => c.at))).toBeGreaterThanOrEqual(Math.max(...keeperDeploys.map((c) => c.at)));
+    const resumed = await waitForKeeper(config, 'the keeper on the new release', (s) => s.status === 'WATCHING' && s.release?.executionId === second.executionId);
+    expect(resumed.release!.images.app).toBe(done.artifacts.images!.app.id);
+    expect(resumed.audit.map((a) => a.what)).toEqual(['release', 'paused', 'heal', 'release', 'resumed']);
+  });
+
+  it('a node that keeps failing past the hour\'s budget is marked failing and reported, not replaced again', async () => {
+    const config = keptPipeline('wf-keeper-budget', { healsPerHour: 1 });
+    await release(config);
+    await waitForKeeper(config, 'the keeper to watch', (s) => s.status === 'WATCHING' && s.checks >= 1);
+    const prod = config.environments.prod.name;
+    h.world.loseNode(config.id, prod, 'dispatcher-1');
+    const healed = await waitForKeeper(config, 'the first heal', (s) => s.lastHeal?.outcome === 'healed');
+    h.world.loseNode(config.id, prod, 'dispatcher-1');
+    const marked = await waitForKeeper(config, 'pair-1 marked failing', (s) => s.nodes.some((n) => n.name === 'pair-1' && n.condition === 'failing'));
+    expect(marked.budget).toEqual({ perHour: 1, usedLastHour: 1, left: 0 });
+    expect(marked.audit.filter((a) => a.what === 'marked')).toEqual([expect.objectContaining({
+      node: 'pair-1', detail: expect.stringMatching(/^lost: dispatcher-1 has no container; the budget of 1 heal\(s\) an hour is spent/),
+    })]);
+    // Another check later: still marked, reported once, never healed a second time.
+    await waitForKeeper(config, 'a later check', (s) => s.checks >= marked.checks + 1);
+    const later = await keeperState(config);
+    expect(later.lastHeal!.id).toBe(healed.lastHeal!.id);
+    expect(later.audit.filter((a) => a.what === 'marked')).toHaveLength(1);
+    expect(keeperOps(config).filter((op) => op.startsWith('deployNode'))).toEqual(['deployNode publish-1', 'deployNode dispatcher-1']);
+  });
+
+  it('continues as new once its history is long, keeping its release, heals, audit and checks', async () => {
+    const config = keptPipeline('wf-keeper-carry');
+    const prod = config.environments.prod;
+    const images = { app: fakeDigest(config.id, 'released', 'app'), dispatcher: fakeDigest(config.id, 'released', 'dispatcher') };
+    const kept: KeeperRelease = {
+      executionId: '7', execution: { trigger: 'MANUAL', mode: 'NORMAL', user: 'carol' }, finishedAt: new Date().toISOString(),
+      environment: prod, images, app: { port: config.app.port, healthPath: config.app.healthPath }, warmPages: config.cache.warmPages, webhooks: [],
+    };
+    const handle = await h.client.workflow.signalWithStart(WORKFLOW_TYPES.environmentKeeper, {
+      workflowId: keeperWorkflowId(config.id, 'prod'), taskQueue: TASK_QUEUE,
+      args: [{ pipelineId: config.id, environmentType: 'prod', historyLimit: 30 }],
+      signal: keeperDeploymentEndedSignal, signalArgs: [{ executionId: '7', status: 'FINISHED', release: kept }],
+    });
+    // The fakes' environment runs its previous release, not this one: every node has drifted and is healed once.
+    const healed = await waitForKeeper(config, 'every node healed', (s) => s.nodes.length === 3 && s.nodes.every((n) => n.condition === 'healthy') && s.audit.filter((a) => a.what === 'heal').length === 3, 60_000);
+    const carried = await waitForKeeper(config, 'a later run', (s) => s.checks > healed.checks, 30_000);
+    const latest = await handle.describe();
+    expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+    expect(carried.release).toMatchObject({ executionId: '7', images });
+    expect(carried.audit.slice(0, healed.audit.length)).toEqual(healed.audit);
+    expect(carried.lastHeal).toMatchObject({ id: 'heal-3', outcome: 'healed' });
+    expect(carried.budget.usedLastHour).toBe(3);
+    for (const [node, { image }] of Object.entries(h.world.nodesOf(config.id, prod.name))) {
+      expect(image, node).toBe(node.startsWith('dispatcher') ? images.dispatcher : images.app);
+    }
+  });
+});
