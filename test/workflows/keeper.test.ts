@@ -5,14 +5,18 @@
  * that keeps failing past the hour's budget is marked and reported, not replaced again; continue-as-new keeps its
  * state. Checked on the keeper's state query and on what the fakes were asked to do, in which workflow.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_QUEUE, WORKFLOW_TYPES, keeperWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, keeperWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import type { KeeperRelease, KeeperState } from '../../src/shared/keeper';
 import { keeperDeploymentEndedSignal, keeperStateQuery } from '../../src/shared/messages';
 import type { PipelineConfig } from '../../src/shared/types';
 import { fakeDigest, type ActivityCall } from '../helpers/fake-activities';
 import { gate, startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
-import { hasEnded } from '../helpers/harness';
+import { FIXTURES_DIR, hasEnded } from '../helpers/harness';
 import { eventually } from '../helpers/wait';
 
 let h: FakeWorkerHarness;
@@ -25,6 +29,15 @@ afterAll(async () => {
   for (const id of keepers) await h?.client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
   await h?.close();
 });
+
+/** With RECORD_FIXTURES=1, saves one run's history (the latest, unless `runId`) as a replay fixture (test/replay.test.ts). */
+async function recordHistory(fixture: string, workflowId: string, runId?: string): Promise<void> {
+  if (!process.env.RECORD_FIXTURES) return;
+  const { stdout } = await promisify(execFile)(inject('temporalCli'), [
+    'workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json',
+  ], { maxBuffer: 64 * 1024 * 1024 });
+  await fs.writeFile(path.join(FIXTURES_DIR, `${fixture}.json`), stdout);
+}
 
 /** A pipeline whose Production has a keeper checking every 5 seconds (the schema's shortest interval). */
 function keptPipeline(id: string, keeper: Record<string, unknown> = {}): PipelineConfig {
@@ -126,6 +139,8 @@ describe('environmentKeeper on fake activities', () => {
     const resumed = await waitForKeeper(config, 'the keeper on the new release', (s) => s.status === 'WATCHING' && s.release?.executionId === second.executionId);
     expect(resumed.release!.images.app).toBe(done.artifacts.images!.app.id);
     expect(resumed.audit.map((a) => a.what)).toEqual(['release', 'paused', 'heal', 'release', 'resumed']);
+    await recordHistory('keeper-heal-then-paused', keeperWorkflowId(config.id, 'prod'));
+    await recordHistory('execution-pauses-keeper', executionWorkflowId(config.id, second.executionId));
   });
 
   it('a node that keeps failing past the hour\'s budget is marked failing and reported, not replaced again', async () => {
@@ -171,6 +186,7 @@ describe('environmentKeeper on fake activities', () => {
     expect(carried.audit.slice(0, healed.audit.length)).toEqual(healed.audit);
     expect(carried.lastHeal).toMatchObject({ id: 'heal-3', outcome: 'healed' });
     expect(carried.budget.usedLastHour).toBe(3);
+    await recordHistory('keeper-continued-as-new-first-run', keeperWorkflowId(config.id, 'prod'), handle.firstExecutionRunId);
     for (const [node, { image }] of Object.entries(h.world.nodesOf(config.id, prod.name))) {
       expect(image, node).toBe(node.startsWith('dispatcher') ? images.dispatcher : images.app);
     }
