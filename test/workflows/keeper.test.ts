@@ -19,6 +19,8 @@ import { gate, startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-w
 import { FIXTURES_DIR, hasEnded } from '../helpers/harness';
 import { eventually } from '../helpers/wait';
 
+type DeployCall = Extract<ActivityCall, { activityType: 'deployNode' }>;
+
 let h: FakeWorkerHarness;
 const keepers: string[] = [];
 
@@ -132,8 +134,9 @@ describe('environmentKeeper on fake activities', () => {
 
     const done = await h.waitForExecution(config.id, second.executionId, hasEnded);
     expect(done.status).toBe('FINISHED');
-    const keeperDeploys = h.calls.filter((c) => c.activityType === 'deployNode' && c.workflowId === keeperWorkflowId(config.id, 'prod'));
-    const rolloutDeploys = h.calls.filter((c) => c.activityType === 'deployNode' && c.workflowId === rolloutId);
+    const deploysOf = (workflowId: string) => h.calls.filter((c): c is DeployCall => c.activityType === 'deployNode' && c.workflowId === workflowId);
+    const keeperDeploys = deploysOf(keeperWorkflowId(config.id, 'prod'));
+    const rolloutDeploys = deploysOf(rolloutId);
     expect(keeperDeploys.map((c) => c.input.image)).toEqual([first.app, first.dispatcher]);
     expect(Math.min(...rolloutDeploys.map((c) => c.at))).toBeGreaterThanOrEqual(Math.max(...keeperDeploys.map((c) => c.at)));
     const resumed = await waitForKeeper(config, 'the keeper on the new release', (s) => s.status === 'WATCHING' && s.release?.executionId === second.executionId);
@@ -181,12 +184,12 @@ describe('environmentKeeper on fake activities', () => {
     const healed = await waitForKeeper(config, 'every node healed', (s) => s.nodes.length === 3 && s.nodes.every((n) => n.condition === 'healthy') && s.audit.filter((a) => a.what === 'heal').length === 3, 60_000);
     const carried = await waitForKeeper(config, 'a later run', (s) => s.checks > healed.checks, 30_000);
     const latest = await handle.describe();
-    expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+    expect(latest.runId).not.toBe(handle.signaledRunId);
     expect(carried.release).toMatchObject({ executionId: '7', images });
     expect(carried.audit.slice(0, healed.audit.length)).toEqual(healed.audit);
     expect(carried.lastHeal).toMatchObject({ id: 'heal-3', outcome: 'healed' });
     expect(carried.budget.usedLastHour).toBe(3);
-    await recordHistory('keeper-continued-as-new-first-run', keeperWorkflowId(config.id, 'prod'), handle.firstExecutionRunId);
+    await recordHistory('keeper-continued-as-new-first-run', keeperWorkflowId(config.id, 'prod'), handle.signaledRunId);
     for (const [node, { image }] of Object.entries(h.world.nodesOf(config.id, prod.name))) {
       expect(image, node).toBe(node.startsWith('dispatcher') ? images.dispatcher : images.app);
     }
