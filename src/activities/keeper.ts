@@ -4,7 +4,9 @@
  * them from the release, and a deployment's messages to its keeper (through the worker's own Temporal client).
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { ActivityFailure } from '../shared/errors';
 import { TASK_QUEUE, WORKFLOW_TYPES, keeperWorkflowId } from '../shared/ids';
 import type { DeploymentEnded, KeeperPauseResult } from '../shared/keeper';
 import { keeperDeploymentEndedSignal, keeperPauseUpdate } from '../shared/messages';
@@ -80,7 +82,26 @@ export function createKeeperActivities(deps: { docker: DockerProvider }) {
     return { removed };
   }
 
-  return { inspectEnvironmentNodes, retireNodeContainers, ...createKeeperMessaging() };
+  return { inspectEnvironmentNodes, retireNodeContainers, ...runtimeServerChanges(), ...createKeeperMessaging() };
+}
+
+/**
+ * What scaling needs of the load balancer: a server added for pair N at runtime, out of traffic (in maintenance until
+ * the node cycle attaches it), and one removed, neither dropping a request. The runtime server changes are the load
+ * balancer's own work, not in this build yet: until they are wired here, a scale fails before touching anything.
+ */
+function runtimeServerChanges() {
+  const unavailable = (what: string) => ApplicationFailure.create({
+    type: ActivityFailure.NotImplemented, nonRetryable: true,
+    message: `${what} needs the load balancer's runtime server changes, which this build does not have yet`,
+  });
+  async function addPair(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ server: string; status: string }> {
+    throw unavailable(`adding pair ${input.pair} to ${input.environment.name}`);
+  }
+  async function removePair(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ removed: boolean }> {
+    throw unavailable(`removing pair ${input.pair} from ${input.environment.name}`);
+  }
+  return { addPair, removePair };
 }
 
 /**

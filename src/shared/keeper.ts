@@ -4,6 +4,7 @@
  * messages are in messages.ts. Glossary: a *check* inspects every node; a *heal* replaces one node from the release
  * with the rollout's own node cycle; a node *marked failing* is reported and left alone until the next release.
  */
+import type { Trust } from './identity';
 import type { EnvironmentConfig, EnvironmentType, ExecutionMode, Trigger, WebhookConfig } from './types';
 
 /** The images and settings an environment's last finished deployment put there: all a heal needs. */
@@ -20,6 +21,8 @@ export interface KeeperRelease {
   app: { port: number; healthPath: string; mounts?: string[]; readOnlyRootFilesystem?: boolean };
   warmPages: string[];
   webhooks: WebhookConfig[];
+  /** Who may decide on the environment (a scale), as the deploying execution knew them (absent: names as given). */
+  trust?: Trust;
 }
 
 /**
@@ -56,12 +59,12 @@ export interface HealRecord {
 /** The keeper's own log: every heal with its reason, every mark, pause, resume and new release. */
 export interface KeeperAuditEntry {
   at: string;
-  what: 'heal' | 'marked' | 'paused' | 'resumed' | 'release';
+  what: 'heal' | 'marked' | 'paused' | 'resumed' | 'release' | 'scale';
   node?: string;
   detail: string;
 }
 
-export type KeeperStatus = 'WAITING_FOR_RELEASE' | 'WATCHING' | 'HEALING' | 'PAUSED';
+export type KeeperStatus = 'WAITING_FOR_RELEASE' | 'WATCHING' | 'HEALING' | 'SCALING' | 'PAUSED';
 
 export interface KeeperState {
   pipelineId: string;

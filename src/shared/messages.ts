@@ -68,3 +68,6 @@ export const keeperPauseUpdate = defineUpdate<KeeperPauseResult, [KeeperPauseReq
 /** A deployment of the environment ended: the keeper resumes, on its new release when it finished. */
 export const keeperDeploymentEndedSignal = defineSignal<[DeploymentEnded]>('deploymentEnded');
 export const keeperStateQuery = defineQuery<KeeperState>('state');
+/** `pairs`: the environment's new number of pairs, from the release's images; `proof` as every decision's (shared/identity). */
+export interface ScaleRequest { by: string; pairs: number; proof?: unknown }
+export const keeperScaleUpdate = defineUpdate<MessageAck, [ScaleRequest]>('scale');

@@ -223,6 +223,15 @@ export function createFakeActivities(options: FakeActivityOptions): {
       for (const node of input.nodes) lost.add(`${envKey(input.pipelineId, input.environment.name)}/${node}`);
       return { removed: input.nodes };
     },
+    // Scaling's load balancer changes: the new server starts in maintenance, as HAProxy's runtime API adds it.
+    async addPair(input) {
+      environmentNodes(input.pipelineId, input.environment);
+      servers.get(envKey(input.pipelineId, input.environment.name))!.set(`pair-${input.pair}`, 'maint');
+      return { server: `pair-${input.pair}`, status: 'MAINT' };
+    },
+    async removePair(input) {
+      return { removed: servers.get(envKey(input.pipelineId, input.environment.name))!.delete(`pair-${input.pair}`) };
+    },
     // The real messages to the keeper: they need only the worker's client.
     ...createKeeperMessaging(),
     async productTest(input) { return { pages: [...input.pages, { path: input.healthPath }].map((p) => ({ path: p.path, status: 200, ok: true, ms: 1 })) }; },

@@ -9,10 +9,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, keeperWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
 import type { KeeperRelease, KeeperState } from '../../src/shared/keeper';
-import { keeperDeploymentEndedSignal, keeperStateQuery } from '../../src/shared/messages';
+import { keeperDeploymentEndedSignal, keeperScaleUpdate, keeperStateQuery } from '../../src/shared/messages';
 import type { PipelineConfig } from '../../src/shared/types';
 import { fakeDigest, type ActivityCall } from '../helpers/fake-activities';
 import { gate, startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
@@ -193,5 +194,43 @@ describe('environmentKeeper on fake activities', () => {
     for (const [node, { image }] of Object.entries(h.world.nodesOf(config.id, prod.name))) {
       expect(image, node).toBe(node.startsWith('dispatcher') ? images.dispatcher : images.app);
     }
+  });
+
+  it('scales 2 → 3 → 2 pairs from the release: a new pair through the cycle up to UP, the last one drained before it goes; bad requests refused', async () => {
+    const config = keptPipeline('wf-keeper-scale');
+    const released = await release(config);
+    await waitForKeeper(config, 'the keeper to watch', (s) => s.status === 'WATCHING' && s.checks >= 1);
+    const handle = h.client.workflow.getHandle(keeperWorkflowId(config.id, 'prod'));
+    const refusal = (pairs: number) => handle.executeUpdate(keeperScaleUpdate, { args: [{ by: 'alice', pairs }] }).then(
+      () => undefined, (err: unknown) => (err instanceof WorkflowUpdateFailedError ? err.cause : err) as { type?: string; message: string });
+    expect(await refusal(0)).toMatchObject({ type: 'InvalidRequest', message: expect.stringMatching(/from 1 to 64/) });
+    expect(await refusal(2)).toMatchObject({ type: 'InvalidRequest', message: expect.stringMatching(/has 2 pair\(s\) already/) });
+    const prod = config.environments.prod.name;
+
+    let from = h.calls.length;
+    const up = await handle.executeUpdate(keeperScaleUpdate, { args: [{ by: 'alice', pairs: 3 }] });
+    expect(up.message).toBe(`alice (declared) scales ${prod} from 2 to 3 pair(s)`);
+    await waitForKeeper(config, 'three pairs', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('2 → 3')) && s.nodes.length === 4 && s.status === 'WATCHING');
+    expect(keeperOps(config, from).filter((op) => !op.startsWith('inspect'))).toEqual([
+      'addPair pair-3', 'deployNode publish-3', 'deployNode dispatcher-3', 'checkHealth', 'checkHealth', 'flushCache pair-3', 'warmCache pair-3',
+      'setServerState pair-3 ready', 'waitForServerUp pair-3',
+    ]);
+    const nodes = h.world.nodesOf(config.id, prod);
+    expect([nodes['publish-3'].image, nodes['dispatcher-3'].image]).toEqual([released.app, released.dispatcher]);
+    expect(h.world.serversOf(config.id, prod)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready', 'pair-3': 'ready' });
+
+    from = h.calls.length;
+    await handle.executeUpdate(keeperScaleUpdate, { args: [{ by: 'alice', pairs: 2 }] });
+    const down = await waitForKeeper(config, 'two pairs again', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('3 → 2')));
+    expect(keeperOps(config, from).filter((op) => !op.startsWith('inspect'))).toEqual([
+      'setServerState pair-3 drain', 'waitForSessionsDrained pair-3', 'setServerState pair-3 maint', 'removePair pair-3', 'retireNodeContainers publish-3+dispatcher-3',
+    ]);
+    expect(h.world.serversOf(config.id, prod)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready' });
+    expect(down.nodes.map((n) => n.name)).toEqual(['author', 'pair-1', 'pair-2']);
+    expect(down.audit.filter((a) => a.what === 'scale').map((a) => a.detail)).toEqual([
+      `accepted: alice (declared) scales ${prod} from 2 to 3 pair(s)`, '2 → 3 pair(s) for alice (declared): added pair-3',
+      `accepted: alice (declared) scales ${prod} from 3 to 2 pair(s)`, '3 → 2 pair(s) for alice (declared): removed pair-3',
+    ]);
+    await recordHistory('keeper-scaled', keeperWorkflowId(config.id, 'prod'));
   });
 });

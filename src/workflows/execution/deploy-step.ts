@@ -28,7 +28,7 @@ export const deploy: StepRunner = async (ctx, step) => {
     },
     warmPages: config.cache.warmPages,
   };
-  const keeper = await pauseKeeperFor(state, envType, rollout, config.events?.webhooks ?? []);
+  const keeper = await pauseKeeperFor(state, envType, rollout, { webhooks: config.events?.webhooks ?? [], trust: config.trust });
   const rolling = executeChild(rollingDeployment, {
     workflowId: rolloutId,
     staticSummary: `Rolling deployment of ${state.pipelineId} execution ${state.id} to ${environment.name}`,

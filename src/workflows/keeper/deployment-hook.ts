@@ -4,6 +4,7 @@
  * the first time). Only for an environment whose keeper is enabled.
  */
 import { CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
+import type { Trust } from '../../shared/identity';
 import type { KeeperRelease } from '../../shared/keeper';
 import type { EnvironmentType, ExecutionState, RolloutResult, WebhookConfig } from '../../shared/types';
 import { containerActivities } from '../activity-profiles';
@@ -16,7 +17,7 @@ export interface KeeperHook {
 
 /** Pauses the keeper before the rollout starts; undefined when the environment has no keeper. */
 export async function pauseKeeperFor(
-  state: ExecutionState, environmentType: EnvironmentType, rollout: RolloutInput, webhooks: WebhookConfig[],
+  state: ExecutionState, environmentType: EnvironmentType, rollout: RolloutInput, pipeline: { webhooks: WebhookConfig[]; trust?: Trust },
 ): Promise<KeeperHook | undefined> {
   // Added later: patched, so executions recorded before the keeper existed replay as they ran.
   if (!rollout.environment.keeper?.enabled || !patched('tell-keeper-of-deployment')) return undefined;
@@ -29,7 +30,8 @@ export async function pauseKeeperFor(
       const release: KeeperRelease | undefined = finished ? {
         executionId: state.id, executionUid: workflowInfo().firstExecutionRunId,
         execution: { trigger: state.trigger, mode: state.mode, user: state.user }, finishedAt: new Date().toISOString(),
-        environment: rollout.environment, images: rollout.images, warmPages: rollout.warmPages, webhooks,
+        environment: rollout.environment, images: rollout.images, warmPages: rollout.warmPages, webhooks: pipeline.webhooks,
+        ...(pipeline.trust ? { trust: pipeline.trust } : {}),
         app: {
           port: rollout.app.port, healthPath: rollout.app.healthPath,
           ...(rollout.app.mounts ? { mounts: rollout.app.mounts } : {}),

@@ -16,8 +16,8 @@ import { RolloutRecord } from '../rollout/record';
 
 /** The pair's cycle split where the pair is out of traffic: its containers are retired between the two parts. */
 const DETACHED_AT = PAIR_CYCLE.findIndex((s) => s.op === 'maint') + 1;
-const DETACH_STEPS = PAIR_CYCLE.slice(0, DETACHED_AT);
-const REPLACE_STEPS = PAIR_CYCLE.slice(DETACHED_AT);
+export const DETACH_STEPS = PAIR_CYCLE.slice(0, DETACHED_AT);
+export const REPLACE_STEPS = PAIR_CYCLE.slice(DETACHED_AT);
 
 /** The rollout input a heal's cycle runs with: the release, keyed by the heal (`keyRun`) so no effect is done twice. */
 function healRollout(pipelineId: string, release: KeeperRelease, keyRun: string): RolloutInput {
@@ -27,13 +27,17 @@ function healRollout(pipelineId: string, release: KeeperRelease, keyRun: string)
   };
 }
 
-/** Runs the heal; throws when a step fails (the node is then left detached, as a failed cycle leaves it). */
-export async function runHeal(pipelineId: string, release: KeeperRelease, heal: HealRecord, keyRun: string): Promise<string> {
+/** The rollout's cycle runner for one node of the release, its record keeping what the cycle did. */
+export function healCycle(pipelineId: string, release: KeeperRelease, nodeName: string, keyRun: string) {
   const input = healRollout(pipelineId, release, keyRun);
   const record = new RolloutRecord(input);
-  const cycle = new NodeCycleRunner(rolloutContext(input, record));
+  return { cycle: new NodeCycleRunner(rolloutContext(input, record)), record, node: record.node(nodeName) };
+}
+
+/** Runs the heal; throws when a step fails (the node is then left detached, as a failed cycle leaves it). */
+export async function runHeal(pipelineId: string, release: KeeperRelease, heal: HealRecord, keyRun: string): Promise<string> {
+  const { cycle, record, node } = healCycle(pipelineId, release, heal.node, keyRun);
   const target = { pipelineId, environment: release.environment };
-  const node = record.node(heal.node);
   if (heal.node === AUTHOR_NODE) {
     await containerActivities.retireNodeContainers({ ...target, nodes: [AUTHOR_NODE] });
     await cycle.deploy(node, AUTHOR_CYCLE, { completesCycle: true });

@@ -6,8 +6,8 @@
  * replaced in a loop. Its state (carried over by continue-as-new) is what the `state` query answers.
  */
 import {
-  ApplicationFailure, CancellationScope, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, setHandler, sleep,
-  startChild, workflowInfo,
+  ApplicationFailure, CancellationScope, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, setHandler, startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { DEFAULT_KEEPER } from '../../shared/config-defaults';
 import { Refusal, rootCause } from '../../shared/errors';
@@ -17,13 +17,15 @@ import {
   KEEPER_LOG_LIMIT, type DeploymentEnded, type HealRecord, type KeeperAuditEntry, type KeeperNodeState, type KeeperRelease,
   type KeeperState,
 } from '../../shared/keeper';
-import { keeperDeploymentEndedSignal, keeperPauseUpdate, keeperStateQuery } from '../../shared/messages';
+import { keeperDeploymentEndedSignal, keeperPauseUpdate, keeperScaleUpdate, keeperStateQuery, type ScaleRequest } from '../../shared/messages';
 import type { EnvironmentType } from '../../shared/types';
+import { pairNumber } from '../../topology/names';
 import { quickActivities } from '../activity-profiles';
 import { eventDelivery } from '../event-delivery';
 import { durationMs } from '../execution/message-rules';
 import { NEEDS_HEAL, assessNodes } from './assess';
 import { healImages, runHeal } from './heal';
+import { checkScaleRequest, scaleTo } from './scale';
 
 /** What a keeper run is started with, and what one run hands the next when it continues as new. */
 export interface KeeperInput {
@@ -43,6 +45,8 @@ export interface KeeperCarryOver {
   checks: number;
   lastCheckAt?: string;
   healCount: number;
+  /** Proofs of scale decisions already used: each counts once, across runs. */
+  seenProofIds?: string[];
 }
 
 const DEFAULT_HISTORY_LIMIT = 2000;
@@ -60,6 +64,10 @@ export class EnvironmentKeeper {
   private checks: number;
   private lastCheckAt?: string;
   private healCount: number;
+  private readonly seenProofIds: Set<string>;
+  /** A scale accepted and not yet done; `scaling` while it runs. */
+  private pendingScale?: { pairs: number; by: string };
+  private scaling = false;
 
   constructor(private readonly input: KeeperInput) {
     const c = input.carried;
@@ -71,6 +79,7 @@ export class EnvironmentKeeper {
     this.checks = c?.checks ?? 0;
     this.lastCheckAt = c?.lastCheckAt;
     this.healCount = c?.healCount ?? 0;
+    this.seenProofIds = new Set(c?.seenProofIds ?? []);
   }
 
   installHandlers(): void {
@@ -79,8 +88,8 @@ export class EnvironmentKeeper {
     setHandler(keeperPauseUpdate, async ({ executionId }) => {
       this.pausedBy = executionId;
       this.log({ what: 'paused', detail: `execution ${executionId} deploys ${this.release?.environment.name ?? 'the environment'}` });
-      // The heal in progress, if any, completes first: the deployment and a heal never act on the same node at once.
-      await condition(() => this.healing === undefined);
+      // The heal or scale in progress, if any, completes first: a deployment and the keeper never act on the same node at once.
+      await condition(() => this.healing === undefined && !this.scaling);
       return { paused: true, detail: `paused for execution ${executionId}` };
     }, {
       validator: ({ executionId }) => {
@@ -89,18 +98,58 @@ export class EnvironmentKeeper {
         }
       },
     });
+    setHandler(keeperScaleUpdate, (request) => {
+      const proven = this.checkScale(request);
+      if (proven.proofId) this.seenProofIds.add(proven.proofId);
+      this.pendingScale = { pairs: request.pairs, by: proven.label };
+      const message = `${proven.label} scales ${this.release!.environment.name} from ${this.release!.environment.pairs} to ${request.pairs} pair(s)`;
+      this.log({ what: 'scale', detail: `accepted: ${message}` });
+      return { accepted: true, message };
+    }, { validator: (request) => { this.checkScale(request); } });
   }
 
   async run(): Promise<never> {
+    let nextCheckAt = 0;
     for (;;) {
       await condition(() => this.release !== undefined && this.pausedBy === undefined);
-      await this.check();
+      if (this.pendingScale) {
+        await this.scale(this.release!, this.pendingScale);
+      } else {
+        await this.check();
+        nextCheckAt = Date.now() + durationMs(this.release!.environment.keeper?.interval ?? DEFAULT_KEEPER.interval);
+      }
       if (workflowInfo().historyLength >= (this.input.historyLimit ?? DEFAULT_HISTORY_LIMIT) || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
         return continueAsNew<(input: KeeperInput) => Promise<never>>({ ...this.input, carried: this.carryOver() });
       }
-      await sleep(durationMs(this.release!.environment.keeper?.interval ?? DEFAULT_KEEPER.interval));
+      // The next check once the interval is over (a durable timer); an accepted scale starts at once.
+      await condition(() => this.pendingScale !== undefined && this.pausedBy === undefined, Math.max(1, nextCheckAt - Date.now()));
     }
+  }
+
+  private checkScale(request: ScaleRequest) {
+    const busy = this.pausedBy !== undefined ? `execution ${this.pausedBy} deploys the environment`
+      : this.healing ? `${this.healing.id} of ${this.healing.node} runs` : this.pendingScale || this.scaling ? 'another scale runs' : undefined;
+    return checkScaleRequest(request, {
+      pipelineId: this.input.pipelineId, environmentType: this.input.environmentType, release: this.release, busy,
+      seenProofIds: this.seenProofIds, nowMs: Date.now(),
+    });
+  }
+
+  /** Runs an accepted scale to its end (never half done), then logs what it did. */
+  private async scale(release: KeeperRelease, request: { pairs: number; by: string }): Promise<void> {
+    this.scaling = true;
+    this.pendingScale = undefined;
+    // Unique per scale: this run and where in its history the scale starts.
+    const key = `${workflowInfo().runId}-scale-${workflowInfo().historyLength}`;
+    const from = release.environment.pairs;
+    const detail = await CancellationScope.nonCancellable(() => scaleTo(this.input.pipelineId, release, request.pairs, key)).then(
+      (done) => `${from} → ${request.pairs} pair(s) for ${request.by}: ${done.join(', ')}`,
+      (err: unknown) => `${from} → ${request.pairs} pair(s) for ${request.by} failed at ${release.environment.pairs} pair(s): ${messageOf(err)}`,
+    );
+    this.nodes = this.nodes.filter((n) => (pairNumber(n.name) ?? 0) <= release.environment.pairs);
+    this.scaling = false;
+    this.log({ what: 'scale', detail });
   }
 
   /** One check: inspect, assess, then heal what needs it, one node at a time, while no deployment runs. */
@@ -211,7 +260,7 @@ export class EnvironmentKeeper {
       pipelineId: this.input.pipelineId,
       environmentType: this.input.environmentType,
       environment: release?.environment.name,
-      status: !release ? 'WAITING_FOR_RELEASE' : this.healing ? 'HEALING' : this.pausedBy !== undefined ? 'PAUSED' : 'WATCHING',
+      status: !release ? 'WAITING_FOR_RELEASE' : this.healing ? 'HEALING' : this.scaling ? 'SCALING' : this.pausedBy !== undefined ? 'PAUSED' : 'WATCHING',
       pausedBy: this.pausedBy,
       release: release && { executionId: release.executionId, images: release.images, finishedAt: release.finishedAt },
       interval: release?.environment.keeper?.interval ?? DEFAULT_KEEPER.interval,
@@ -227,7 +276,7 @@ export class EnvironmentKeeper {
   private carryOver(): KeeperCarryOver {
     return {
       release: this.release, pausedBy: this.pausedBy, nodes: this.nodes, heals: this.heals, audit: this.audit,
-      checks: this.checks, lastCheckAt: this.lastCheckAt, healCount: this.healCount,
+      checks: this.checks, lastCheckAt: this.lastCheckAt, healCount: this.healCount, seenProofIds: [...this.seenProofIds],
     };
   }
 }
