@@ -89,5 +89,8 @@ export interface KeeperPauseResult { paused: true; detail: string }
 /** Sent by a deployment when it ends: `release` only when it finished (the environment now runs it). */
 export interface DeploymentEnded { executionId: string; status: string; release?: KeeperRelease }
 
+/** What a signed scale is signed for (its decision's `execution`): the environment's keeper stands where an execution would. */
+export const scaleDecisionTarget = (environmentType: string) => `keeper-${environmentType}`;
+
 /** Newest entries kept in the keeper's audit log and heal list (its state stays small across runs). */
 export const KEEPER_LOG_LIMIT = 100;

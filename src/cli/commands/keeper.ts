@@ -10,7 +10,7 @@ import { EXIT, UsageError } from '../errors';
 import { jsonFlag, pipelineArg, type Command, type Values } from './command';
 import { out, withStagecoach } from './context';
 
-const ENVIRONMENTS: readonly EnvironmentType[] = ['stage', 'prod'];
+export const KEEPER_ENVIRONMENTS: readonly EnvironmentType[] = ['stage', 'prod'];
 const short = (image?: string) => image?.replace(/^sha256:/, '').slice(0, 12) ?? '-';
 
 export function keeperStateLines(s: KeeperState): string[] {
@@ -31,8 +31,8 @@ export function keeperStateLines(s: KeeperState): string[] {
 }
 
 async function keeper(values: Values, [pipelineId, environmentType]: string[]): Promise<number> {
-  if (!ENVIRONMENTS.includes(environmentType as EnvironmentType)) {
-    throw new UsageError(`keeper: the environment is one of ${ENVIRONMENTS.join(', ')} (got ${environmentType})`, 'keeper');
+  if (!KEEPER_ENVIRONMENTS.includes(environmentType as EnvironmentType)) {
+    throw new UsageError(`keeper: the environment is one of ${KEEPER_ENVIRONMENTS.join(', ')} (got ${environmentType})`, 'keeper');
   }
   return withStagecoach('keepers cannot be queried', async (sc) => {
     const state = await sc.client.workflow.getHandle(keeperWorkflowId(pipelineId, environmentType)).query(keeperStateQuery).catch((err: unknown) => {

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { Refusal } from '../../shared/errors';
-import type { KeeperRelease } from '../../shared/keeper';
+import { scaleDecisionTarget, type KeeperRelease } from '../../shared/keeper';
 import type { ScaleRequest } from '../../shared/messages';
 import { dispatcherNodeName, pairName, publishNodeName } from '../../topology/names';
 import { containerActivities } from '../activity-profiles';
@@ -15,9 +15,6 @@ import { healCycle, DETACH_STEPS, REPLACE_STEPS } from './heal';
 
 /** Most pairs an environment may have (as its configuration allows). */
 const MAX_PAIRS = 64;
-
-/** What a signed scale is signed for: the keeper of this environment stands where an execution would. */
-export const scaleDecisionTarget = (environmentType: string) => `keeper-${environmentType}`;
 
 const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
