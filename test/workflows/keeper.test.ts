@@ -11,8 +11,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
 import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, keeperWorkflowId, rolloutWorkflowId } from '../../src/shared/ids';
-import type { KeeperRelease, KeeperState } from '../../src/shared/keeper';
+import { scaleDecisionTarget, type KeeperRelease, type KeeperState } from '../../src/shared/keeper';
 import { keeperDeploymentEndedSignal, keeperScaleUpdate, keeperStateQuery } from '../../src/shared/messages';
 import type { PipelineConfig } from '../../src/shared/types';
 import { fakeDigest, type ActivityCall } from '../helpers/fake-activities';
@@ -81,6 +82,25 @@ function keeperOps(config: PipelineConfig, from = 0): string[] {
     const what = i.server ?? i.node ?? (Array.isArray(i.nodes) ? i.nodes.join('+') : undefined) ?? (typeof i.pair === 'number' ? `pair-${i.pair}` : '');
     return [`${c.activityType} ${String(what)}${i.state ? ` ${String(i.state)}` : ''}`.trim()];
   });
+}
+
+/**
+ * Starts the keeper as a finished deployment would, on a release of images the fakes' environment does not run yet
+ * (every node drifted: the keeper heals each once).
+ */
+async function startKeeperOn(config: PipelineConfig, options: { historyLimit?: number } = {}) {
+  const images = { app: fakeDigest(config.id, 'released', 'app'), dispatcher: fakeDigest(config.id, 'released', 'dispatcher') };
+  const kept: KeeperRelease = {
+    executionId: '7', execution: { trigger: 'MANUAL', mode: 'NORMAL', user: 'carol' }, finishedAt: new Date().toISOString(),
+    environment: config.environments.prod, images, app: { port: config.app.port, healthPath: config.app.healthPath },
+    warmPages: config.cache.warmPages, webhooks: [], ...(config.trust ? { trust: config.trust } : {}),
+  };
+  const handle = await h.client.workflow.signalWithStart(WORKFLOW_TYPES.environmentKeeper, {
+    workflowId: keeperWorkflowId(config.id, 'prod'), taskQueue: TASK_QUEUE,
+    args: [{ pipelineId: config.id, environmentType: 'prod', ...options }],
+    signal: keeperDeploymentEndedSignal, signalArgs: [{ executionId: '7', status: 'FINISHED', release: kept }],
+  });
+  return { handle, images };
 }
 
 describe('environmentKeeper on fake activities', () => {
@@ -171,16 +191,7 @@ describe('environmentKeeper on fake activities', () => {
   it('continues as new once its history is long, keeping its release, heals, audit and checks', async () => {
     const config = keptPipeline('wf-keeper-carry');
     const prod = config.environments.prod;
-    const images = { app: fakeDigest(config.id, 'released', 'app'), dispatcher: fakeDigest(config.id, 'released', 'dispatcher') };
-    const kept: KeeperRelease = {
-      executionId: '7', execution: { trigger: 'MANUAL', mode: 'NORMAL', user: 'carol' }, finishedAt: new Date().toISOString(),
-      environment: prod, images, app: { port: config.app.port, healthPath: config.app.healthPath }, warmPages: config.cache.warmPages, webhooks: [],
-    };
-    const handle = await h.client.workflow.signalWithStart(WORKFLOW_TYPES.environmentKeeper, {
-      workflowId: keeperWorkflowId(config.id, 'prod'), taskQueue: TASK_QUEUE,
-      args: [{ pipelineId: config.id, environmentType: 'prod', historyLimit: 30 }],
-      signal: keeperDeploymentEndedSignal, signalArgs: [{ executionId: '7', status: 'FINISHED', release: kept }],
-    });
+    const { handle, images } = await startKeeperOn(config, { historyLimit: 30 });
     // The fakes' environment runs its previous release, not this one: every node has drifted and is healed once.
     const healed = await waitForKeeper(config, 'every node healed', (s) => s.nodes.length === 3 && s.nodes.every((n) => n.condition === 'healthy') && s.audit.filter((a) => a.what === 'heal').length === 3, 60_000);
     const carried = await waitForKeeper(config, 'a later run', (s) => s.checks > healed.checks, 30_000);
@@ -232,5 +243,32 @@ describe('environmentKeeper on fake activities', () => {
       `accepted: alice (declared) scales ${prod} from 3 to 2 pair(s)`, '3 → 2 pair(s) for alice (declared): removed pair-3',
     ]);
     await recordHistory('keeper-scaled', keeperWorkflowId(config.id, 'prod'));
+  });
+
+  it('a scale in a signed pipeline needs the decider\'s own proof, for this environment, once', async () => {
+    const alice = generateKeyPair('alice@laptop');
+    const bob = generateKeyPair('bob@desk');
+    const config = keptPipeline('wf-keeper-signed');
+    Object.assign(config, h.definePipeline(config.id, {
+      identity: 'signed',
+      people: [{ name: 'alice', keys: [alice.publicKey], roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', keys: [bob.publicKey], roles: ['BUSINESS_OWNER'] }],
+      environments: { prod: { keeper: { enabled: true, interval: '5s' } } },
+    }));
+    const { handle } = await startKeeperOn(config);
+    await waitForKeeper(config, 'the release healed in', (s) => s.audit.filter((a) => a.what === 'heal').length === 3 && s.status === 'WATCHING');
+    const signedBy = async (key: { privateKey: string }, environmentType = 'prod', pairs = 3) => signedMessage(await signDecision(inProcessSigner(parseOpenSshPrivateKey(key.privateKey)), {
+      pipeline: config.id, execution: scaleDecisionTarget(environmentType), step: environmentType, action: 'scale', args: { pairs }, by: 'alice',
+    }));
+    const scale = (request: Record<string, unknown>) => handle.executeUpdate(keeperScaleUpdate, { args: [request as { by: string; pairs: number }] })
+      .catch((err: unknown) => { throw err instanceof WorkflowUpdateFailedError ? err.cause : err; });
+    await expect(scale({ by: 'alice', pairs: 3 })).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/unsigned/) });
+    await expect(scale(await signedBy(bob))).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/bob's key .* names alice/) });
+    await expect(scale(await signedBy(alice, 'stage'))).rejects.toMatchObject({ type: 'Forbidden' });
+    const proof = await signedBy(alice);
+    expect((await scale(proof)).message).toMatch(/^alice \(signed\) scales prod from 2 to 3 pair\(s\)$/);
+    await waitForKeeper(config, 'three pairs', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('2 → 3')) && s.status === 'WATCHING');
+    await scale(await signedBy(alice, 'prod', 2));
+    await waitForKeeper(config, 'two pairs again', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('3 → 2')) && s.status === 'WATCHING');
+    await expect(scale(proof)).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/already used/) });
   });
 });
