@@ -254,7 +254,7 @@ export const pipelineConfigSchema = z.object({
     webhooks: z.array(z.object({
       url: z.string().url(),
       secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable holding the secret'),
-      events: z.array(z.enum(['started', 'waiting', 'ended', 'healed'])).min(1).optional(),
+      events: z.array(z.enum(['started', 'waiting', 'ended', 'healed', 'scaled'])).min(1).optional(),
       format: z.enum(['cloudevents', 'cloudmanager']).optional(),
     }).strict()).default([]),
   }).strict().prefault({}),

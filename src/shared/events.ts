@@ -3,17 +3,20 @@
  * (its pipeline execution and step events). Built in workflow code: pure and deterministic (ids from a sequence).
  * A webhook of `format: cloudmanager` receives that body alone, as Adobe I/O Events delivers it.
  */
-import type { HealRecord, KeeperRelease } from './keeper';
+import type { HealRecord, KeeperRelease, ScaleRecord } from './keeper';
 import type { EnvironmentType, ExecutionState, StepState } from './types';
 
-export type EventKind = 'started' | 'waiting' | 'ended' | 'healed';
+export type EventKind = 'started' | 'waiting' | 'ended' | 'healed' | 'scaled';
+/** The environment keeper's events (shared/keeper.ts). */
+export type KeeperEventKind = Extract<EventKind, 'healed' | 'scaled'>;
 
 export const EVENT_TYPES: Record<EventKind, string> = {
   started: 'https://ns.adobe.com/experience/cloudmanager/event/started',
   waiting: 'https://ns.adobe.com/experience/cloudmanager/event/waiting',
   ended: 'https://ns.adobe.com/experience/cloudmanager/event/ended',
-  // Cloud Manager has no event of its own for it: Stagecoach's environment keeper (shared/keeper.ts).
+  // Cloud Manager has no events of its own for these: Stagecoach's environment keeper (shared/keeper.ts).
   healed: 'stagecoach.keeper.healed',
+  scaled: 'stagecoach.keeper.scaled',
 };
 export const OBJECT_TYPES = {
   execution: 'https://ns.adobe.com/experience/cloudmanager/pipeline-execution',
@@ -37,7 +40,9 @@ export interface CloudEvent {
     execution: { pipelineId: string; id: string; status: string; trigger: string; mode: string; user: string; reason?: string };
     step?: { id: string; stepId: string; phaseId: string; action: string; environment?: string; status: string; details?: unknown };
     /** A `healed` event: the heal, on which environment. */
-    heal?: HealRecord & { environment: string; environmentType: EnvironmentType };
+    heal?: HealRecord & KeeperEventEnvironment;
+    /** A `scaled` event: the scale, on which environment. */
+    scale?: ScaleRecord & KeeperEventEnvironment;
   };
 }
 
@@ -84,36 +89,43 @@ export function buildEvent(input: {
   };
 }
 
+interface KeeperEventEnvironment { environment: string; environmentType: EnvironmentType }
+
 /**
- * The keeper's `healed` event: a node of an environment replaced from its release. Its object is the execution whose
- * release it restored (as Cloud Manager's events name their execution), its actor the keeper.
+ * The keeper's events: `healed` (a node replaced from the release) and `scaled` (pairs added or removed from it). The
+ * object is the execution whose release it is (as Cloud Manager's events name their execution), the actor the keeper.
+ * `id` is the heal's or the scale's, unique in the keeper.
  */
-export function buildHealEvent(input: { pipelineId: string; release: KeeperRelease; heal: HealRecord; time: string }): CloudEvent {
-  const { pipelineId, release, heal } = input;
+export function buildKeeperEvent(input: {
+  kind: KeeperEventKind; pipelineId: string; release: KeeperRelease; id: string; time: string; heal?: HealRecord; scale?: ScaleRecord;
+}): CloudEvent {
+  const { pipelineId, release, kind } = input;
   const { environment } = release;
-  const id = `stagecoach-${pipelineId}-${environment.type}-${heal.id}`;
+  const id = `stagecoach-${pipelineId}-${environment.type}-${input.id}`;
+  const where = { environment: environment.name, environmentType: environment.type };
   const object = executionPath(pipelineId, release.executionId);
   return {
     specversion: '1.0',
     id,
     source: `stagecoach/pipeline/${pipelineId}/keeper/${environment.type}`,
-    type: EVENT_TYPES.healed,
+    type: EVENT_TYPES[kind],
     subject: object,
     time: input.time,
     datacontenttype: 'application/json',
-    kind: 'healed',
+    kind,
     data: {
       event_id: id,
       event: {
         '@id': id,
-        '@type': EVENT_TYPES.healed,
+        '@type': EVENT_TYPES[kind],
         'xdmEventEnvelope:objectType': OBJECT_TYPES.execution,
         'activitystreams:published': input.time,
         'activitystreams:actor': { 'xdmImsUser:id': 'keeper', '@type': 'xdmImsUser' },
         'activitystreams:object': { '@id': object, '@type': OBJECT_TYPES.execution },
       },
       execution: { pipelineId, id: release.executionId, status: 'FINISHED', ...release.execution },
-      heal: { ...heal, environment: environment.name, environmentType: environment.type },
+      ...(input.heal ? { heal: { ...input.heal, ...where } } : {}),
+      ...(input.scale ? { scale: { ...input.scale, ...where } } : {}),
     },
   };
 }

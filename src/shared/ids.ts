@@ -34,9 +34,9 @@ export function keeperWorkflowId(pipelineId: string, environmentType: string): s
   return `${pipelineWorkflowId(pipelineId)}-keeper-${environmentType}`;
 }
 
-/** The webhook deliveries of one heal's event. */
-export function healEventsWorkflowId(pipelineId: string, environmentType: string, healId: string): string {
-  return `${keeperWorkflowId(pipelineId, environmentType)}-${healId}-events`;
+/** The webhook deliveries of one keeper event (a heal's or a scale's, by its id). */
+export function keeperEventsWorkflowId(pipelineId: string, environmentType: string, eventId: string): string {
+  return `${keeperWorkflowId(pipelineId, environmentType)}-${eventId}-events`;
 }
 
 /**

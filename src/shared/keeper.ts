@@ -56,6 +56,16 @@ export interface HealRecord {
   detail?: string;
 }
 
+/** One scale: who asked, from and to how many pairs, what it did. */
+export interface ScaleRecord {
+  id: string;
+  by: string;
+  from: number;
+  to: number;
+  outcome: 'scaled' | 'failed';
+  detail: string;
+}
+
 /** The keeper's own log: every heal with its reason, every mark, pause, resume and new release. */
 export interface KeeperAuditEntry {
   at: string;

@@ -245,8 +245,8 @@ export interface WebhookConfig {
   url: string;
   /** Name of the environment variable (on the worker) holding the HMAC secret; never the secret itself. */
   secretEnv: string;
-  /** Event kinds sent (default all): started, waiting, ended; healed (the environment keeper's). */
-  events?: Array<'started' | 'waiting' | 'ended' | 'healed'>;
+  /** Event kinds sent (default all): started, waiting, ended; healed and scaled (the environment keeper's). */
+  events?: Array<'started' | 'waiting' | 'ended' | 'healed' | 'scaled'>;
   /** `cloudevents` (default): a signed CloudEvent. `cloudmanager`: Cloud Manager's own body and `x-adobe-signature`. */
   format?: 'cloudevents' | 'cloudmanager';
 }

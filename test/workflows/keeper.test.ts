@@ -45,7 +45,11 @@ async function recordHistory(fixture: string, workflowId: string, runId?: string
 
 /** A pipeline whose Production has a keeper checking every 5 seconds (the schema's shortest interval). */
 function keptPipeline(id: string, keeper: Record<string, unknown> = {}): PipelineConfig {
-  const config = h.definePipeline(id, { environments: { prod: { keeper: { enabled: true, interval: '5s', ...keeper } } } });
+  const config = h.definePipeline(id, {
+    environments: { prod: { keeper: { enabled: true, interval: '5s', ...keeper } } },
+    // The keeper's events only: what its heals and scales send.
+    events: { webhooks: [{ url: 'http://127.0.0.1:9/hook', secretEnv: 'HOOK_SECRET', events: ['healed', 'scaled'] }] },
+  });
   keepers.push(keeperWorkflowId(id, 'prod'));
   return config;
 }
@@ -71,7 +75,17 @@ async function release(config: PipelineConfig): Promise<{ executionId: string; a
   await h.approveAndSchedule(config.id, executionId);
   const done = await h.waitForExecution(config.id, executionId, hasEnded);
   expect(done.status).toBe('FINISHED');
+  await h.waitForPipelineIdle(config.id);
   return { executionId, app: done.artifacts.images!.app.id, dispatcher: done.artifacts.images!.dispatcher.id };
+}
+
+/** The keeper's events the fake webhook received, as `<kind> <what>`. */
+function keeperEvents(config: PipelineConfig): string[] {
+  return h.calls.flatMap((c) => {
+    if (c.activityType !== 'deliverWebhook' || !c.workflowId.startsWith(keeperWorkflowId(config.id, 'prod'))) return [];
+    const { kind, data } = c.input.event;
+    return [`${kind} ${data.heal ? `${data.heal.node} ${data.heal.outcome}` : `${data.scale?.from} → ${data.scale?.to}`}`];
+  });
 }
 
 /** The calls the keeper made, as `<activity> <what>` lines. */
@@ -132,6 +146,8 @@ describe('environmentKeeper on fake activities', () => {
     const nodes = h.world.nodesOf(config.id, config.environments.prod.name);
     expect([nodes['publish-2'].image, nodes['dispatcher-2'].image]).toEqual([released.app, released.dispatcher]);
     expect(Object.values(h.world.serversOf(config.id, config.environments.prod.name))).toEqual(['ready', 'ready']);
+    await eventually('the healed event', () => (keeperEvents(config).length ? true : undefined));
+    expect(keeperEvents(config)).toEqual(['healed pair-2 healed']);
     await h.stagecoach.send(config.id, newer.executionId, 'cancel', { by: 'alice' });
   });
 
@@ -242,6 +258,8 @@ describe('environmentKeeper on fake activities', () => {
       `accepted: alice (declared) scales ${prod} from 2 to 3 pair(s)`, '2 → 3 pair(s) for alice (declared): added pair-3',
       `accepted: alice (declared) scales ${prod} from 3 to 2 pair(s)`, '3 → 2 pair(s) for alice (declared): removed pair-3',
     ]);
+    await eventually('the scaled events', () => (keeperEvents(config).length === 2 ? true : undefined));
+    expect(keeperEvents(config)).toEqual(['scaled 2 → 3', 'scaled 3 → 2']);
     await recordHistory('keeper-scaled', keeperWorkflowId(config.id, 'prod'));
   });
 

@@ -11,11 +11,11 @@ import {
 } from '@temporalio/workflow';
 import { DEFAULT_KEEPER } from '../../shared/config-defaults';
 import { Refusal, rootCause } from '../../shared/errors';
-import { buildHealEvent } from '../../shared/events';
-import { healEventsWorkflowId } from '../../shared/ids';
+import { buildKeeperEvent, type KeeperEventKind } from '../../shared/events';
+import { keeperEventsWorkflowId } from '../../shared/ids';
 import {
   KEEPER_LOG_LIMIT, type DeploymentEnded, type HealRecord, type KeeperAuditEntry, type KeeperNodeState, type KeeperRelease,
-  type KeeperState,
+  type KeeperState, type ScaleRecord,
 } from '../../shared/keeper';
 import { keeperDeploymentEndedSignal, keeperPauseUpdate, keeperScaleUpdate, keeperStateQuery, type ScaleRequest } from '../../shared/messages';
 import type { EnvironmentType } from '../../shared/types';
@@ -141,15 +141,19 @@ export class EnvironmentKeeper {
     this.scaling = true;
     this.pendingScale = undefined;
     // Unique per scale: this run and where in its history the scale starts.
-    const key = `${workflowInfo().runId}-scale-${workflowInfo().historyLength}`;
+    const id = `scale-${workflowInfo().historyLength}`;
     const from = release.environment.pairs;
-    const detail = await CancellationScope.nonCancellable(() => scaleTo(this.input.pipelineId, release, request.pairs, key)).then(
-      (done) => `${from} → ${request.pairs} pair(s) for ${request.by}: ${done.join(', ')}`,
-      (err: unknown) => `${from} → ${request.pairs} pair(s) for ${request.by} failed at ${release.environment.pairs} pair(s): ${messageOf(err)}`,
+    const record = await CancellationScope.nonCancellable(() => scaleTo(this.input.pipelineId, release, request.pairs, `${workflowInfo().runId}-${id}`)).then(
+      (done): ScaleRecord => ({ id, by: request.by, from, to: request.pairs, outcome: 'scaled', detail: `${from} → ${request.pairs} pair(s) for ${request.by}: ${done.join(', ')}` }),
+      (err: unknown): ScaleRecord => ({
+        id, by: request.by, from, to: request.pairs, outcome: 'failed',
+        detail: `${from} → ${request.pairs} pair(s) for ${request.by} failed at ${release.environment.pairs} pair(s): ${messageOf(err)}`,
+      }),
     );
     this.nodes = this.nodes.filter((n) => (pairNumber(n.name) ?? 0) <= release.environment.pairs);
+    if (record.outcome === 'scaled') await this.emit('scaled', release, id, { scale: record });
     this.scaling = false;
-    this.log({ what: 'scale', detail });
+    this.log({ what: 'scale', detail: record.detail });
   }
 
   /** One check: inspect, assess, then heal what needs it, one node at a time, while no deployment runs. */
@@ -193,7 +197,7 @@ export class EnvironmentKeeper {
         const detail = await runHeal(this.input.pipelineId, release, heal, `${workflowInfo().firstExecutionRunId}-${heal.id}`);
         Object.assign(heal, { outcome: 'healed', detail });
         Object.assign(node, { condition: 'healthy', detail: `replaced by ${heal.id}` });
-        await this.emitHealed(release, heal);
+        await this.emit('healed', release, heal.id, { heal });
       } catch (err) {
         Object.assign(heal, { outcome: 'failed', detail: messageOf(err) });
         node.detail = `${heal.id} failed: ${heal.detail}`;
@@ -204,16 +208,16 @@ export class EnvironmentKeeper {
     this.log({ what: 'heal', node: node.name, detail: `${heal.id} ${heal.outcome}: ${heal.reason}${heal.outcome === 'failed' ? ` (${heal.detail})` : ''}` });
   }
 
-  /** The `healed` event to the pipeline's webhooks, delivered by a workflow of its own (a slow receiver never holds the keeper). */
-  private async emitHealed(release: KeeperRelease, heal: HealRecord): Promise<void> {
-    const event = buildHealEvent({ pipelineId: this.input.pipelineId, release, heal, time: now() });
-    const queues = release.webhooks.map((hook) => (!hook.events || hook.events.includes('healed') ? [event] : []));
+  /** An event to the pipeline's webhooks, delivered by a workflow of its own (a slow receiver never holds the keeper). */
+  private async emit(kind: KeeperEventKind, release: KeeperRelease, id: string, what: { heal?: HealRecord; scale?: ScaleRecord }): Promise<void> {
+    const event = buildKeeperEvent({ kind, pipelineId: this.input.pipelineId, release, id, time: now(), ...what });
+    const queues = release.webhooks.map((hook) => (!hook.events || hook.events.includes(kind) ? [event] : []));
     if (!queues.some((q) => q.length)) return;
     await startChild(eventDelivery, {
-      workflowId: healEventsWorkflowId(this.input.pipelineId, this.input.environmentType, `${workflowInfo().firstExecutionRunId}-${heal.id}`),
+      workflowId: keeperEventsWorkflowId(this.input.pipelineId, this.input.environmentType, `${workflowInfo().firstExecutionRunId}-${id}`),
       args: [{ webhooks: release.webhooks, queues, closed: true }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      staticSummary: `Webhook delivery of ${heal.id} on ${release.environment.name}`,
+      staticSummary: `Webhook delivery of ${id} on ${release.environment.name}`,
     });
   }
 
