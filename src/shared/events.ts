@@ -52,6 +52,18 @@ export function executionPath(pipelineId: string, executionId: string, step?: St
   return step ? `${base}/phase/${step.phaseId}/step/${step.stepId}` : base;
 }
 
+/** Cloud Manager's event envelope (Adobe I/O Events' activity streams): what happened, when, by whom, to what. */
+function eventEnvelope(e: { id: string; kind: EventKind; objectType: string; time: string; actor: string; object: string }): Record<string, unknown> {
+  return {
+    '@id': e.id,
+    '@type': EVENT_TYPES[e.kind],
+    'xdmEventEnvelope:objectType': e.objectType,
+    'activitystreams:published': e.time,
+    'activitystreams:actor': { 'xdmImsUser:id': e.actor, '@type': 'xdmImsUser' },
+    'activitystreams:object': { '@id': e.object, '@type': e.objectType },
+  };
+}
+
 export function buildEvent(input: {
   kind: EventKind; state: ExecutionState; step?: StepState; seq: number; time: string; actor: string;
 }): CloudEvent {
@@ -69,14 +81,7 @@ export function buildEvent(input: {
     kind,
     data: {
       event_id: id,
-      event: {
-        '@id': id,
-        '@type': EVENT_TYPES[kind],
-        'xdmEventEnvelope:objectType': objectType,
-        'activitystreams:published': input.time,
-        'activitystreams:actor': { 'xdmImsUser:id': input.actor, '@type': 'xdmImsUser' },
-        'activitystreams:object': { '@id': executionPath(state.pipelineId, state.id, step), '@type': objectType },
-      },
+      event: eventEnvelope({ id, kind, objectType, time: input.time, actor: input.actor, object: executionPath(state.pipelineId, state.id, step) }),
       execution: {
         pipelineId: state.pipelineId, id: state.id, status: state.status, trigger: state.trigger, mode: state.mode,
         user: state.user, reason: state.reason,
@@ -115,14 +120,7 @@ export function buildKeeperEvent(input: {
     kind,
     data: {
       event_id: id,
-      event: {
-        '@id': id,
-        '@type': EVENT_TYPES[kind],
-        'xdmEventEnvelope:objectType': OBJECT_TYPES.execution,
-        'activitystreams:published': input.time,
-        'activitystreams:actor': { 'xdmImsUser:id': 'keeper', '@type': 'xdmImsUser' },
-        'activitystreams:object': { '@id': object, '@type': OBJECT_TYPES.execution },
-      },
+      event: eventEnvelope({ id, kind, objectType: OBJECT_TYPES.execution, time: input.time, actor: 'keeper', object }),
       execution: { pipelineId, id: release.executionId, status: 'FINISHED', ...release.execution },
       ...(input.heal ? { heal: { ...input.heal, ...where } } : {}),
       ...(input.scale ? { scale: { ...input.scale, ...where } } : {}),

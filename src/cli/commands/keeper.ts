@@ -7,10 +7,11 @@ import type { KeeperState } from '../../shared/keeper';
 import { keeperStateQuery } from '../../shared/messages';
 import type { EnvironmentType } from '../../shared/types';
 import { EXIT, UsageError } from '../errors';
-import { jsonFlag, pipelineArg, type Command, type Values } from './command';
+import { jsonFlag, pipelineArg, type Command, type Positional, type Values } from './command';
 import { out, withStagecoach } from './context';
 
 export const KEEPER_ENVIRONMENTS: readonly EnvironmentType[] = ['stage', 'prod'];
+export const environmentArg: Positional = { name: 'environment', description: 'stage or prod' };
 const short = (image?: string) => image?.replace(/^sha256:/, '').slice(0, 12) ?? '-';
 
 export function keeperStateLines(s: KeeperState): string[] {
@@ -50,7 +51,7 @@ export const keeperCommand: Command = {
   name: 'keeper',
   summary: "an environment keeper's state: each node's health, the last heal, the heal budget left, its log",
   details: ['The keeper heals lost or unhealthy nodes from the release between deployments (docs/keeper.md).'],
-  positionals: [pipelineArg, { name: 'environment', description: 'stage or prod' }],
+  positionals: [pipelineArg, environmentArg],
   flags: [jsonFlag],
   examples: ['./bin/stagecoach keeper sample prod', './bin/stagecoach keeper sample prod --json'],
   run: keeper,

@@ -8,7 +8,7 @@ import { keeperScaleUpdate } from '../../shared/messages';
 import { EXIT, UsageError } from '../errors';
 import { byFlag, jsonFlag, pipelineArg, type Command, type Values } from './command';
 import { jsonRefusal, out, requiredFlag, str, withStagecoach } from './context';
-import { KEEPER_ENVIRONMENTS } from './keeper';
+import { KEEPER_ENVIRONMENTS, environmentArg } from './keeper';
 import { signedScale } from './signed-request';
 
 /** The keeper's refusal as the CLI reports every refusal (exit 3 with its reason); no keeper: not found. */
@@ -43,7 +43,7 @@ export const scaleCommand: Command = {
   name: 'scale',
   summary: 'scale a live environment to N pairs from its release (its keeper adds or drains and removes pairs)',
   details: ['Exit code 3 when the keeper refuses it, with its reason; 4 when the environment has no keeper.'],
-  positionals: [pipelineArg, { name: 'environment', description: 'stage or prod' }],
+  positionals: [pipelineArg, environmentArg],
   flags: [
     { name: 'pairs', type: 'string', value: 'N', description: 'the number of pairs wanted (1–64)', required: true },
     byFlag('who decides it (required without --key; with it, the key\'s owner)'),
