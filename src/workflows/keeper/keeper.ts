@@ -47,6 +47,8 @@ export interface KeeperCarryOver {
   healCount: number;
   /** Proofs of scale decisions already used: each counts once, across runs. */
   seenProofIds?: string[];
+  /** A scale accepted by the run before, not yet started. */
+  pendingScale?: { pairs: number; by: string };
 }
 
 const DEFAULT_HISTORY_LIMIT = 2000;
@@ -80,6 +82,7 @@ export class EnvironmentKeeper {
     this.lastCheckAt = c?.lastCheckAt;
     this.healCount = c?.healCount ?? 0;
     this.seenProofIds = new Set(c?.seenProofIds ?? []);
+    this.pendingScale = c?.pendingScale;
   }
 
   installHandlers(): void {
@@ -281,6 +284,7 @@ export class EnvironmentKeeper {
     return {
       release: this.release, pausedBy: this.pausedBy, nodes: this.nodes, heals: this.heals, audit: this.audit,
       checks: this.checks, lastCheckAt: this.lastCheckAt, healCount: this.healCount, seenProofIds: [...this.seenProofIds],
+      ...(this.pendingScale ? { pendingScale: this.pendingScale } : {}),
     };
   }
 }
