@@ -8,7 +8,7 @@ import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { keeperWorkflowId } from '../../src/shared/ids';
 import type { KeeperState } from '../../src/shared/keeper';
 import { keeperStateQuery } from '../../src/shared/messages';
-import { containerName, publishNodeName } from '../../src/topology/names';
+import { containerName, dispatcherNodeName, publishNodeName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 import { startLoad, summarize } from '../helpers/load';
 import { eventually } from '../helpers/wait';
@@ -52,6 +52,9 @@ async function waitForKeeper(what: string, until: (s: KeeperState) => boolean, t
 }
 
 describe('the keeper of a 2-pair Production', () => {
+  let prodUrl: string;
+  let appImage: string;
+
   it('a publish removed from outside is replaced from the released image under load, 0 non-2xx, while Stage runs a newer build', async () => {
     await syncSampleRepo(h.repo, '4.0.0');
     const first = await toApproval();
@@ -60,7 +63,7 @@ describe('the keeper of a 2-pair Production', () => {
     await h.stagecoach.send(ID, first, 'schedule', { by: 'alice', now: true });
     const released = await h.waitFor(ID, first, hasEnded, 5 * 60_000);
     expect(released.status, released.reason).toBe('FINISHED');
-    const appImage = released.artifacts.images!.app.id;
+    appImage = released.artifacts.images!.app.id;
     await waitForKeeper('the keeper to watch the release', (s) => s.status === 'WATCHING' && s.nodes.length === 3 && s.nodes.every((n) => n.condition === 'healthy'));
 
     // A newer build, deployed to Stage, waits for its approval: it was never released to Production.
@@ -69,7 +72,7 @@ describe('the keeper of a 2-pair Production', () => {
     const newerImage = (await h.stagecoach.executionState(ID, newer)).artifacts.images!.app.id;
     expect(newerImage).not.toBe(appImage);
 
-    const prodUrl = released.urls.prod!;
+    prodUrl = released.urls.prod!;
     const load = startLoad(prodUrl, { maxSeconds: 150 });
     const removedAt = Date.now();
     await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(2))).remove({ force: true });
@@ -88,5 +91,18 @@ describe('the keeper of a 2-pair Production', () => {
     expect(healed.audit.filter((a) => a.what === 'heal')).toHaveLength(1);
     await h.stagecoach.send(ID, newer, 'cancel', { by: 'alice' });
     await h.waitFor(ID, newer, hasEnded);
+  });
+
+  it('a dispatcher stopped from outside is replaced too, under load, 0 non-2xx', async () => {
+    const dispatcherImage = (await h.docker.getContainer(containerName(ID, 'prod', dispatcherNodeName(1))).inspect()).Image;
+    const before = (await keeper().query(keeperStateQuery)).lastHeal!.id;
+    const load = startLoad(prodUrl, { maxSeconds: 150 });
+    await h.docker.getContainer(containerName(ID, 'prod', dispatcherNodeName(1))).stop({ t: 0 });
+    const healed = await waitForKeeper('the heal of pair-1', (s) => s.lastHeal?.id !== before && (s.lastHeal?.outcome === 'healed' || s.lastHeal?.outcome === 'failed'));
+    const summary = summarize(await load.stop());
+    expect(healed.lastHeal, JSON.stringify(healed.lastHeal)).toMatchObject({ node: 'pair-1', outcome: 'healed', reason: 'stopped: dispatcher-1 is not running' });
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0, versions: ['4.0.0'] });
+    const [dispatcher, publish] = await Promise.all([dispatcherNodeName(1), publishNodeName(1)].map((n) => h.docker.getContainer(containerName(ID, 'prod', n)).inspect()));
+    expect([dispatcher.State.Running, dispatcher.Image, publish.Image]).toEqual([true, dispatcherImage, appImage]);
   });
 });
