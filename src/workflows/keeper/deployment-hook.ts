@@ -22,8 +22,7 @@ export async function pauseKeeperFor(
   // Added later: patched, so executions recorded before the keeper existed replay as they ran.
   if (!rollout.environment.keeper?.enabled || !patched('tell-keeper-of-deployment')) return undefined;
   const target = { pipelineId: state.pipelineId, environmentType };
-  await containerActivities.pauseKeeper({ ...target, executionId: state.id });
-  return {
+  const hook: KeeperHook = {
     // The keeper must hear it even when the execution is being cancelled, or it would stay paused.
     ended: (result) => CancellationScope.nonCancellable(async () => {
       const finished = result?.status === 'FINISHED';
@@ -43,4 +42,10 @@ export async function pauseKeeperFor(
       });
     }),
   };
+  // A pause that did not answer (the execution cancelled while the keeper finished a heal) may still have reached it.
+  await containerActivities.pauseKeeper({ ...target, executionId: state.id }).catch(async (err: unknown) => {
+    await hook.ended(undefined);
+    throw err;
+  });
+  return hook;
 }
