@@ -14,6 +14,7 @@ import { createEngineCheckActivities } from './engine-checks';
 import { createGitActivities } from './git';
 import { createImageBuildActivities } from './image-build';
 import { createHealthActivities } from './health';
+import { createKeeperActivities } from './keeper';
 import { createLoadBalancerActivities } from './load-balancer';
 import { createTestActivities } from './tests';
 import { createPerformanceTestActivities } from './performance-test';
@@ -79,6 +80,7 @@ function createActivityFunctions(deps: ActivityDeps) {
     ...createSecurityTestActivities({ artifacts: deps.artifacts }),
     ...createPerformanceTestActivities({ artifacts: deps.artifacts }),
     ...createEventActivities(),
+    ...createKeeperActivities({ docker: deps.docker }),
   };
 }
 

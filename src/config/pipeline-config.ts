@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { DEFAULT_WAIT_TIMEOUT } from '../shared/steps';
 import { RATINGS, type PipelineConfig, type Rating } from '../shared/types';
-import { DEFAULT_QUALITY, DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../shared/config-defaults';
+import { DEFAULT_KEEPER, DEFAULT_QUALITY, DEFAULT_ROLLOUT_HISTORY_LIMIT } from '../shared/config-defaults';
 import { DEFAULT_ENGINE, parseSubnet, subnetsOverlap } from '../topology/placement';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
@@ -76,6 +76,12 @@ const environment = (type: 'stage' | 'prod') => z.object({
   minInService: z.number().int().min(1).max(64).default(1),
   capacityTimeout: durationAtMost(60 * 60_000, 'at most 1 hour').default('5 minutes'),
   rolloutHistoryLimit: z.number().int().min(1).max(9000).default(DEFAULT_ROLLOUT_HISTORY_LIMIT),
+  keeper: z.object({
+    enabled: z.boolean().default(DEFAULT_KEEPER.enabled),
+    // Each check inspects every container and asks the load balancer: a few seconds of work at most.
+    interval: duration.refine((d) => msToNumber(d as never) >= 5000, 'at least 5 seconds').default(DEFAULT_KEEPER.interval),
+    healsPerHour: z.number().int().min(1).max(60).default(DEFAULT_KEEPER.healsPerHour),
+  }).strict().prefault({}),
 }).strict().transform((env) => ({ ...env, type }))
   .refine((env) => env.window <= env.pairs, { message: 'window cannot exceed pairs', path: ['window'] })
   .superRefine(checkPlacement);
@@ -248,7 +254,7 @@ export const pipelineConfigSchema = z.object({
     webhooks: z.array(z.object({
       url: z.string().url(),
       secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable holding the secret'),
-      events: z.array(z.enum(['started', 'waiting', 'ended'])).min(1).optional(),
+      events: z.array(z.enum(['started', 'waiting', 'ended', 'healed', 'scaled'])).min(1).optional(),
       format: z.enum(['cloudevents', 'cloudmanager']).optional(),
     }).strict()).default([]),
   }).strict().prefault({}),

@@ -7,6 +7,7 @@ export const WORKFLOW_TYPES = {
   pipelineExecution: 'pipelineExecution',
   rollingDeployment: 'rollingDeployment',
   eventDelivery: 'eventDelivery',
+  environmentKeeper: 'environmentKeeper',
 } as const;
 
 /** Pipeline ids and execution ids appear in workflow ids, container names and URLs. */
@@ -26,6 +27,16 @@ export function rolloutWorkflowId(pipelineId: string, executionId: string, envir
 
 export function eventDeliveryWorkflowId(pipelineId: string, executionId: string): string {
   return `${executionWorkflowId(pipelineId, executionId)}-events`;
+}
+
+/** The keeper of one environment of a pipeline: one per environment, whatever execution deployed it last. */
+export function keeperWorkflowId(pipelineId: string, environmentType: string): string {
+  return `${pipelineWorkflowId(pipelineId)}-keeper-${environmentType}`;
+}
+
+/** The webhook deliveries of one keeper event (a heal's or a scale's, by its id). */
+export function keeperEventsWorkflowId(pipelineId: string, environmentType: string, eventId: string): string {
+  return `${keeperWorkflowId(pipelineId, environmentType)}-${eventId}-events`;
 }
 
 /**

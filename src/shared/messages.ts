@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CloudEvent } from './events';
+import type { DeploymentEnded, KeeperPauseRequest, KeeperPauseResult, KeeperState } from './keeper';
 import type {
   EnvironmentType, ExecutionMode, ExecutionState, PipelineState, RolloutResult, RolloutState, Trigger,
 } from './types';
@@ -60,3 +61,13 @@ export const pipelineStateQuery = defineQuery<PipelineState>('state');
 /** Execution message names, in the order the CLI lists them. */
 export const EXECUTION_ACTIONS = ['approve', 'reject', 'schedule', 'override', 'cancel'] as const;
 export type ExecutionAction = (typeof EXECUTION_ACTIONS)[number];
+
+// Environment keeper (one environmentKeeper workflow per environment: shared/keeper.ts)
+/** A deployment of the environment starts: the keeper finishes the heal it runs, if any, and pauses (answered then). */
+export const keeperPauseUpdate = defineUpdate<KeeperPauseResult, [KeeperPauseRequest]>('pause');
+/** A deployment of the environment ended: the keeper resumes, on its new release when it finished. */
+export const keeperDeploymentEndedSignal = defineSignal<[DeploymentEnded]>('deploymentEnded');
+export const keeperStateQuery = defineQuery<KeeperState>('state');
+/** `pairs`: the environment's new number of pairs, from the release's images; `proof` as every decision's (shared/identity). */
+export interface ScaleRequest { by: string; pairs: number; proof?: unknown }
+export const keeperScaleUpdate = defineUpdate<MessageAck, [ScaleRequest]>('scale');

@@ -105,6 +105,17 @@ export interface EnvironmentConfig {
    * then), carrying its state: a large topology never nears Temporal's history limits. Absent in older executions.
    */
   rolloutHistoryLimit?: number;
+  /** The environment keeper (shared/keeper.ts): heals lost or unhealthy nodes between deployments. Absent in older executions. */
+  keeper?: KeeperConfig;
+}
+
+export interface KeeperConfig {
+  /** Whether a finished deployment starts (or updates) the environment's keeper. */
+  enabled: boolean;
+  /** Time between two checks of every node: never faster. */
+  interval: DurationSpec;
+  /** Heals the keeper may start in any hour; past it a node in trouble is marked failing and reported, not replaced. */
+  healsPerHour: number;
 }
 
 export type DeploymentStrategy = 'rolling' | 'maintenance';
@@ -234,8 +245,8 @@ export interface WebhookConfig {
   url: string;
   /** Name of the environment variable (on the worker) holding the HMAC secret; never the secret itself. */
   secretEnv: string;
-  /** Event kinds sent (default all): started, waiting, ended. */
-  events?: Array<'started' | 'waiting' | 'ended'>;
+  /** Event kinds sent (default all): started, waiting, ended; healed and scaled (the environment keeper's). */
+  events?: Array<'started' | 'waiting' | 'ended' | 'healed' | 'scaled'>;
   /** `cloudevents` (default): a signed CloudEvent. `cloudmanager`: Cloud Manager's own body and `x-adobe-signature`. */
   format?: 'cloudevents' | 'cloudmanager';
 }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities';
+import { createKeeperMessaging } from '../../src/activities/keeper';
 import type { PipelineConfig } from '../../src/shared/types';
 
 export type ActivityName = keyof Activities;
@@ -40,6 +41,11 @@ export interface FakeWorld {
    * says DOWN), or brings it back. Replacing the pair's publish brings it back too.
    */
   setPairDown(pipelineId: string, environment: string, pair: number, down: boolean): void;
+  /**
+   * Removes a node's container as `docker rm -f` from outside would: the keeper's inspection finds none, and HAProxy
+   * takes a publish's or dispatcher's pair out of service. Deploying the node brings it back.
+   */
+  loseNode(pipelineId: string, environment: string, node: string): void;
 }
 
 export interface FakeActivityOptions {
@@ -78,6 +84,8 @@ export function createFakeActivities(options: FakeActivityOptions): {
   const byPort = new Map<number, FakeNode>();
   /** Servers (`<pipeline>/<environment>/pair-N`) whose checks fail. */
   const down = new Set<string>();
+  /** Nodes (`<pipeline>/<environment>/<node>`) whose container is gone. */
+  const lost = new Set<string>();
   let nextPort = 20_000;
   const envKey = (pipelineId: string, environment: string) => `${pipelineId}/${environment}`;
 
@@ -106,6 +114,16 @@ export function createFakeActivities(options: FakeActivityOptions): {
     return { url: 'http://127.0.0.1:1/', authorUrl: 'http://127.0.0.1:2/', nodes: Object.fromEntries([...env].map(([name, node]) => [name, node.image])) };
   };
 
+  /** What HAProxy's `show stat` would say now: a server whose checks fail is DOWN, else its admin state. */
+  const serversNow = (input: { pipelineId: string; environment: { name: string; pairs: number } }) => {
+    environmentNodes(input.pipelineId, input.environment);
+    const key = envKey(input.pipelineId, input.environment.name);
+    return [...servers.get(key)!].map(([server, state]) => ({
+      backend: 'dispatchers', server, sessions: 0,
+      status: down.has(`${key}/${server}`) ? 'DOWN' : { drain: 'DRAIN', maint: 'MAINT', ready: 'UP' }[state],
+    }));
+  };
+
   const world: FakeWorld = {
     counts,
     nodeServing: (url) => byPort.get(Number(new URL(url).port)),
@@ -115,6 +133,11 @@ export function createFakeActivities(options: FakeActivityOptions): {
     setPairDown: (pipelineId, environment, pair, isDown) => {
       const key = `${envKey(pipelineId, environment)}/pair-${pair}`;
       if (isDown) down.add(key); else down.delete(key);
+    },
+    loseNode: (pipelineId, environment, node) => {
+      lost.add(`${envKey(pipelineId, environment)}/${node}`);
+      const pair = /-(\d+)$/.exec(node)?.[1];
+      if (pair) down.add(`${envKey(pipelineId, environment)}/pair-${pair}`);
     },
   };
 
@@ -169,19 +192,13 @@ export function createFakeActivities(options: FakeActivityOptions): {
       const node = environmentNodes(input.pipelineId, input.environment).get(input.node)!;
       const previousImage = node.image;
       node.image = input.image;
+      lost.delete(`${envKey(input.pipelineId, input.environment.name)}/${input.node}`);
       const pair = /^publish-(\d+)$/.exec(input.node)?.[1];
       if (pair) down.delete(`${envKey(input.pipelineId, input.environment.name)}/pair-${pair}`);
       return { container: `sc-${input.pipelineId}-${input.environment.name}-${input.node}`, image: input.image, previousImage, hostPort: node.port, reused: false };
     },
     async runHook(input) { return { exitCode: 0, output: `ran ${input.command} (fake)`, durationMs: 1 }; },
-    async readServers(input) {
-      environmentNodes(input.pipelineId, input.environment);
-      const key = envKey(input.pipelineId, input.environment.name);
-      return [...servers.get(key)!].map(([server, state]) => ({
-        backend: 'dispatchers', server, sessions: 0,
-        status: down.has(`${key}/${server}`) ? 'DOWN' : { drain: 'DRAIN', maint: 'MAINT', ready: 'UP' }[state],
-      }));
-    },
+    async readServers(input) { return serversNow(input); },
     async setRequestHold(input) { return { holding: input.hold, detail: input.hold ? 'holding requests (fake)' : 'released (fake)' }; },
     async setServerState(input) {
       environmentNodes(input.pipelineId, input.environment);
@@ -193,6 +210,30 @@ export function createFakeActivities(options: FakeActivityOptions): {
     async flushCache() { return { status: 200 }; },
     async warmCache(input) { return { pages: input.pages.map((path) => ({ path, status: 200, cached: true })) }; },
     async checkHealth() { return { attempts: 1, status: 200, ms: 1 }; },
+    async inspectEnvironmentNodes(input) {
+      const key = envKey(input.pipelineId, input.environment.name);
+      const containers = [...environmentNodes(input.pipelineId, input.environment).values()]
+        .filter((n) => input.withAuthor || n.node !== 'author')
+        .map((n) => lost.has(`${key}/${n.node}`) ? { node: n.node, present: false, running: false }
+          : { node: n.node, present: true, running: true, image: n.image, health: { ok: true, detail: 'HTTP 200 (fake)' } });
+      const servers = serversNow(input).map(({ server, status }) => ({ server, status }));
+      return { containers, servers };
+    },
+    async retireNodeContainers(input) {
+      for (const node of input.nodes) lost.add(`${envKey(input.pipelineId, input.environment.name)}/${node}`);
+      return { removed: input.nodes };
+    },
+    // Scaling's load balancer changes: the new server starts in maintenance, as HAProxy's runtime API adds it.
+    async addPair(input) {
+      environmentNodes(input.pipelineId, input.environment);
+      servers.get(envKey(input.pipelineId, input.environment.name))!.set(`pair-${input.pair}`, 'maint');
+      return { server: `pair-${input.pair}`, status: 'MAINT' };
+    },
+    async removePair(input) {
+      return { removed: servers.get(envKey(input.pipelineId, input.environment.name))!.delete(`pair-${input.pair}`) };
+    },
+    // The real messages to the keeper: they need only the worker's client.
+    ...createKeeperMessaging(),
     async productTest(input) { return { pages: [...input.pages, { path: input.healthPath }].map((p) => ({ path: p.path, status: 200, ok: true, ms: 1 })) }; },
     async customTests(input) { return { ran: false as const, reason: `the app ships no ${input.kind} tests (fake)` }; },
     async contentAudit(input) {

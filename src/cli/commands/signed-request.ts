@@ -9,6 +9,7 @@ import { signDecision as sign, signedMessage, signerForKeyFile, type MessageSign
 import type { Stagecoach } from '../../client/operations';
 import { loadPipelineConfig } from '../../config/pipeline-config';
 import { DECLARED_TRUST, keyMatches, sameName, type DecisionArgs, type Trust } from '../../shared/identity';
+import { scaleDecisionTarget } from '../../shared/keeper';
 import type { ExecutionAction, StartRequest } from '../../shared/messages';
 import { UsageError } from '../errors';
 
@@ -44,6 +45,16 @@ export async function signedStart(sc: Stagecoach, input: Omit<SignedRequestInput
   const trust = (await loadPipelineConfig(input.pipelineId)).trust ?? DECLARED_TRUST;
   // The signed message is the start's own fields (mode, trigger), `by` and the proof.
   return await signAs(signer, trust, { ...input, executionId: await sc.nextExecutionId(input.pipelineId), action: 'start' }) as unknown as StartRequest;
+}
+
+/**
+ * `scale --key`: the scale signed for the environment's keeper (shared/keeper.ts scaleDecisionTarget), for that
+ * environment, under the trust of the pipeline file (what the keeper's release carries from its deployment).
+ */
+export async function signedScale(input: Omit<SignedRequestInput, 'executionId' | 'action'> & { environmentType: string }): Promise<Record<string, unknown>> {
+  const signer = await signerForKeyFile(expandHome(input.keyFile));
+  const trust = (await loadPipelineConfig(input.pipelineId)).trust ?? DECLARED_TRUST;
+  return signAs(signer, trust, { ...input, executionId: scaleDecisionTarget(input.environmentType), action: 'scale', step: input.environmentType });
 }
 
 /** Signs as the key's owner in `trust`; `--by`, when given, must be them. */

@@ -1,0 +1,108 @@
+/**
+ * The environment keeper on real Docker, HAProxy and Varnish (issue 20): under a bounded load on 127.0.0.1, a
+ * Production publish removed from outside is replaced within the keeper's interval plus one node cycle with 0 non-2xx,
+ * from the image Production's last deployment released, while a newer build already runs on Stage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncSampleRepo } from '../../src/dev/sample-repo';
+import { keeperWorkflowId } from '../../src/shared/ids';
+import type { KeeperState } from '../../src/shared/keeper';
+import { keeperStateQuery } from '../../src/shared/messages';
+import { containerName, dispatcherNodeName, publishNodeName } from '../../src/topology/names';
+import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
+import { startLoad, summarize } from '../helpers/load';
+import { eventually } from '../helpers/wait';
+
+const ID = 't-keeper';
+const INTERVAL_MS = 5000;
+let h: Harness;
+const config = () => testPipeline(ID, h.repo, { environments: {
+  stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
+  prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s', keeper: { enabled: true, interval: `${INTERVAL_MS}ms` } },
+} });
+const keeper = () => h.client.workflow.getHandle(keeperWorkflowId(ID, 'prod'));
+
+beforeAll(async () => {
+  h = await startHarness('keeper', [ID]);
+  await h.writePipeline(config());
+});
+afterAll(async () => {
+  // A keeper never ends by itself: stopped first, so it cannot recreate what the harness then removes.
+  await h?.client.workflow.getHandle(keeperWorkflowId(ID, 'prod')).terminate('test over').catch(() => undefined);
+  await h?.close();
+});
+
+async function toApproval(): Promise<string> {
+  const { executionId } = await h.stagecoach.startExecution(ID, { by: 'carol' });
+  const state = await h.waitFor(ID, executionId, isWaitingAt('approval'), 8 * 60_000);
+  expect(state.status, state.reason).toBe('RUNNING');
+  return executionId;
+}
+
+async function waitForKeeper(what: string, until: (s: KeeperState) => boolean, timeoutMs = 120_000): Promise<KeeperState> {
+  let last: KeeperState | undefined;
+  try {
+    return await eventually(what, async () => {
+      last = await keeper().query(keeperStateQuery).catch(() => last);
+      return last && until(last) ? last : undefined;
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; keeper state: ${JSON.stringify(last)}`, { cause: err });
+  }
+}
+
+describe('the keeper of a 2-pair Production', () => {
+  let prodUrl: string;
+  let appImage: string;
+
+  it('a publish removed from outside is replaced from the released image under load, 0 non-2xx, while Stage runs a newer build', async () => {
+    await syncSampleRepo(h.repo, '4.0.0');
+    const first = await toApproval();
+    await h.stagecoach.send(ID, first, 'approve', { by: 'alice' });
+    await h.waitFor(ID, first, isWaitingAt('schedule'));
+    await h.stagecoach.send(ID, first, 'schedule', { by: 'alice', now: true });
+    const released = await h.waitFor(ID, first, hasEnded, 5 * 60_000);
+    expect(released.status, released.reason).toBe('FINISHED');
+    appImage = released.artifacts.images!.app.id;
+    await waitForKeeper('the keeper to watch the release', (s) => s.status === 'WATCHING' && s.nodes.length === 3 && s.nodes.every((n) => n.condition === 'healthy'));
+
+    // A newer build, deployed to Stage, waits for its approval: it was never released to Production.
+    await syncSampleRepo(h.repo, '4.0.1');
+    const newer = await toApproval();
+    const newerImage = (await h.stagecoach.executionState(ID, newer)).artifacts.images!.app.id;
+    expect(newerImage).not.toBe(appImage);
+
+    prodUrl = released.urls.prod!;
+    const load = startLoad(prodUrl, { maxSeconds: 150 });
+    const removedAt = Date.now();
+    await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(2))).remove({ force: true });
+    const healed = await waitForKeeper('the heal of pair-2', (s) => s.lastHeal?.outcome === 'healed' || s.lastHeal?.outcome === 'failed');
+    const summary = summarize(await load.stop());
+
+    expect(healed.lastHeal, JSON.stringify(healed.lastHeal)).toMatchObject({ node: 'pair-2', outcome: 'healed', reason: 'lost: publish-2 has no container' });
+    // Found by the first check after the removal (at most one interval, plus that check's own inspection).
+    expect(Date.parse(healed.lastHeal!.startedAt) - removedAt).toBeLessThan(INTERVAL_MS + 10_000);
+    expect(summary.total).toBeGreaterThan(50);
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0, versions: ['4.0.0'] });
+    const publish = await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(2))).inspect();
+    expect(publish.State.Running).toBe(true);
+    expect(publish.Image).toBe(appImage);
+    expect(healed.nodes.map((n) => [n.name, n.condition])).toEqual([['author', 'healthy'], ['pair-1', 'healthy'], ['pair-2', 'healthy']]);
+    expect(healed.audit.filter((a) => a.what === 'heal')).toHaveLength(1);
+    await h.stagecoach.send(ID, newer, 'cancel', { by: 'alice' });
+    await h.waitFor(ID, newer, hasEnded);
+  });
+
+  it('a dispatcher stopped from outside is replaced too, under load, 0 non-2xx', async () => {
+    const dispatcherImage = (await h.docker.getContainer(containerName(ID, 'prod', dispatcherNodeName(1))).inspect()).Image;
+    const before = (await keeper().query(keeperStateQuery)).lastHeal!.id;
+    const load = startLoad(prodUrl, { maxSeconds: 150 });
+    await h.docker.getContainer(containerName(ID, 'prod', dispatcherNodeName(1))).stop({ t: 0 });
+    const healed = await waitForKeeper('the heal of pair-1', (s) => s.lastHeal?.id !== before && (s.lastHeal?.outcome === 'healed' || s.lastHeal?.outcome === 'failed'));
+    const summary = summarize(await load.stop());
+    expect(healed.lastHeal, JSON.stringify(healed.lastHeal)).toMatchObject({ node: 'pair-1', outcome: 'healed', reason: 'stopped: dispatcher-1 is not running' });
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0, versions: ['4.0.0'] });
+    const [dispatcher, publish] = await Promise.all([dispatcherNodeName(1), publishNodeName(1)].map((n) => h.docker.getContainer(containerName(ID, 'prod', n)).inspect()));
+    expect([dispatcher.State.Running, dispatcher.Image, publish.Image]).toEqual([true, dispatcherImage, appImage]);
+  });
+});
