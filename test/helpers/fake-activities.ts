@@ -40,6 +40,8 @@ export interface FakeWorld {
    * says DOWN), or brings it back. Replacing the pair's publish brings it back too.
    */
   setPairDown(pipelineId: string, environment: string, pair: number, down: boolean): void;
+  /** The author email of each repository's commit (default: author@fake.invalid), as `resolveBranch` answers it. */
+  commitAuthors: Map<string, string>;
 }
 
 export interface FakeActivityOptions {
@@ -116,6 +118,7 @@ export function createFakeActivities(options: FakeActivityOptions): {
       const key = `${envKey(pipelineId, environment)}/pair-${pair}`;
       if (isDown) down.add(key); else down.delete(key);
     },
+    commitAuthors: new Map(),
   };
 
   const started = async (activityType: string, input: unknown) => {
@@ -127,7 +130,10 @@ export function createFakeActivities(options: FakeActivityOptions): {
 
   const fakes = {
     async loadPipeline(input) { return options.pipelineConfig(input.pipelineId); },
-    async resolveBranch(input) { return { commitId: input.pinnedCommit ?? fakeCommit(input.repository), version: '1.0.0' }; },
+    async resolveBranch(input) {
+      const authorEmail = world.commitAuthors.get(input.repository) ?? 'author@fake.invalid';
+      return { commitId: input.pinnedCommit ?? fakeCommit(input.repository), version: '1.0.0', authorEmail };
+    },
     async headCommit(input) { return { commitId: fakeCommit(input.repository) }; },
     async deliverWebhook() { return { status: 204 }; },
     async checkDockerEngines() { return { engines: ['local engine: fake'] }; },

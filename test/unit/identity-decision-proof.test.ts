@@ -58,7 +58,7 @@ describe('identity configuration', () => {
     expect(trustFromConfig(parsed)).toMatchObject({
       model: 'signed', decisionMaxAgeMs: 900_000, clockSkewMs: 120_000, emergencyRoles: ['PROGRAM_MANAGER'],
       revokedKeys: [{ key: bob.publicKey, at: '2026-12-01T10:00:00.000Z' }],
-      people: [{ name: 'alice', email: 'alice@example.com', keys: [alice.publicKey], roles: ['BUSINESS_OWNER'] }, { name: 'bob' }],
+      people: [{ name: 'alice', emails: ['alice@example.com'], keys: [alice.publicKey], roles: ['BUSINESS_OWNER'] }, { name: 'bob' }],
     });
     expect(trustFromConfig(pipelineSchema.parse({ approval: { approvers: [] } })).model).toBe('declared');
     expect(trustFromConfig(pipelineSchema.parse({ ...config, identity: 'declared' })).model).toBe('declared');
