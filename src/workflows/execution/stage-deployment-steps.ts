@@ -21,7 +21,7 @@ export const validate: StepRunner = async (ctx, step) => {
     ctx.state.artifacts.version = resolved.version;
   }
   // A commit starts an ON_COMMIT execution: its author is the starter (who then may not approve it), never the caller.
-  const author = ctx.state.trigger === 'ON_COMMIT' ? resolved.authorEmail : undefined;
+  const author = ctx.state.trigger === 'ON_COMMIT' ? resolved.authorEmail?.trim() : undefined;
   if (author) ctx.state.user = commitAuthorStarter(config, author);
   step.details = {
     summary: `config valid; ${ctx.input.pinnedCommit ? `push update of ${resolved.commitId.slice(0, 12)}` : `${config.branch} at ${resolved.commitId.slice(0, 12)}`}; ${engines.engines.length} Docker engine(s) answer` +
