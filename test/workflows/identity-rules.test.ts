@@ -8,9 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, inProcessSigner, parseOpenSshPrivateKey, signDecision, signedMessage } from '../../src/client/identity';
 import { Refusal } from '../../src/shared/errors';
+import { executionWorkflowId } from '../../src/shared/ids';
 import type { ExecutionState } from '../../src/shared/types';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
 import { hasEnded, isWaitingAt } from '../helpers/harness';
+import { recordHistory } from '../helpers/record-history';
 
 let h: FakeWorkerHarness;
 beforeAll(async () => { h = await startFakeWorker('identity-rules'); });
@@ -66,6 +68,7 @@ describe('ON_COMMIT: the commit\'s author starts the execution', () => {
     expect(after.waiting).toMatchObject({ action: 'approval', allowed: ['bob'] });
     expect(after.waiting!.approvedBy ?? []).toEqual([]);
     await cancelAsBob(config.id, executionId);
+    await recordHistory('execution-commit-author', executionWorkflowId(config.id, executionId));
   });
 
   it('an author nobody has: the starter is "unknown author <email>" and every approver may approve', async () => {
@@ -101,6 +104,7 @@ describe('cancel and override follow role rules', () => {
     await cancel(' ALICE ');
     const done = await h.waitForExecution(config.id, executionId, hasEnded);
     expect(done).toMatchObject({ status: 'CANCELLED', reason: 'cancelled by ALICE: stop' });
+    await recordHistory('execution-cancel-by-role', executionWorkflowId(config.id, executionId));
   });
 
   it('cancel: the starter may always cancel what they started', async () => {
@@ -135,5 +139,6 @@ describe('cancel and override follow role rules', () => {
     const passed = await h.waitForExecution(config.id, executionId, isWaitingAt('approval'));
     expect(passed.steps.find((s) => s.action === 'codeQuality')!.details).toMatchObject({ decision: 'overridden', overriddenBy: 'alice' });
     await cancelAsBob(config.id, executionId);
+    await recordHistory('execution-override-by-role', executionWorkflowId(config.id, executionId));
   });
 });
