@@ -202,6 +202,8 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       const prodDeploy = result?.state.steps.find((s) => s.action === 'deploy' && s.environmentType === 'prod');
       state.executions.push({
         ...current.summary,
+        // An ON_COMMIT execution learns its starter (the commit's author) only once it runs.
+        user: result?.state.user ?? current.summary.user,
         status: result?.status ?? 'ERROR',
         finishedAt: new Date().toISOString(),
         prodDeployStatus: prodDeploy && prodDeploy.status !== 'NOT_STARTED' ? prodDeploy.status : undefined,

@@ -68,6 +68,8 @@ describe('ON_COMMIT: the commit\'s author starts the execution', () => {
     expect(after.waiting).toMatchObject({ action: 'approval', allowed: ['bob'] });
     expect(after.waiting!.approvedBy ?? []).toEqual([]);
     await cancelAsBob(config.id, executionId);
+    await h.waitForPipelineIdle(config.id);
+    expect((await h.stagecoach.pipelineState(config.id)).executions.at(-1)).toMatchObject({ id: executionId, user: 'alice', status: 'CANCELLED' });
     await recordHistory('execution-commit-author', executionWorkflowId(config.id, executionId));
   });
 
