@@ -24,13 +24,15 @@ import { FaultLab, tally } from './lab';
 const ID = 'f-badinput';
 /** Signed decisions; the lab repository's commits are carol's (sample@stagecoach.invalid). */
 const SIGNED = 'f-identity';
-const lab = new FaultLab('badinput', [ID, SIGNED]);
+/** Signed too, without the failing gate: alice starts it by hand. */
+const SIGNED_MANUAL = 'f-identity-manual';
+const lab = new FaultLab('badinput', [ID, SIGNED, SIGNED_MANUAL]);
 let tried = 0;
 let refused = 0;
 
 const small = { environments: { stage: { loadBalancerPort: 0, authorPort: 0 }, prod: { pairs: 1, loadBalancerPort: 0, authorPort: 0 } } };
 const keys = { alice: generateKeyPair('alice'), bob: generateKeyPair('bob'), bobRevoked: generateKeyPair('bob-old'), carol: generateKeyPair('carol') };
-const signedPipeline = (id: string) => testPipeline(id, lab.repo, {
+const signedPipeline = (id: string, overrides: Record<string, unknown> = {}) => testPipeline(id, lab.repo, {
   ...small,
   identity: 'signed',
   people: [
@@ -44,20 +46,26 @@ const signedPipeline = (id: string) => testPipeline(id, lab.repo, {
   approval: { approvers: ['alice', 'bob', 'carol'].map((name) => ({ name, roles: name === 'bob' ? ['BUSINESS_OWNER'] : ['DEPLOYMENT_MANAGER'] })), required: 2 },
   // Coverage below 100% is an important failure: the gate waits for an override, by a DEPLOYMENT_MANAGER.
   quality: { thresholds: { coverage: 100 }, overrideRoles: ['DEPLOYMENT_MANAGER'] },
+  ...overrides,
 });
-/** The signed pipeline's ON_COMMIT execution, started at once so it builds while the other cases run. */
+/** The signed pipelines' executions (ON_COMMIT; MANUAL by alice), started at once so they build while other cases run. */
 let signedRun: Promise<string>;
+let manualRun: Promise<string>;
 
 beforeAll(async () => {
   await lab.start();
   await lab.writePipeline(testPipeline(ID, lab.repo, small));
   await lab.writePipeline(signedPipeline(SIGNED));
+  await lab.writePipeline(signedPipeline(SIGNED_MANUAL, { quality: {} }));
   await lab.startWorker();
   signedRun = lab.stagecoach.notifyCommit(SIGNED).then((r) => {
     if (!('executionId' in r)) throw new Error(`no ON_COMMIT execution started: ${r.reason}`);
     return r.executionId;
   });
-  signedRun.catch(() => undefined); // awaited by its test
+  manualRun = lab.stagecoach.startExecution(SIGNED_MANUAL, { by: 'alice' }).then((r) => r.executionId);
+  // Awaited by their tests.
+  signedRun.catch(() => undefined);
+  manualRun.catch(() => undefined);
 });
 afterAll(async () => {
   await tally({ badInputsTried: tried, badInputsRefused: refused });
@@ -175,6 +183,20 @@ describe('identity: signed decisions, starters and roles', () => {
     expect((await lastRefusal(executionId))?.reason).toMatch(reason);
     same(await state(executionId));
   }
+
+  it('a self-approval by a starter who signs correctly: refused, audited, nothing changed', async () => {
+    const executionId = await manualRun;
+    await lab.waitFor(SIGNED_MANUAL, executionId, (s) => s.waiting?.action === 'approval' || s.status !== 'RUNNING', 8 * 60_000);
+    const own = await signed(keys.alice, 'alice', { pipeline: SIGNED_MANUAL, execution: executionId, step: 'approval', action: 'approve' });
+    await refusedWith(lab.stagecoach.send(SIGNED_MANUAL, executionId, 'approve', own), /self-approval is not allowed: alice started execution/);
+    const after = await lab.stagecoach.executionState(SIGNED_MANUAL, executionId);
+    expect(after.audit.map((a) => [a.by, a.action, a.outcome, a.trustModel])).toEqual([['alice', 'approve', 'refused', 'signed']]);
+    expect(after).toMatchObject({ status: 'RUNNING', user: 'alice', waiting: { action: 'approval', allowed: ['bob', 'carol'] } });
+    expect(after.waiting!.approvedBy ?? []).toEqual([]);
+    // Done: alice cancels it (signed, as every decision here).
+    await lab.stagecoach.send(SIGNED_MANUAL, executionId, 'cancel', await signed(keys.alice, 'alice', { pipeline: SIGNED_MANUAL, execution: executionId, action: 'cancel' }));
+    await lab.waitFor(SIGNED_MANUAL, executionId, (s) => s.status === 'CANCELLED');
+  });
 
   it('EMERGENCY by a role not allowed: refused, audited, nothing started', async () => {
     const emergency = 'f-emergency';
