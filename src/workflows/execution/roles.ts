@@ -26,9 +26,8 @@ export function hasRoleRules(config: PipelineConfig): boolean {
  * (compared trimmed and case-folded) with the roles of both; before them: its approvers only.
  */
 export function pipelineUsers(config: PipelineConfig): PipelineUser[] {
-  const approvers = config.approval.approvers.map((a) => ({ name: a.name, roles: [...a.roles] }));
-  if (!hasRoleRules(config)) return approvers;
-  const users = approvers;
+  const users = config.approval.approvers.map((a) => ({ name: a.name, roles: [...a.roles] }));
+  if (!hasRoleRules(config)) return users;
   for (const person of config.trust?.people ?? []) {
     const known = users.find((u) => sameName(u.name, person.name));
     if (known) known.roles = [...new Set([...known.roles, ...person.roles])];
