@@ -20,6 +20,11 @@ export interface ResolvedCommit {
   commitId: string;
   /** The repository's VERSION file at that commit, or the short commit id. */
   version: string;
+  /**
+   * The commit's author email as git records it: an ON_COMMIT execution's starter is the person configured with it.
+   * Absent in results recorded before it existed.
+   */
+  authorEmail?: string;
 }
 
 /**
@@ -132,7 +137,8 @@ export function createGitActivities({ stateDir }: GitDeps) {
       });
     }
     const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
-    return { commitId, version };
+    const authorEmail = (await git(['log', '-1', '--format=%ae', commitId, '--'], mirror)).trim();
+    return { commitId, version, authorEmail };
   }
 
   /**

@@ -113,11 +113,12 @@ export class Stagecoach {
 
   /**
    * A new commit on the pipeline's branch (from a git hook or CI): starts an ON_COMMIT execution when the pipeline is
-   * idle; when busy, answers why nothing started (the commit is built by a later execution).
+   * idle; when busy, answers why nothing started (the commit is built by a later execution). Its starter is the
+   * commit's author, never the caller.
    */
-  async notifyCommit(pipelineId: string, by = 'on-commit'): Promise<StartResult | { started: false; reason: string }> {
+  async notifyCommit(pipelineId: string): Promise<StartResult | { started: false; reason: string }> {
     try {
-      return await this.startExecution(pipelineId, { by, trigger: 'ON_COMMIT' });
+      return await this.startExecution(pipelineId, { by: 'on-commit', trigger: 'ON_COMMIT' });
     } catch (err) {
       if (err instanceof StagecoachError && err.type === Refusal.Busy) return { started: false, reason: err.message };
       throw err;

@@ -5,20 +5,23 @@
  *
  *   identity: signed            # or declared: names as given, for local demos; the default once there are approvers
  *   people:
- *     - { name: alice, email: alice@example.com, keys: ["ssh-ed25519 AAAA… alice@laptop"], roles: [BUSINESS_OWNER] }
+ *     - { name: alice, email: [alice@example.com], keys: ["ssh-ed25519 AAAA… alice@laptop"], roles: [BUSINESS_OWNER] }
  *   identityProviders:
  *     - { name: api, keys: ["ssh-ed25519 AAAA… stagecoach-api"] }
  *   revokedKeys:
  *     - { key: "SHA256:…", at: 2026-11-30T12:00:00Z }
  *   decisionMaxAge: 1 hour
  *   emergencyRoles: [PROGRAM_MANAGER]
+ *   cancelRoles: [DEPLOYMENT_MANAGER, PROGRAM_MANAGER]
  */
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import { normalizeName, parsePublicKey, type Trust, type TrustModel } from '../shared/identity';
+import { normalizeEmail, normalizeName, parsePublicKey, type Trust, type TrustModel } from '../shared/identity';
 
 export const DEFAULT_DECISION_MAX_AGE = '1 hour';
 export const DEFAULT_CLOCK_SKEW = '2 minutes';
+/** Who may cancel besides the execution's starter: anyone the pipeline gives one of Cloud Manager's roles or DEVELOPER. */
+export const DEFAULT_CANCEL_ROLES = ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER', 'DEVELOPER'];
 
 const duration = z.union([z.number().int().positive(), z.string()]).refine((value) => {
   try {
@@ -39,9 +42,12 @@ const keyLine = z.string().superRefine((line, ctx) => {
 const keyOrFingerprint = z.union([z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256:… fingerprint'), keyLine]);
 const name = z.string().trim().min(1).max(100);
 
+const email = z.string().trim().email();
+
 const person = z.object({
   name,
-  email: z.string().email().optional(),
+  // An ON_COMMIT execution's starter is the person whose address authored the commit: one address or several.
+  email: z.union([email, z.array(email).min(1)]).optional(),
   keys: z.array(keyLine).default([]),
   roles: z.array(z.string().min(1)).default([]),
 }).strict();
@@ -57,6 +63,7 @@ export const identityConfigShape = {
   decisionMaxAge: duration.default(DEFAULT_DECISION_MAX_AGE),
   clockSkew: duration.default(DEFAULT_CLOCK_SKEW),
   emergencyRoles: z.array(z.string().min(1)).default([]),
+  cancelRoles: z.array(z.string().min(1)).min(1).default(DEFAULT_CANCEL_ROLES),
 };
 
 /** The fragment on its own (a pipeline file holds it among its other keys). */
@@ -92,6 +99,12 @@ export function checkIdentity(config: IdentityConfig & WithApprovers, ctx: z.Ref
       keys.set(fingerprint, p.name);
     });
   });
+  const emails = new Map<string, string>();
+  config.people.forEach((p, i) => emailsOf(p).forEach((address, e) => {
+    const owner = emails.get(normalizeEmail(address));
+    if (owner) problem(['people', i, 'email', ...(Array.isArray(p.email) ? [e] : [])], `${address} is also ${owner}'s: a commit's author maps to one person`);
+    emails.set(normalizeEmail(address), p.name);
+  }));
   config.identityProviders.forEach((provider, i) => provider.keys.forEach((line, k) => {
     const fingerprint = fingerprintOrLine(line);
     if (keys.has(fingerprint)) problem(['identityProviders', i, 'keys', k], `the same key as ${keys.get(fingerprint)}'s (${fingerprint})`);
@@ -112,6 +125,10 @@ export function checkIdentity(config: IdentityConfig & WithApprovers, ctx: z.Ref
   }
 }
 
+function emailsOf(p: { email?: string | string[] }): string[] {
+  return p.email === undefined ? [] : [p.email].flat();
+}
+
 /** A key's fingerprint, or the line itself when it is no key (already reported by the field's own check). */
 function fingerprintOrLine(line: string): string {
   try {
@@ -125,11 +142,12 @@ function fingerprintOrLine(line: string): string {
 export function trustFromConfig(config: IdentityConfig & WithApprovers): Trust {
   return {
     model: trustModelOf(config),
-    people: config.people.map((p) => ({ name: p.name, ...(p.email ? { email: p.email } : {}), keys: p.keys, roles: p.roles })),
+    people: config.people.map((p) => ({ name: p.name, ...(p.email ? { emails: emailsOf(p) } : {}), keys: p.keys, roles: p.roles })),
     identityProviders: config.identityProviders.map((p) => ({ name: p.name, keys: p.keys })),
     revokedKeys: config.revokedKeys.map((r) => ({ key: r.key, at: new Date(r.at).toISOString() })),
     decisionMaxAgeMs: msToNumber(config.decisionMaxAge as never),
     clockSkewMs: msToNumber(config.clockSkew as never),
     emergencyRoles: config.emergencyRoles,
+    cancelRoles: config.cancelRoles,
   };
 }

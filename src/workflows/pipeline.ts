@@ -33,6 +33,8 @@ export interface PipelineInput {
 }
 
 const KEPT_EXECUTIONS = 20;
+/** Who starts an ON_COMMIT execution until its commit's author is known: the pipeline's own poller. */
+const ON_COMMIT_STARTER = 'on-commit';
 const PIPELINE_ACCEPTED_KEPT = 100;
 
 function startProblem(request: unknown): string | undefined {
@@ -114,13 +116,16 @@ export async function pipeline(input: PipelineInput): Promise<void> {
         : undefined;
       if (emergency) throw ApplicationFailure.create({ type: Refusal.Forbidden, message: emergency, nonRetryable: true });
       state.nextExecutionNumber += 1;
+      // Whoever tells of a commit is audited here; the execution's starter is the commit's author, found once it
+      // resolves the commit (until then, on-commit), so nobody can name another starter.
+      const starter = trigger === 'ON_COMMIT' ? ON_COMMIT_STARTER : by;
       const workflowId = executionWorkflowId(state.pipelineId, executionId);
       const handle = await startChild(pipelineExecution, {
         workflowId,
         taskQueue: TASK_QUEUE,
-        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode, user: by, config, reExecuteOf, ...(pinnedCommit ? { pinnedCommit } : {}) }],
+        args: [{ pipelineId: state.pipelineId, executionId, trigger, mode, user: starter, config, reExecuteOf, ...(pinnedCommit ? { pinnedCommit } : {}) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        staticSummary: `${config.name}: execution ${executionId} (${trigger}${reExecuteOf ? ` of ${reExecuteOf.executionId}` : ''}) started by ${by}`,
+        staticSummary: `${config.name}: execution ${executionId} (${trigger}${reExecuteOf ? ` of ${reExecuteOf.executionId}` : ''}) started by ${starter}`,
         staticDetails: `Pipeline **${config.id}** · repository ${config.repository} · branch ${config.branch} · type ${config.type} · mode ${mode}`,
         typedSearchAttributes: [
           { key: PipelineIdKey, value: state.pipelineId },
@@ -132,7 +137,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       pollInterval = config.triggers?.onCommit?.pollInterval;
       running = {
         handle,
-        summary: { id: executionId, workflowId, status: 'RUNNING', trigger, user: by, createdAt: new Date().toISOString() },
+        summary: { id: executionId, workflowId, status: 'RUNNING', trigger, user: starter, createdAt: new Date().toISOString() },
       };
       audit({ by, action, via, outcome: 'accepted', details: { executionId, trigger, ...(reExecuteOf ? { of: reExecuteOf.executionId } : {}) } });
       return { executionId, workflowId };
@@ -178,7 +183,7 @@ export async function pipeline(input: PipelineInput): Promise<void> {
     lastSeenCommit = commitId;
     // The configuration read above starts the execution; histories from before read it a second time in launch.
     const configJustRead = patched('on-commit-reads-config-once') ? config : undefined;
-    await launch('start', 'on-commit', 'update', 'ON_COMMIT', 'NORMAL', undefined, undefined, configJustRead).catch(() => undefined); // refusals are audited
+    await launch('start', ON_COMMIT_STARTER, 'update', 'ON_COMMIT', 'NORMAL', undefined, undefined, configJustRead).catch(() => undefined); // refusals are audited
   }
 
   for (;;) {
@@ -197,6 +202,8 @@ export async function pipeline(input: PipelineInput): Promise<void> {
       const prodDeploy = result?.state.steps.find((s) => s.action === 'deploy' && s.environmentType === 'prod');
       state.executions.push({
         ...current.summary,
+        // An ON_COMMIT execution learns its starter (the commit's author) only once it runs.
+        user: result?.state.user ?? current.summary.user,
         status: result?.status ?? 'ERROR',
         finishedAt: new Date().toISOString(),
         prodDeployStatus: prodDeploy && prodDeploy.status !== 'NOT_STARTED' ? prodDeploy.status : undefined,

@@ -49,6 +49,8 @@ const pipelineConfig = (prodAuthorPort = 0) => testPipeline(ID, h.repo, {
     stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
     prod: { pairs: 1, loadBalancerPort: 0, authorPort: prodAuthorPort, drainTimeout: '5s' },
   },
+  // carol (the tokens' DEVELOPER) cancels executions others started: the pipeline must know her role (cancelRoles).
+  people: [{ name: 'carol', roles: ['DEVELOPER'] }],
 });
 
 beforeAll(async () => {

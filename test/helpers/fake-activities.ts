@@ -46,6 +46,8 @@ export interface FakeWorld {
    * takes a publish's or dispatcher's pair out of service. Deploying the node brings it back.
    */
   loseNode(pipelineId: string, environment: string, node: string): void;
+  /** The author email of each repository's commit (default: author@fake.invalid), as `resolveBranch` answers it. */
+  commitAuthors: Map<string, string>;
 }
 
 export interface FakeActivityOptions {
@@ -139,6 +141,7 @@ export function createFakeActivities(options: FakeActivityOptions): {
       const pair = /-(\d+)$/.exec(node)?.[1];
       if (pair) down.add(`${envKey(pipelineId, environment)}/pair-${pair}`);
     },
+    commitAuthors: new Map(),
   };
 
   const started = async (activityType: string, input: unknown) => {
@@ -150,7 +153,10 @@ export function createFakeActivities(options: FakeActivityOptions): {
 
   const fakes = {
     async loadPipeline(input) { return options.pipelineConfig(input.pipelineId); },
-    async resolveBranch(input) { return { commitId: input.pinnedCommit ?? fakeCommit(input.repository), version: '1.0.0' }; },
+    async resolveBranch(input) {
+      const authorEmail = world.commitAuthors.get(input.repository) ?? 'author@fake.invalid';
+      return { commitId: input.pinnedCommit ?? fakeCommit(input.repository), version: '1.0.0', authorEmail };
+    },
     async headCommit(input) { return { commitId: fakeCommit(input.repository) }; },
     async deliverWebhook() { return { status: 204 }; },
     async checkDockerEngines() { return { engines: ['local engine: fake'] }; },

@@ -15,7 +15,7 @@ beforeAll(() => {
   repo = path.join(dir, 'repo');
   const made = createGitActivities({ stateDir: dir });
   git = { ...made.activities, ...made.helpers };
-  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'c', GIT_COMMITTER_EMAIL: 'c@example.invalid' };
   execFileSync('git', ['init', '-q', '-b', 'main', repo], { env });
   fs.writeFileSync(path.join(repo, 'VERSION'), '1.2.3\n');
   execFileSync('git', ['add', 'VERSION'], { cwd: repo, env });
@@ -25,8 +25,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('git arguments', () => {
   it('resolves an ordinary repository and reads a path after "--"', async () => {
-    const { commitId, version } = await git.resolveBranch({ repository: repo, branch: 'main' });
+    const { commitId, version, authorEmail } = await git.resolveBranch({ repository: repo, branch: 'main' });
     expect(version).toBe('1.2.3');
+    expect(authorEmail).toBe('t@example.invalid'); // the author's, not the committer's: an ON_COMMIT execution's starter
     expect(await git.commitHasPath(repo, commitId, 'VERSION')).toBe(true);
     expect(await git.commitHasPath(repo, commitId, '--help')).toBe(false);
   });

@@ -58,7 +58,7 @@ describe('identity configuration', () => {
     expect(trustFromConfig(parsed)).toMatchObject({
       model: 'signed', decisionMaxAgeMs: 900_000, clockSkewMs: 120_000, emergencyRoles: ['PROGRAM_MANAGER'],
       revokedKeys: [{ key: bob.publicKey, at: '2026-12-01T10:00:00.000Z' }],
-      people: [{ name: 'alice', email: 'alice@example.com', keys: [alice.publicKey], roles: ['BUSINESS_OWNER'] }, { name: 'bob' }],
+      people: [{ name: 'alice', emails: ['alice@example.com'], keys: [alice.publicKey], roles: ['BUSINESS_OWNER'] }, { name: 'bob' }],
     });
     expect(trustFromConfig(pipelineSchema.parse({ approval: { approvers: [] } })).model).toBe('declared');
     expect(trustFromConfig(pipelineSchema.parse({ ...config, identity: 'declared' })).model).toBe('declared');
@@ -76,6 +76,18 @@ describe('identity configuration', () => {
     expect(problems({ ...config, identity: 'declared', people: [] })).toEqual([]);
     expect(problems({ ...config, decisionMaxAge: 'soon' })).toEqual(['decisionMaxAge: a duration such as "1 hour", "15 minutes", "90s"']);
     expect(problems({ ...config, revokedKeys: [{ key: 'SHA256:short', at: '2026-12-01T10:00:00Z' }] })).toHaveLength(1);
+    expect(problems({ ...config, people: [config.people[0], { ...config.people[1], email: ['bob@example.com', ' Alice@Example.com'] }] }))
+      .toEqual(['people.1.email.1: Alice@Example.com is also alice\'s: a commit\'s author maps to one person']);
+    expect(problems({ ...config, cancelRoles: [] })).toEqual([expect.stringMatching(/^cancelRoles: /)]);
+  });
+
+  it('keeps each person\'s commit addresses (one or a list) and who may cancel (every role by default)', () => {
+    const people = [config.people[0], { ...config.people[1], email: ['bob@example.com', 'bob@old.example.com'] }];
+    expect(trustFromConfig(pipelineSchema.parse({ ...config, people }))).toMatchObject({
+      people: [{ name: 'alice', emails: ['alice@example.com'] }, { name: 'bob', emails: ['bob@example.com', 'bob@old.example.com'] }],
+      cancelRoles: ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER', 'DEVELOPER'],
+    });
+    expect(trustFromConfig(pipelineSchema.parse({ ...config, cancelRoles: ['PROGRAM_MANAGER'] })).cancelRoles).toEqual(['PROGRAM_MANAGER']);
   });
 });
 

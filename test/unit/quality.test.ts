@@ -19,7 +19,8 @@ import { EXAMPLES_DIR } from '../../src/config/paths';
 import type { CodeScanSummary, ExecutionState } from '../../src/shared/types';
 import { payloadProblem, refusalReason } from '../../src/workflows/execution/message-rules';
 import { DEFAULT_QUALITY } from '../../src/shared/config-defaults';
-import { evaluateQualityMetrics, failing, qualityOverriders } from '../../src/workflows/execution/quality-gates';
+import { evaluateQualityMetrics, failing } from '../../src/workflows/execution/quality-gates';
+import { usersHolding } from '../../src/workflows/execution/roles';
 import { initialState } from '../../src/workflows/execution/state';
 
 const sarif = (results: Array<{ ruleId: string; level?: string; properties?: Record<string, unknown> }>, rules: Array<Record<string, unknown>>, loc?: number) => ({
@@ -144,10 +145,13 @@ describe("Cloud Manager's three tiers", () => {
     expect(failing(metrics, 'important').map((m) => m.kpi)).toEqual(['reliability_rating', 'sqale_rating', 'coverage']);
   });
 
-  it('who may override: approvers holding an override role', () => {
-    const approvers = [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }];
-    expect(qualityOverriders(approvers, DEFAULT_QUALITY.overrideRoles)).toEqual(['alice', 'bob']);
-    expect(qualityOverriders(approvers, ['DEPLOYMENT_MANAGER'])).toEqual(['alice']);
+  it('who may override: users holding an override role', () => {
+    const config = parsePipelineConfig({
+      id: 'unit', repository: 'r', identity: 'declared',
+      approval: { approvers: [{ name: 'alice', roles: ['DEPLOYMENT_MANAGER'] }, { name: 'bob', roles: ['BUSINESS_OWNER'] }] },
+    });
+    expect(usersHolding(config, DEFAULT_QUALITY.overrideRoles)).toEqual(['alice', 'bob']);
+    expect(usersHolding(config, ['DEPLOYMENT_MANAGER'])).toEqual(['alice']);
   });
 });
 

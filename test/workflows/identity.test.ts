@@ -26,7 +26,8 @@ import { executionWorkflowId } from '../../src/shared/ids';
 import type { Proof } from '../../src/shared/identity';
 import type { ExecutionState } from '../../src/shared/types';
 import { startFakeWorker, type FakeWorkerHarness } from '../helpers/fake-worker';
-import { FIXTURES_DIR, hasEnded, isWaitingAt } from '../helpers/harness';
+import { hasEnded, isWaitingAt } from '../helpers/harness';
+import { recordHistory } from '../helpers/record-history';
 
 let h: FakeWorkerHarness;
 let tmp: string;
@@ -58,15 +59,6 @@ const signedPipeline = {
 
 const approval = (pipeline: string, execution: string, by: string, key: { privateKey: string }): Promise<Proof> =>
   signDecision(signer(key), { pipeline, execution, step: 'approval', action: 'approve', args: {}, by });
-
-/** With RECORD_FIXTURES=1, saves a workflow's history as a replay fixture (test/replay.test.ts replays it). */
-async function recordHistory(fixture: string, workflowId: string): Promise<void> {
-  if (!process.env.RECORD_FIXTURES) return;
-  const { stdout } = await promisify(execFile)(inject('temporalCli'), [
-    'workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', workflowId, '--output', 'json',
-  ], { maxBuffer: 64 * 1024 * 1024 });
-  await fs.writeFile(path.join(FIXTURES_DIR, `${fixture}.json`), stdout);
-}
 
 const refusals = (state: ExecutionState) => state.audit.filter((a) => a.outcome === 'refused');
 

@@ -5,7 +5,10 @@ import { messageCommand } from './send-message';
 export const overrideCommand = messageCommand({
   action: 'override',
   summary: 'override the failed important checks of a waiting gate (code quality, security or performance test) so the execution goes on',
-  details: ['--metrics lists every failing important metric and nothing else (`status` shows them under "failing").'],
+  details: [
+    '--metrics lists every failing important metric and nothing else (`status` shows them under "failing").',
+    'Only a user holding one of the gate\'s overrideRoles may override it (or reject at it).',
+  ],
   flags: [{ name: 'metrics', type: 'string', value: 'a,b', description: 'the failing important metrics, comma-separated', required: true }],
   examples: ['./bin/stagecoach override sample 3 --by alice --metrics coverage,reliability_rating'],
   request: (values) => {

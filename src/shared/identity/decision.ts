@@ -81,3 +81,8 @@ export function sameName(a: string, b: string): boolean {
 export function normalizeName(name: string): string {
   return name.trim().toLowerCase();
 }
+
+/** Email addresses compared trimmed and case-folded, as mail systems treat them in practice. */
+export function normalizeEmail(address: string): string {
+  return address.trim().toLowerCase();
+}

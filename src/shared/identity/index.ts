@@ -1,7 +1,7 @@
 /** Decisions by people one can prove: SSH ed25519 keys, SSHSIG signatures, signed decisions and their verification. */
 export { base64Decode, base64Encode, hex, utf8Encode } from './bytes';
 export {
-  canonicalJson, decisionBytes, decisionText, normalizeName, proofId, sameName,
+  canonicalJson, decisionBytes, decisionText, normalizeEmail, normalizeName, proofId, sameName,
   type Decision, type DecisionArgs, type JsonValue, type Proof,
 } from './decision';
 export { formatPublicKey, parsePublicKey, publicKeyFromRaw, type SshPublicKey } from './ssh-key';

@@ -11,7 +11,8 @@ export type TrustModel = 'signed' | 'declared';
 
 export interface TrustedPerson {
   name: string;
-  email?: string;
+  /** The addresses their commits are authored with (an ON_COMMIT execution's starter is found by them). */
+  emails?: string[];
   /** OpenSSH public key lines. */
   keys: string[];
   roles: string[];
@@ -42,6 +43,11 @@ export interface Trust {
   clockSkewMs: number;
   /** Roles that may ask for EMERGENCY mode. */
   emergencyRoles: string[];
+  /**
+   * Roles that may cancel an execution (its starter always may). Its presence also says the execution follows the
+   * role rules of cancel and override; executions started before them carry none and decide as they did.
+   */
+  cancelRoles?: string[];
 }
 
 /** The trust of an execution that carries none (started before identity existed): names as given, no keys. */

@@ -8,6 +8,7 @@ import type { ExecutionAction } from '../../shared/messages';
 import { cancelRefusal, refusal } from '../../shared/refusals';
 import { sameName } from '../../shared/identity';
 import { isTerminal, type ExecutionState, type PipelineConfig } from '../../shared/types';
+import { roleProblem } from './roles';
 import { OVERRIDE_GATES, overrideRolesOf } from './stage-gates';
 
 const MAX_TEXT = 1000;
@@ -82,23 +83,19 @@ function approverProblem(state: ExecutionState, config: PipelineConfig, by: stri
 }
 
 /**
- * Who may override a gate (codeQuality, securityTest, performanceTest) or reject at it: an approver holding one of
- * that gate's `overrideRoles`.
+ * Who may override a gate (codeQuality, securityTest, performanceTest) or reject at it: a user of the pipeline
+ * holding one of that gate's `overrideRoles`.
  */
 function overriderProblem(state: ExecutionState, config: PipelineConfig, by: string): RefusalReason | undefined {
   const action = state.waiting!.action;
-  const roles = overrideRolesOf(action, config);
-  const what = OVERRIDE_GATES[action] ?? 'quality gates';
-  const approvers = config.approval.approvers;
-  if (!approvers.length) return undefined; // no users configured: anyone, as for approvals
-  const person = approvers.find((a) => namesMatch(config)(a.name, by));
-  const permitted = approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
-  const who = permitted.length ? `allowed: ${permitted.join(', ')}` : 'no user of the pipeline holds one';
-  if (!person) return refusal(Refusal.Forbidden, `${by} is not a user of pipeline ${state.pipelineId}: overriding ${what} needs the role ${roles.join(' or ')} (${who})`);
-  if (!person.roles.some((r) => roles.includes(r))) {
-    return refusal(Refusal.Forbidden, `${by} (${person.roles.join(', ')}) may not override ${what} of pipeline ${state.pipelineId}: that needs the role ${roles.join(' or ')} (${who})`);
-  }
-  return undefined;
+  return roleProblem(config, by, { roles: overrideRolesOf(action, config), doing: `override ${OVERRIDE_GATES[action] ?? 'quality gates'}`, same: namesMatch(config) });
+}
+
+/** Who may cancel: the execution's starter, and the users holding one of `cancelRoles` (with the role rules). */
+function cancellerProblem(state: ExecutionState, config: PipelineConfig, by: string): RefusalReason | undefined {
+  const cancelRoles = config.trust?.cancelRoles;
+  if (!cancelRoles || namesMatch(config)(by, state.user)) return undefined;
+  return roleProblem(config, by, { roles: cancelRoles, doing: 'cancel executions', same: namesMatch(config) });
 }
 
 export function refusalReason(
@@ -144,7 +141,7 @@ export function refusalReason(
       return undefined;
     }
     case 'cancel':
-      return cancelRefusal(state);
+      return cancelRefusal(state) ?? cancellerProblem(state, config, by);
   }
 }
 

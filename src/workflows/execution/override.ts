@@ -1,7 +1,8 @@
 /** The override wait of a gate's important failures, shared by the quality gate and the Stage gates. */
 import type { DurationSpec } from '../../shared/duration';
 import type { StepState } from '../../shared/types';
-import { describeMetric, qualityOverriders, type Metric } from './quality-gates';
+import { describeMetric, type Metric } from './quality-gates';
+import { usersHolding } from './roles';
 import { StopExecution, type ApprovalDecision, type StepContext } from './step-context';
 
 /**
@@ -15,8 +16,7 @@ export async function awaitOverride(ctx: StepContext, step: StepState, gate: {
   const { important, metrics, timeout, note = '' } = gate;
   const list = important.map(describeMetric).join('; ');
   const ids = important.map((m) => m.kpi);
-  const approvers = ctx.config.approval.approvers;
-  const allowed = approvers.length ? qualityOverriders(approvers, gate.roles) : [];
+  const allowed = usersHolding(ctx.config, gate.roles);
   const decision: ApprovalDecision = { approvedBy: [] };
   ctx.decisions.approvals[step.stepId] = decision;
   ctx.decisions.override = undefined;

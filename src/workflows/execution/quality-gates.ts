@@ -91,8 +91,3 @@ export function describeMetric(m: Metric): string {
 export function failing(metrics: Metric[], severity: MetricSeverity): Metric[] {
   return metrics.filter((m) => m.severity === severity && !m.passed);
 }
-
-/** The approvers who may override important failures (and reject at the gate): those holding an override role. */
-export function qualityOverriders(approvers: Array<{ name: string; roles: string[] }>, roles: string[]): string[] {
-  return approvers.filter((a) => a.roles.some((r) => roles.includes(r))).map((a) => a.name);
-}

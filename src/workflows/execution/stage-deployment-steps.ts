@@ -6,6 +6,7 @@ import { workflowInfo } from '@temporalio/workflow';
 import { quickActivities, buildActivities } from '../activity-profiles';
 import { describeMetric, evaluateQualityMetrics, failing } from './quality-gates';
 import { awaitOverride } from './override';
+import { commitAuthorStarter } from './roles';
 import { StopExecution, failureDetails, type StepRunner } from './step-context';
 
 export const validate: StepRunner = async (ctx, step) => {
@@ -19,10 +20,14 @@ export const validate: StepRunner = async (ctx, step) => {
     ctx.state.commitId = resolved.commitId;
     ctx.state.artifacts.version = resolved.version;
   }
+  // A commit starts an ON_COMMIT execution: its author is the starter (who then may not approve it), never the caller.
+  const author = ctx.state.trigger === 'ON_COMMIT' ? resolved.authorEmail?.trim() : undefined;
+  if (author) ctx.state.user = commitAuthorStarter(config, author);
   step.details = {
-    summary: `config valid; ${ctx.input.pinnedCommit ? `push update of ${resolved.commitId.slice(0, 12)}` : `${config.branch} at ${resolved.commitId.slice(0, 12)}`}; ${engines.engines.length} Docker engine(s) answer`,
+    summary: `config valid; ${ctx.input.pinnedCommit ? `push update of ${resolved.commitId.slice(0, 12)}` : `${config.branch} at ${resolved.commitId.slice(0, 12)}`}; ${engines.engines.length} Docker engine(s) answer` +
+      (author ? `; started by ${ctx.state.user} (the commit's author${ctx.state.user.includes(author) ? '' : `, ${author}`})` : ''),
     repository: config.repository, branch: config.branch, commitId: resolved.commitId, version: resolved.version,
-    dockerEngines: engines.engines,
+    dockerEngines: engines.engines, ...(author ? { authorEmail: author, starter: ctx.state.user } : {}),
   };
 };
 
