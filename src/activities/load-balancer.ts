@@ -54,11 +54,14 @@ export function parseShowStat(csv: string): ServerStat[] {
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
+/** Where an environment's runtime API is: published by its load balancer's holder (the `lb` node's container). */
+export async function runtimeEndpointOf(docker: DockerProvider, pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
+  const container = docker(environment.docker).getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
+  return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
+}
+
 export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
-  async function runtimeEndpoint(pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
-    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
-    return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
-  }
+  const runtimeEndpoint = (pipelineId: string, environment: EnvironmentConfig) => runtimeEndpointOf(deps.docker, pipelineId, environment);
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
     const api = await runtimeEndpoint(input.pipelineId, input.environment);
