@@ -92,33 +92,14 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
   async function ensureHolder(docker: Docker, target: LoadBalancerTarget, image: string, labels: Record<string, string>) {
     const { pipelineId, environment } = target;
     const name = containerName(pipelineId, environment.name, LOAD_BALANCER_NODE);
-    const network = networkName(pipelineId, environment.name);
-    const host = publishAddress(environment.docker);
-    const hostPort = environment.loadBalancerPort ? String(environment.loadBalancerPort) : '';
-    const holderHash = `holder-${network}-${environment.subnet ?? ''}-${host}-${hostPort}`;
+    const holderHash = holderIdentity(target);
     const found = await inspectOrUndefined(docker.getContainer(name));
     if (found?.State.Running && found.Config.Labels?.[LABEL.configHash] === holderHash) return { started: found.State.StartedAt, created: false };
     // A new namespace: the HAProxy containers in the old one go with it (a load balancer made before holders existed
     // is the `lb` container itself, and goes the same way, once).
     for (const c of await processes(docker, target)) await docker.getContainer(c.Id).remove({ force: true });
     if (found) await docker.getContainer(name).remove({ force: true });
-    const holder = await docker.createContainer({
-      name,
-      Image: image,
-      Entrypoint: ['sleep', 'infinity'],
-      Cmd: [],
-      Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_NODE, [LABEL.configHash]: holderHash },
-      ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
-      HostConfig: {
-        PortBindings: {
-          [`${LB_PORT}/tcp`]: [{ HostIp: host, HostPort: hostPort }],
-          [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: host, HostPort: '' }],
-        },
-        NetworkMode: network,
-        RestartPolicy: { Name: 'unless-stopped' },
-      },
-      NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, LOAD_BALANCER_NODE) } },
-    });
+    const holder = await docker.createContainer(holderContainerSpec(target, image, labels, holderHash));
     try {
       await holder.start();
     } catch (err) {
@@ -126,7 +107,7 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
       throw ApplicationFailure.create({
         type: ActivityFailure.PortInUse,
         message: `The ${environment.name} load balancer cannot start: ${(err as Error).message}. ` +
-          `Free ${host}:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
+          `Free ${publishAddress(environment.docker)}:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
       });
     }
     return { started: (await holder.inspect()).State.StartedAt, created: true };
@@ -151,21 +132,8 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
     image: string; config: string; configHash: string; name: string; labels: Record<string, string>; serverState: string;
   }): Promise<void> {
     const { pipelineId, environment } = target;
-    const volume = loadBalancerRunVolume(pipelineId, environment.name);
-    await docker.createVolume({ Name: volume, Labels: spec.labels });
-    const container = await docker.createContainer({
-      name: spec.name,
-      Image: spec.image,
-      Env: [`HAPROXY_CFG=${spec.config}`],
-      // Takes the listening sockets of the HAProxy running in the namespace, if any (none: HAProxy binds them itself).
-      Cmd: ['-x', HAPROXY_HANDOVER_SOCKET],
-      Labels: { ...spec.labels, [LABEL.node]: LOAD_BALANCER_PROCESS, [LABEL.configHash]: spec.configHash },
-      HostConfig: {
-        NetworkMode: `container:${containerName(pipelineId, environment.name, LOAD_BALANCER_NODE)}`,
-        Mounts: [{ Type: 'volume', Source: volume, Target: HAPROXY_RUN_DIR }],
-        RestartPolicy: { Name: 'unless-stopped' },
-      },
-    });
+    await docker.createVolume({ Name: loadBalancerRunVolume(pipelineId, environment.name), Labels: spec.labels });
+    const container = await docker.createContainer(haproxyContainerSpec(target, spec));
     if (spec.serverState) await putFile(container, HAPROXY_SERVER_STATE_FILE, spec.serverState);
     await container.start();
     const started = Date.now();
@@ -235,6 +203,59 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
   }
 
   return { apply };
+}
+
+/** What the holder owns: a holder made for other values is replaced (the one change that is not seamless). */
+export function holderIdentity({ pipelineId, environment }: LoadBalancerTarget): string {
+  const published = `${publishAddress(environment.docker)}:${environment.loadBalancerPort || 'any'}`;
+  return `holder ${networkName(pipelineId, environment.name)} ${environment.subnet ?? 'no-subnet'} ${published}`;
+}
+
+/** The holder: `sleep` in the load balancer image, with the `lb` node's address, name and published ports. */
+export function holderContainerSpec(
+  { pipelineId, environment }: LoadBalancerTarget, image: string, labels: Record<string, string>, holderHash: string,
+): Docker.ContainerCreateOptions {
+  const network = networkName(pipelineId, environment.name);
+  const host = publishAddress(environment.docker);
+  return {
+    name: containerName(pipelineId, environment.name, LOAD_BALANCER_NODE),
+    Image: image,
+    Entrypoint: ['sleep', 'infinity'],
+    Cmd: [],
+    Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_NODE, [LABEL.configHash]: holderHash },
+    ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
+    HostConfig: {
+      PortBindings: {
+        [`${LB_PORT}/tcp`]: [{ HostIp: host, HostPort: environment.loadBalancerPort ? String(environment.loadBalancerPort) : '' }],
+        [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: host, HostPort: '' }],
+      },
+      NetworkMode: network,
+      RestartPolicy: { Name: 'unless-stopped' },
+    },
+    NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, LOAD_BALANCER_NODE) } },
+  };
+}
+
+/**
+ * One HAProxy container: the configuration in HAPROXY_CFG (examples/loadbalancer's entrypoint writes it), in the
+ * holder's network namespace, the run volume mounted, told to take over the listening sockets of whichever HAProxy
+ * runs there (`-x`; when none does, HAProxy warns and binds them itself, as on a first start or a restart).
+ */
+export function haproxyContainerSpec(
+  { pipelineId, environment }: LoadBalancerTarget, spec: { name: string; image: string; config: string; configHash: string; labels: Record<string, string> },
+): Docker.ContainerCreateOptions {
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Env: [`HAPROXY_CFG=${spec.config}`],
+    Cmd: ['-x', HAPROXY_HANDOVER_SOCKET],
+    Labels: { ...spec.labels, [LABEL.node]: LOAD_BALANCER_PROCESS, [LABEL.configHash]: spec.configHash },
+    HostConfig: {
+      NetworkMode: `container:${containerName(pipelineId, environment.name, LOAD_BALANCER_NODE)}`,
+      Mounts: [{ Type: 'volume', Source: loadBalancerRunVolume(pipelineId, environment.name), Target: HAPROXY_RUN_DIR }],
+      RestartPolicy: { Name: 'unless-stopped' },
+    },
+  };
 }
 
 function startedBefore(info: Docker.ContainerInspectInfo, holderStarted: string): boolean {
