@@ -16,8 +16,8 @@
  *   with no request dropped): a unix stats socket in the run directory both processes mount, through which the new
  *   one takes the old one's listening sockets (`haproxy -x`), and a server state file it starts from (what
  *   `show servers state` said just before), so drain/maint and health carry over. The old process, told to stop
- *   softly (SIGUSR1), closes no idle connection (`close-spread-time infinite`): each ends after its next answer, so no
- *   client's request meets a closing connection;
+ *   softly (SIGUSR1), closes no idle connection at once (`option idle-close-on-response`): each ends after its next
+ *   answer, so no client's request meets a closing connection; `hard-stop-after` bounds how long it may take;
  * - with `maintenanceHold` (an environment in maintenance mode): while the key `hold` is in the map file (set through
  *   the runtime API: `add map` / `del map`), a request that finds no usable server in the backend is held by a Lua
  *   action (examples/loadbalancer/maintenance.lua) until one is, at most `maxMs`; past that it is answered with a 503
@@ -118,7 +118,6 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     `    stats socket ${HAPROXY_HANDOVER_SOCKET} mode 600 level admin expose-fd listeners`,
     '    stats timeout 30s',
     `    server-state-file ${HAPROXY_SERVER_STATE_FILE}`,
-    '    close-spread-time infinite',
     // A process told to stop (a hand-over) ends at most this long after: a held request has its whole hold.
     `    hard-stop-after ${timeoutSeconds}s`,
     ...(hold ? [`    lua-load ${HAPROXY_MAINTENANCE_LUA}`] : []),
@@ -150,6 +149,9 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     '    option redispatch',
     '    option httpchk GET /health',
     '    load-server-state-from-file global',
+    // A process stopping softly closes an idle connection only after one more answer (with `Connection: close`):
+    // closing it at once races a request the client is sending on it, and that request fails.
+    '    option idle-close-on-response',
     '',
     `frontend ${HAPROXY_FRONTEND}`,
     `    bind :${frontendPort}`,
