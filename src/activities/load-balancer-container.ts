@@ -72,20 +72,18 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
     const serving = others.filter((c) => c.State.Running && !startedBefore(c, holder.started));
     for (const c of others.filter((o) => !serving.includes(o))) await docker.getContainer(c.Id).remove({ force: true });
 
-    let info = await inspectOrUndefined(docker.getContainer(name));
-    const removedServers = serving.length > 0 ? await drainSurplusServers(target) : [];
-    let handedOver = false;
-    if (info && (!info.State.Running || startedBefore(info, holder.started))) {
-      await docker.getContainer(name).remove({ force: true });
-      info = undefined;
-    }
-    if (!info) {
+    const info = await inspectOrUndefined(docker.getContainer(name));
+    const wantedServes = !!info?.State.Running && !startedBefore(info, holder.started);
+    let removedServers: string[] = [];
+    if (!wantedServes) {
+      if (info) await docker.getContainer(name).remove({ force: true });
+      // Servers the new one will not have leave while the running one still serves, drained first.
+      if (serving.length > 0) removedServers = await drainSurplusServers(target);
       await startProcess(docker, target, { ...wanted, name, labels, serverState: serving.length > 0 ? await serverState(target) : '' });
-      handedOver = serving.length > 0;
     }
     // The new one has loaded (or ran already): the old ones stop taking connections and finish what they serve.
     await Promise.all(serving.map((c) => retire(docker.getContainer(c.Id))));
-    return { process: name, handedOver, newHolder: holder.created, removedServers, removedContainers: await removeSurplusPairs(target) };
+    return { process: name, handedOver: !wantedServes && serving.length > 0, newHolder: holder.created, removedServers, removedContainers: await removeSurplusPairs(target) };
   }
 
   /** The holder, made anew when what it owns changed (its published ports, its network) or when it is not running. */
@@ -163,10 +161,22 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
    * put in maintenance, before a new HAProxy without it takes over.
    */
   async function drainSurplusServers(target: LoadBalancerTarget): Promise<string[]> {
-    const surplus = (await runtime.readServers(target)).filter((s) => (pairNumber(s.server) ?? 0) > target.environment.pairs);
+    const { environment } = target;
+    const servers = await runtime.readServers(target);
+    const surplus = servers.filter((s) => (pairNumber(s.server) ?? 0) > environment.pairs);
+    // As a rollout's capacity guard: never take out what carries the traffic while the pairs that stay are not UP.
+    const stayingUp = servers.filter((s) => (pairNumber(s.server) ?? 0) <= environment.pairs && /^UP\b/.test(s.status)).length;
+    const required = Math.min(environment.minInService ?? 1, environment.pairs);
+    if (surplus.some((s) => /^UP\b/.test(s.status)) && stayingUp < required) {
+      throw ApplicationFailure.create({
+        type: ActivityFailure.InsufficientCapacity, nonRetryable: true,
+        message: `not removing ${surplus.map((s) => s.server).join(', ')} from the ${environment.name} load balancer: ` +
+          `${stayingUp} of the ${environment.pairs} pair(s) that stay are UP, ${required} must be`,
+      });
+    }
     for (const { server } of surplus) {
       await runtime.setServerState({ ...target, server, state: 'drain' });
-      await runtime.waitForSessionsDrained({ ...target, server, timeoutMs: msToNumber(target.environment.drainTimeout as never) });
+      await runtime.waitForSessionsDrained({ ...target, server, timeoutMs: msToNumber(environment.drainTimeout as never) });
       await runtime.setServerState({ ...target, server, state: 'maint' });
     }
     return surplus.map((s) => s.server);
