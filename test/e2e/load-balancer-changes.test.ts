@@ -171,4 +171,16 @@ describe('load balancer changes under load', () => {
     expect(await servers(2)).toEqual(['pair-1 UP', 'pair-2 UP']);
     await fetch(url).then((r) => expect(r.status).toBe(200));
   }, 3 * 60_000);
+
+  it('after an engine restart that left HAProxy stopped beside its restarted holder, the next runtime call starts it again', async () => {
+    const [haproxy] = await haproxyContainers();
+    // What a restart of the Docker Engine may leave: the holder up again, HAProxy stopped (it was started first, and failed).
+    await h.docker.getContainer(haproxy.id).stop({ t: 1 });
+    await h.docker.getContainer(holder).restart({ t: 1 });
+    await expect.poll(() => servers(2), { timeout: 20_000, interval: 500 }).toEqual(['pair-1 UP', 'pair-2 UP']);
+    expect((await haproxyContainers()).map((c) => [c.name, c.state])).toEqual([[haproxy.name, 'running']]);
+    // A port Docker chose (loadBalancerPort 0) may change when the holder restarts.
+    const { url: now } = await createTopologyActivities({ docker: createDockerProvider(), secret: 'unused' }).describeEnvironment(target(2));
+    await expect.poll(async () => (await fetch(now)).status, { timeout: 10_000 }).toBe(200);
+  }, 2 * 60_000);
 });
