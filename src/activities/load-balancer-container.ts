@@ -143,7 +143,7 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
         await container.remove({ force: true }).catch(() => undefined);
         throw new Error(`the new ${environment.name} load balancer did not load (the running one keeps serving):\n${output.slice(-2000)}`);
       }
-      Context.current().heartbeat({ loading: spec.name });
+      heartbeat({ loading: spec.name });
       await sleep(200);
     }
     // Loaded: a later restart of this container (the Docker Engine's) must not bring back today's server states.
@@ -205,7 +205,7 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
       // The configuration's hard-stop-after bounds it; past that (and some slack), it is removed anyway.
       const bound = Date.now() + hardStopAfterMs(info) + RETIRE_SLACK_MS;
       while (Date.now() < bound && (await inspectOrUndefined(container))?.State.Running) {
-        Context.current().heartbeat({ retiring: info.Name });
+        heartbeat({ retiring: info.Name });
         await sleep(250);
       }
     }
@@ -266,6 +266,17 @@ export function haproxyContainerSpec(
       RestartPolicy: { Name: 'unless-stopped' },
     },
   };
+}
+
+/** Heartbeats in an activity; tests and benchmarks also call these functions directly, outside one. */
+function heartbeat(details: unknown): void {
+  let context: Context | undefined;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  context.heartbeat(details);
 }
 
 function startedBefore(info: Docker.ContainerInspectInfo, holderStarted: string): boolean {
