@@ -6,12 +6,13 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-config';
 import type { EnvironmentConfig } from '../shared/types';
 import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
-import { LOAD_BALANCER_NODE, containerName } from '../topology/names';
+import { LABEL, LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName, labelFilter } from '../topology/names';
 import { publishAddress } from '../topology/placement';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
 
@@ -54,11 +55,31 @@ export function parseShowStat(csv: string): ServerStat[] {
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
+/** Where an environment's runtime API is: published by its load balancer's holder (the `lb` node's container). */
+export async function runtimeEndpointOf(docker: DockerProvider, pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
+  const engine = docker(environment.docker);
+  await reviveHaproxy(engine, pipelineId, environment);
+  const container = engine.getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
+  return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
+}
+
+/**
+ * After a restart of the Docker Engine, Docker may have started the HAProxy container before its holder, failed, and
+ * left it stopped (it does not order containers that share a namespace): the newest one is started again, in the
+ * holder's namespace as it is now (load-balancer-container.ts makes them).
+ */
+async function reviveHaproxy(engine: Docker, pipelineId: string, environment: EnvironmentConfig): Promise<void> {
+  const list = await engine.listContainers({
+    all: true,
+    filters: { label: [labelFilter(LABEL.pipeline, pipelineId), labelFilter(LABEL.environment, environment.name), labelFilter(LABEL.node, LOAD_BALANCER_PROCESS)] },
+  });
+  if (list.length === 0 || list.some((c) => c.State === 'running')) return;
+  const newest = list.reduce((a, b) => (b.Created > a.Created ? b : a));
+  await engine.getContainer(newest.Id).start().catch(() => undefined);
+}
+
 export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
-  async function runtimeEndpoint(pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
-    const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
-    return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
-  }
+  const runtimeEndpoint = (pipelineId: string, environment: EnvironmentConfig) => runtimeEndpointOf(deps.docker, pipelineId, environment);
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
     const api = await runtimeEndpoint(input.pipelineId, input.environment);

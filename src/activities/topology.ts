@@ -1,6 +1,6 @@
 /**
- * An environment's topology on Docker: its network, its HAProxy load balancer (built from examples/loadbalancer),
- * and what each node runs now. Nodes themselves are created and replaced by the rollout (containers.ts).
+ * An environment's topology on Docker: its network, its HAProxy load balancer (built from examples/loadbalancer; its
+ * containers and their changes in load-balancer-container.ts), and what each node runs now. Nodes themselves are created and replaced by the rollout (containers.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -18,15 +18,15 @@ import { dispatcherAddress, engineOf, enginesInUse, loadBalancerAddress, publish
 import type { EnvironmentConfig } from '../shared/types';
 import { purgeToken, DISPATCHER_PORT } from './cache';
 import {
-  createContainerActivities, endpoint, ensureNetwork, execInContainer, inspectOrUndefined, publishedPort,
+  createContainerActivities, ensureNetwork, execInContainer, inspectOrUndefined, publishedPort,
   type HookResult, type ReplaceContainerInput, type ReplaceContainerResult,
 } from './containers';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
+import { LB_PORT, createLoadBalancerContainers, type LoadBalancerChange } from './load-balancer-container';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
-const LB_PORT = 80;
 
 export interface EnvironmentDescription {
   url: string;
@@ -58,6 +58,7 @@ export function environmentHaproxyConfig(environment: EnvironmentConfig): string
 
 export function createTopologyActivities(deps: { docker: DockerProvider; secret: string }) {
   const containers = createContainerActivities({ docker: deps.docker });
+  const loadBalancer = createLoadBalancerContainers({ docker: deps.docker });
 
   /**
    * Replaces one node's container with a new image, configured for its role. Idempotent by deploy key (execution,
@@ -106,53 +107,28 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   }
 
   /**
-   * Makes sure the environment's network and load balancer exist, with one HAProxy server per configured pair.
-   * Idempotent. A load balancer whose configuration no longer matches (the number of pairs changed) is recreated.
+   * Brings the environment's load balancer to its configuration: one HAProxy server per configured pair, on the load
+   * balancer image of this build of Stagecoach. A change is handed over to a new HAProxy with no request dropped
+   * (load-balancer-container.ts); servers of pairs beyond `pairs` are drained first and their containers removed
+   * after. Idempotent: a retry finishes a change a lost worker left half done. A new pair's server waits in
+   * maintenance (its name does not resolve) until its dispatcher exists; its pair cycle brings it into service.
    */
+  async function applyLoadBalancer(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<LoadBalancerChange> {
+    const config = environmentHaproxyConfig(input.environment);
+    const image = await ensureLoadBalancerImage(input.environment);
+    const configHash = createHash('sha256').update(config).update(image).digest('hex').slice(0, 16);
+    return loadBalancer.apply(input, { image, config, configHash });
+  }
+
+  /** Makes sure the environment's network (on every engine it uses) and its load balancer exist, as configured. */
   async function prepareEnvironment(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<EnvironmentDescription> {
     const { pipelineId, environment } = input;
-    const docker = deps.docker(environment.docker);
     const labels = { [LABEL.pipeline]: pipelineId, [LABEL.environment]: environment.name };
     // The environment's network on every engine it uses, each with its declared subnet (a topology spanning machines).
     for (const engine of enginesInUse(environment)) {
       await ensureNetwork(deps.docker(engine.docker), networkName(pipelineId, environment.name), labels, engine.subnet);
     }
-    const config = environmentHaproxyConfig(environment);
-    const image = await ensureLoadBalancerImage(environment);
-    const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
-    const name = containerName(pipelineId, environment.name, LOAD_BALANCER_NODE);
-    let lb = docker.getContainer(name);
-    const info = await inspectOrUndefined(lb);
-    if (!info || info.Config.Labels?.[LABEL.configHash] !== configHash || !info.State.Running) {
-      if (info) await lb.remove({ force: true });
-      const network = networkName(pipelineId, environment.name);
-      lb = await docker.createContainer({
-        name,
-        Image: image,
-        Env: [`HAPROXY_CFG=${config}`],
-        Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_NODE, [LABEL.configHash]: configHash },
-        ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
-        HostConfig: {
-          PortBindings: {
-            [`${LB_PORT}/tcp`]: [{ HostIp: publishAddress(environment.docker), HostPort: environment.loadBalancerPort ? String(environment.loadBalancerPort) : '' }],
-            [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: publishAddress(environment.docker), HostPort: '' }],
-          },
-          NetworkMode: network,
-          RestartPolicy: { Name: 'unless-stopped' },
-        },
-        NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, LOAD_BALANCER_NODE) } },
-      });
-      try {
-        await lb.start();
-      } catch (err) {
-        await lb.remove({ force: true }).catch(() => undefined);
-        throw ApplicationFailure.create({
-          type: ActivityFailure.PortInUse,
-          message: `The ${environment.name} load balancer cannot start: ${(err as Error).message}. ` +
-            `Free ${publishAddress(environment.docker)}:${environment.loadBalancerPort} or change environments.${environment.type}.loadBalancerPort.`,
-        });
-      }
-    }
+    await applyLoadBalancer(input);
     return describeEnvironment(input);
   }
 
@@ -217,7 +193,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     }, { key: input.hookKey });
   }
 
-  return { prepareEnvironment, describeEnvironment, deployNode, validateEnvironmentConfig, runHook };
+  return { prepareEnvironment, applyLoadBalancer, describeEnvironment, deployNode, validateEnvironmentConfig, runHook };
 }
 
 /** Runs a throwaway container to its end; answers its exit code and its output (a TTY, so the output is plain text). */

@@ -12,6 +12,12 @@
  *   even when a dispatcher does not exist yet (that server is then MAINT until its name resolves);
  * - runtime API over TCP on :runtimeApiPort (default 9999), level admin: `show stat`, `show servers state <backend>`,
  *   `set server <backend>/<server> state ready|drain|maint`;
+ * - a hand-over (a new HAProxy process, for a new image or a changed server list, taking over from the running one
+ *   with no request dropped): a unix stats socket in the run directory both processes mount, through which the new
+ *   one takes the old one's listening sockets (`haproxy -x`), and a server state file it starts from (what
+ *   `show servers state` said just before), so drain/maint and health carry over. The old process, told to stop
+ *   softly (SIGUSR1), closes no idle connection at once (`option idle-close-on-response`): each ends after its next
+ *   answer, so no client's request meets a closing connection; `hard-stop-after` bounds how long it may take;
  * - with `maintenanceHold` (an environment in maintenance mode): while the key `hold` is in the map file (set through
  *   the runtime API: `add map` / `del map`), a request that finds no usable server in the backend is held by a Lua
  *   action (examples/loadbalancer/maintenance.lua) until one is, at most `maxMs`; past that it is answered with a 503
@@ -25,6 +31,12 @@ export const HAPROXY_MONITOR_URI = '/lb-health';
 /** Map file whose key `hold` switches the maintenance hold on (examples/loadbalancer ships it empty). */
 export const HAPROXY_MAINTENANCE_MAP = '/etc/haproxy/maintenance.map';
 export const HAPROXY_MAINTENANCE_LUA = '/etc/haproxy/maintenance.lua';
+/** The directory every HAProxy process of one load balancer mounts (a volume): the hand-over socket lives there. */
+export const HAPROXY_RUN_DIR = '/run/haproxy';
+/** Stats socket (level admin, listeners exposed) a new process takes the running one's listening sockets through. */
+export const HAPROXY_HANDOVER_SOCKET = `${HAPROXY_RUN_DIR}/handover.sock`;
+/** Server states a new process starts from; written into its container just before it starts, removed once loaded. */
+export const HAPROXY_SERVER_STATE_FILE = '/etc/haproxy/servers.state';
 
 export interface HaproxyServer {
   /** Server name in the backend (e.g. `d1`): what the runtime API commands use (`dispatchers/d1`). */
@@ -103,7 +115,11 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     '    log stdout format raw local0 info',
     '    maxconn 4096',
     `    stats socket ipv4@0.0.0.0:${runtimeApiPort} level admin expose-fd listeners`,
+    `    stats socket ${HAPROXY_HANDOVER_SOCKET} mode 600 level admin expose-fd listeners`,
     '    stats timeout 30s',
+    `    server-state-file ${HAPROXY_SERVER_STATE_FILE}`,
+    // A process told to stop (a hand-over) ends at most this long after: a held request has its whole hold.
+    `    hard-stop-after ${timeoutSeconds}s`,
     ...(hold ? [`    lua-load ${HAPROXY_MAINTENANCE_LUA}`] : []),
     '',
     `resolvers ${HAPROXY_RESOLVERS}`,
@@ -132,6 +148,10 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     '    retries 3',
     '    option redispatch',
     '    option httpchk GET /health',
+    '    load-server-state-from-file global',
+    // A process stopping softly closes an idle connection only after one more answer (with `Connection: close`):
+    // closing it at once races a request the client is sending on it, and that request fails.
+    '    option idle-close-on-response',
     '',
     `frontend ${HAPROXY_FRONTEND}`,
     `    bind :${frontendPort}`,

@@ -23,7 +23,10 @@ export const LABEL = {
   filesystem: 'stagecoach.filesystem',
   /** On a node's volume: the path it is mounted at. */
   mount: 'stagecoach.mount',
-  /** On the load balancer: the hash of its configuration and image, so a changed one is recreated. */
+  /**
+   * On a load balancer's HAProxy container: the hash of its configuration and image (a changed one is handed over to
+   * a new container). On its holder: the hash of what the holder owns (network, published ports).
+   */
   configHash: 'stagecoach.config-hash',
   /** On an image made by build hooks: the commands, as JSON. */
   buildHooks: 'stagecoach.hooks.build',
@@ -34,6 +37,16 @@ export const labelFilter = (label: string, value: string) => `${label}=${value}`
 
 export const AUTHOR_NODE = 'author';
 export const LOAD_BALANCER_NODE = 'lb';
+/**
+ * The load balancer is two kinds of containers: its holder (the `lb` node's container, `sleep` only) owns the network
+ * namespace, the address on the environment's network and the published ports; HAProxy runs in a container that
+ * joins that namespace, one per configuration and image (`lb-haproxy-<hash>`), so a new one can take the listening
+ * sockets over from the old one and no request is dropped.
+ */
+export const LOAD_BALANCER_PROCESS = 'lb-haproxy';
+export const loadBalancerProcessNode = (configHash: string) => `${LOAD_BALANCER_PROCESS}-${configHash}`;
+/** The volume every HAProxy container of a load balancer mounts: the socket the hand-over goes through. */
+export const loadBalancerRunVolume = (pipelineId: string, environment: string) => `${containerName(pipelineId, environment, LOAD_BALANCER_NODE)}-run`;
 
 /** The two nodes of a pair. */
 export type PairMember = 'publish' | 'dispatcher';

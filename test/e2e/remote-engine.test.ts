@@ -42,7 +42,7 @@ describe('a remote Docker Engine over SSH', () => {
     expect(s.steps.find((x) => x.action === 'functionalTest')!.status).toBe('FINISHED');
     // Stage's containers exist (the far side's engine is this machine's) and run the image the build made.
     const stage = await h.docker.listContainers({ filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=stage'] } });
-    expect(stage.map((c) => c.Labels['stagecoach.node']).sort()).toEqual(['author', 'dispatcher-1', 'lb', 'publish-1']);
+    expect(stage.map((c) => c.Labels['stagecoach.node']).sort()).toEqual(['author', 'dispatcher-1', 'lb', 'lb-haproxy', 'publish-1']);
     expect(stage.find((c) => c.Labels['stagecoach.node'] === 'publish-1')!.ImageID).toBe(s.artifacts.images!.app.id);
     // Every Docker request for Stage is its own SSH session: dozens of them, none for Production yet.
     expect((await sshSessions()) - before).toBeGreaterThan(20);

@@ -99,6 +99,8 @@ describe('a topology spanning two Docker Engines', () => {
     expect(await prodNodes(h.docker)).toEqual([
       { node: 'dispatcher-1', image: dispatcher, address: '10.213.1.11' },
       { node: 'lb', image: expect.any(String), address: '10.213.1.2' },
+      // HAProxy runs in the holder's (the lb node's) network namespace: no address of its own.
+      { node: 'lb-haproxy', image: expect.any(String), address: undefined },
     ]);
     expect(await prodNodes(rackB.docker)).toEqual([
       { node: 'author', image: app, address: '10.213.2.3' },
