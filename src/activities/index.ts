@@ -80,7 +80,7 @@ function createActivityFunctions(deps: ActivityDeps) {
     ...createSecurityTestActivities({ artifacts: deps.artifacts }),
     ...createPerformanceTestActivities({ artifacts: deps.artifacts }),
     ...createEventActivities(),
-    ...createKeeperActivities({ docker: deps.docker }),
+    ...createKeeperActivities({ docker: deps.docker, secret: deps.secret }),
   };
 }
 

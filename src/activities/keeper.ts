@@ -4,20 +4,19 @@
  * them from the release, and a deployment's messages to its keeper (through the worker's own Temporal client).
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { ActivityFailure } from '../shared/errors';
 import { TASK_QUEUE, WORKFLOW_TYPES, keeperWorkflowId } from '../shared/ids';
 import type { DeploymentEnded, KeeperPauseResult } from '../shared/keeper';
 import { keeperDeploymentEndedSignal, keeperPauseUpdate } from '../shared/messages';
 import type { EnvironmentConfig, EnvironmentType } from '../shared/types';
-import { AUTHOR_NODE, containerName, environmentNodeNames, parsePairName } from '../topology/names';
+import { AUTHOR_NODE, containerName, environmentNodeNames, pairName, parsePairName } from '../topology/names';
 import { engineOf, publishAddress } from '../topology/placement';
 import { DISPATCHER_PORT } from './cache';
 import { inspectOrUndefined, publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
 import { httpGet } from './health';
 import { createLoadBalancerActivities } from './load-balancer';
+import { createTopologyActivities } from './topology';
 
 /** One container as a check saw it; `health` only for a running one. */
 export interface ContainerCheck {
@@ -38,7 +37,7 @@ export interface EnvironmentInspection {
 /** A check's one health probe: a single request, not the rollout's patient loop (the next check asks again). */
 const PROBE_TIMEOUT_MS = 3000;
 
-export function createKeeperActivities(deps: { docker: DockerProvider }) {
+export function createKeeperActivities(deps: { docker: DockerProvider; secret: string }) {
   const loadBalancer = createLoadBalancerActivities(deps);
 
   async function checkContainer(input: { pipelineId: string; environment: EnvironmentConfig; appPort: number; healthPath: string }, node: string): Promise<ContainerCheck> {
@@ -82,24 +81,29 @@ export function createKeeperActivities(deps: { docker: DockerProvider }) {
     return { removed };
   }
 
-  return { inspectEnvironmentNodes, retireNodeContainers, ...runtimeServerChanges(), ...createKeeperMessaging() };
+  return { inspectEnvironmentNodes, retireNodeContainers, ...runtimeServerChanges(deps), ...createKeeperMessaging() };
 }
 
 /**
- * What scaling needs of the load balancer: a server added for pair N at runtime, out of traffic (in maintenance until
- * the node cycle attaches it), and one removed, neither dropping a request. The runtime server changes are the load
- * balancer's own work, not in this build yet: until they are wired here, a scale fails before touching anything.
+ * What scaling needs of the load balancer: pair N's server added out of traffic (in maintenance until the node cycle
+ * attaches it), and the highest pair's removed (drained first, its containers after), neither dropping a request.
+ * Both are the load balancer's own hand-over to a HAProxy with that many servers (applyLoadBalancer), idempotent, so
+ * a retry after a lost worker finishes the change instead of doing it twice.
  */
-function runtimeServerChanges() {
-  const unavailable = (what: string) => ApplicationFailure.create({
-    type: ActivityFailure.NotImplemented, nonRetryable: true,
-    message: `${what} needs the load balancer's runtime server changes, which this build does not have yet`,
-  });
+function runtimeServerChanges(deps: { docker: DockerProvider; secret: string }) {
+  const topology = createTopologyActivities(deps);
+  const loadBalancer = createLoadBalancerActivities(deps);
   async function addPair(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ server: string; status: string }> {
-    throw unavailable(`adding pair ${input.pair} to ${input.environment.name}`);
+    const environment = { ...input.environment, pairs: Math.max(input.environment.pairs, input.pair) };
+    await topology.applyLoadBalancer({ pipelineId: input.pipelineId, environment });
+    const server = pairName(input.pair);
+    const stat = (await loadBalancer.readServers({ pipelineId: input.pipelineId, environment })).find((s) => s.server === server);
+    return { server, status: stat?.status ?? 'absent' };
   }
   async function removePair(input: { pipelineId: string; environment: EnvironmentConfig; pair: number }): Promise<{ removed: boolean }> {
-    throw unavailable(`removing pair ${input.pair} from ${input.environment.name}`);
+    const environment = { ...input.environment, pairs: Math.min(input.environment.pairs, input.pair - 1) };
+    const change = await topology.applyLoadBalancer({ pipelineId: input.pipelineId, environment });
+    return { removed: change.removedServers.includes(pairName(input.pair)) || change.removedContainers.length > 0 };
   }
   return { addPair, removePair };
 }

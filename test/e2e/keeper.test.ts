@@ -1,13 +1,14 @@
 /**
  * The environment keeper on real Docker, HAProxy and Varnish (issue 20): under a bounded load on 127.0.0.1, a
  * Production publish removed from outside is replaced within the keeper's interval plus one node cycle with 0 non-2xx,
- * from the image Production's last deployment released, while a newer build already runs on Stage.
+ * from the image Production's last deployment released, while a newer build already runs on Stage; and Production is
+ * scaled 2 → 3 → 2 pairs by the keeper's scale update, with 0 non-2xx and no gap of a second.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { keeperWorkflowId } from '../../src/shared/ids';
 import type { KeeperState } from '../../src/shared/keeper';
-import { keeperStateQuery } from '../../src/shared/messages';
+import { keeperScaleUpdate, keeperStateQuery } from '../../src/shared/messages';
 import { containerName, dispatcherNodeName, publishNodeName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 import { startLoad, summarize } from '../helpers/load';
@@ -104,5 +105,23 @@ describe('the keeper of a 2-pair Production', () => {
     expect(summary).toMatchObject({ non2xx: 0, errors: 0, versions: ['4.0.0'] });
     const [dispatcher, publish] = await Promise.all([dispatcherNodeName(1), publishNodeName(1)].map((n) => h.docker.getContainer(containerName(ID, 'prod', n)).inspect()));
     expect([dispatcher.State.Running, dispatcher.Image, publish.Image]).toEqual([true, dispatcherImage, appImage]);
+  });
+
+  it('scales 2 → 3 → 2 pairs under load: 0 non-2xx, no gap of a second, the new pair on the released image', async () => {
+    const scaled = (pairs: number) => (s: KeeperState) =>
+      s.audit.filter((a) => a.what === 'scale' && a.detail.includes(`→ ${pairs} pair(s)`) && !a.detail.startsWith('accepted')).length > 0 &&
+      s.nodes.length === pairs + 1 && s.nodes.every((n) => n.condition === 'healthy');
+    const load = startLoad(prodUrl, { maxSeconds: 240 });
+    await keeper().executeUpdate(keeperScaleUpdate, { args: [{ pairs: 3, by: 'alice' }] });
+    await waitForKeeper('Production at 3 pairs', scaled(3), 180_000);
+    const publish3 = await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(3))).inspect();
+    expect([publish3.State.Running, publish3.Image]).toEqual([true, appImage]);
+    await keeper().executeUpdate(keeperScaleUpdate, { args: [{ pairs: 2, by: 'alice' }] });
+    await waitForKeeper('Production back at 2 pairs', scaled(2), 180_000);
+    const summary = summarize(await load.stop());
+    expect(summary.total).toBeGreaterThan(50);
+    expect(summary).toMatchObject({ non2xx: 0, errors: 0, versions: ['4.0.0'] });
+    expect(summary.maxGapMs).toBeLessThan(1000);
+    await expect(h.docker.getContainer(containerName(ID, 'prod', publishNodeName(3))).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 });
