@@ -22,6 +22,7 @@ import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { findChromium } from './provision/chromium';
 import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
+import { installWorkerRuntime } from './observability/runtime-telemetry';
 
 export interface StagecoachWorkerOptions {
   connection: NativeConnection;
@@ -109,6 +110,8 @@ export function connectionSettings() {
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
+  const metricsAddress = installWorkerRuntime();
+  if (metricsAddress) console.log(`[worker] Prometheus metrics on http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
     throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, type LogLevel, type Worker } from '@temporalio/worker';
 import { STATE_DIR } from '../config/paths';
 import { devServerDynamicConfigArgs, findTemporalCli, provision, provisionAuditBrowser } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
@@ -18,6 +18,7 @@ import { loadApiSigner } from '../api/identity-signing';
 import { buildApi } from '../api/server';
 import { Stagecoach } from '../client/operations';
 import { createWorker } from '../worker';
+import { installWorkerRuntime } from '../observability/runtime-telemetry';
 import { EXIT } from './errors';
 import { formatDuration } from './format';
 import { sleep, tailLines, tcpAnswers, temporalAnswers } from './probe';
@@ -182,11 +183,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
     // The SDK logs at INFO by default, webpack's bundle report included; dev keeps the terminal to warnings and errors.
     const level = (process.env.STAGECOACH_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
-    try {
-      Runtime.install({ logger: new DefaultLogger(level) });
-    } catch {
-      // already installed (e.g. called twice in one process): keep it
-    }
+    const metricsAddress = installWorkerRuntime({ logger: new DefaultLogger(level) });
+    if (metricsAddress) log(`[dev] worker metrics: http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
     connection = await NativeConnection.connect({ address });
     log('[dev] starting the worker (bundling the workflows takes a few seconds)');
     worker = await createWorker({ connection, namespace: 'default', identity: `${process.pid}@${os.hostname()} (stagecoach dev)` });
