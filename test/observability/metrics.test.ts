@@ -22,6 +22,7 @@ import { hasEnded } from '../helpers/harness';
 import { eventually } from '../helpers/wait';
 
 const RULES = path.join(__dirname, '..', '..', 'deploy', 'prometheus', 'stagecoach-alerts.yml');
+const DASHBOARD = path.join(__dirname, '..', '..', 'deploy', 'grafana', 'stagecoach-dashboard.json');
 
 let tools: PrometheusTools;
 let h: FakeWorkerHarness;
@@ -139,5 +140,17 @@ describe('Prometheus scrapes the worker and the API', () => {
     await scraped('stagecoach_waits_open{kind="approval"}', 1);
     await h.stagecoach.send(config.id, executionId, 'cancel', { by: 'alice' });
     await h.waitForExecution(config.id, executionId, hasEnded);
+  });
+
+  it('every query of the Grafana dashboard parses and names only metrics Prometheus has scraped', async () => {
+    const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    const names = new Set((await (await fetch(`${prometheusUrl}/api/v1/label/__name__/values`)).json() as { data: string[] }).data);
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        expect(res.status, `${panel.title}: ${expr}`).toBe(200);
+        for (const [name] of expr.matchAll(/\b(?:stagecoach|temporal)_[a-z_]+\b/g)) expect(names, `${panel.title}: ${name}`).toContain(name);
+      }
+    }
   });
 });
