@@ -22,7 +22,9 @@ import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { findChromium } from './provision/chromium';
 import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
+import { logContextPlugin } from './observability/activity-context';
 import { installWorkerRuntime } from './observability/runtime-telemetry';
+import { otlpTracesUrl, startTracing, tracingPlugins } from './observability/tracing';
 
 export interface StagecoachWorkerOptions {
   connection: NativeConnection;
@@ -88,6 +90,8 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    // Traces when an OTLP endpoint is configured; the log context of every activity always (src/observability).
+    plugins: [...tracingPlugins(), logContextPlugin],
     activities: createActivities(defaultActivityDeps(options.deps)),
     // Passing identity: undefined would replace the SDK's default identity and fail Worker.create.
     ...(options.identity ? { identity: options.identity } : {}),
@@ -111,6 +115,7 @@ export function connectionSettings() {
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
   const metricsAddress = installWorkerRuntime();
+  if (startTracing('stagecoach-worker')) console.log(`[worker] traces to ${otlpTracesUrl()} (OTEL_EXPORTER_OTLP_ENDPOINT)`);
   if (metricsAddress) console.log(`[worker] Prometheus metrics on http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
     throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +

@@ -19,6 +19,7 @@ import { buildApi } from '../api/server';
 import { Stagecoach } from '../client/operations';
 import { createWorker } from '../worker';
 import { installWorkerRuntime } from '../observability/runtime-telemetry';
+import { startTracing, tracingClientInterceptors } from '../observability/tracing';
 import { EXIT } from './errors';
 import { formatDuration } from './format';
 import { sleep, tailLines, tcpAnswers, temporalAnswers } from './probe';
@@ -184,6 +185,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     // The SDK logs at INFO by default, webpack's bundle report included; dev keeps the terminal to warnings and errors.
     const level = (process.env.STAGECOACH_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
     const metricsAddress = installWorkerRuntime({ logger: new DefaultLogger(level) });
+    startTracing('stagecoach');
     if (metricsAddress) log(`[dev] worker metrics: http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
     connection = await NativeConnection.connect({ address });
     log('[dev] starting the worker (bundling the workflows takes a few seconds)');
@@ -196,7 +198,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
         apiConnection = await Connection.connect({ address });
         // It signs its users' decisions with its own key, which the sample pipeline trusts (identityProviders).
         const identitySigner = await loadApiSigner();
-        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection })), logger: false, identitySigner });
+        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection, interceptors: { workflow: tracingClientInterceptors() } })), logger: false, identitySigner });
         await api.listen({ host, port: opts.apiPort ?? 8080 });
         log(`[dev] HTTP API: http://${host}:${opts.apiPort ?? 8080}/api/openapi.json (sample tokens: examples/api-tokens.yaml)`);
       } catch (err) {
