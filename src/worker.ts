@@ -23,6 +23,7 @@ import { findChromium } from './provision/chromium';
 import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
 import { logContextPlugin } from './observability/activity-context';
+import { createStructuredLogger } from './observability/logger';
 import { installWorkerRuntime } from './observability/runtime-telemetry';
 import { otlpTracesUrl, startTracing, tracingPlugins } from './observability/tracing';
 
@@ -50,7 +51,7 @@ export const WORKER_TUNING = {
 } satisfies Partial<WorkerOptions>;
 
 /** Reads (or creates once) the worker's secret in the state directory; STAGECOACH_SECRET overrides it. */
-function workerSecret(stateDir: string): string {
+export function workerSecret(stateDir: string = STATE_DIR): string {
   if (process.env.STAGECOACH_SECRET) return process.env.STAGECOACH_SECRET;
   const file = path.join(stateDir, 'secret');
   try {
@@ -114,7 +115,7 @@ export function connectionSettings() {
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
-  const metricsAddress = installWorkerRuntime();
+  const metricsAddress = installWorkerRuntime({ logger: createStructuredLogger({ secrets: [workerSecret(STATE_DIR)] }) });
   if (startTracing('stagecoach-worker')) console.log(`[worker] traces to ${otlpTracesUrl()} (OTEL_EXPORTER_OTLP_ENDPOINT)`);
   if (metricsAddress) console.log(`[worker] Prometheus metrics on http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {

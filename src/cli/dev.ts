@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, type LogLevel, type Worker } from '@temporalio/worker';
+import { NativeConnection, type LogLevel, type Worker } from '@temporalio/worker';
 import { STATE_DIR } from '../config/paths';
 import { devServerDynamicConfigArgs, findTemporalCli, provision, provisionAuditBrowser } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
@@ -17,7 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import { loadApiSigner } from '../api/identity-signing';
 import { buildApi } from '../api/server';
 import { Stagecoach } from '../client/operations';
-import { createWorker } from '../worker';
+import { createWorker, workerSecret } from '../worker';
+import { createStructuredLogger } from '../observability/logger';
 import { installWorkerRuntime } from '../observability/runtime-telemetry';
 import { startTracing, tracingClientInterceptors } from '../observability/tracing';
 import { EXIT } from './errors';
@@ -184,7 +185,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
     // The SDK logs at INFO by default, webpack's bundle report included; dev keeps the terminal to warnings and errors.
     const level = (process.env.STAGECOACH_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
-    const metricsAddress = installWorkerRuntime({ logger: new DefaultLogger(level) });
+    const metricsAddress = installWorkerRuntime({ logger: createStructuredLogger({ level, secrets: [workerSecret()] }) });
     startTracing('stagecoach');
     if (metricsAddress) log(`[dev] worker metrics: http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
     connection = await NativeConnection.connect({ address });
