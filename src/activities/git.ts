@@ -20,6 +20,8 @@ export interface ResolvedCommit {
   commitId: string;
   /** The repository's VERSION file at that commit, or the short commit id. */
   version: string;
+  /** When the commit was made (committer date, ISO 8601): where lead time for changes starts. */
+  committedAt?: string;
 }
 
 /**
@@ -132,7 +134,8 @@ export function createGitActivities({ stateDir }: GitDeps) {
       });
     }
     const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
-    return { commitId, version };
+    const committedAt = (await git(['show', '-s', '--format=%cI', commitId], mirror).catch(() => '')).trim();
+    return { commitId, version, ...(committedAt ? { committedAt: new Date(committedAt).toISOString() } : {}) };
   }
 
   /**

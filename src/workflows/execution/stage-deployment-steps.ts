@@ -18,6 +18,7 @@ export const validate: StepRunner = async (ctx, step) => {
   if (!ctx.input.reExecuteOf) {
     ctx.state.commitId = resolved.commitId;
     ctx.state.artifacts.version = resolved.version;
+    if (resolved.committedAt) ctx.state.commitTime = resolved.committedAt;
   }
   step.details = {
     summary: `config valid; ${ctx.input.pinnedCommit ? `push update of ${resolved.commitId.slice(0, 12)}` : `${config.branch} at ${resolved.commitId.slice(0, 12)}`}; ${engines.engines.length} Docker engine(s) answer`,
