@@ -11,6 +11,7 @@ import type { Command } from './command';
 import { out } from './context';
 import { devCommand } from './dev';
 import { evidenceCommand } from './evidence';
+import { insightsCommand } from './insights';
 import { listCommand } from './list';
 import { logsCommand } from './logs';
 import { notifyCommitCommand } from './notify-commit';
@@ -48,7 +49,7 @@ const helpCommand: Command = {
 export const COMMANDS: readonly Command[] = [
   devCommand, workerCommand, apiCommand, startCommand, statusCommand, listCommand, approveCommand, rejectCommand,
   scheduleCommand, overrideCommand, cancelCommand, signCommand, reExecuteCommand, notifyCommitCommand, pushUpgradeCommand,
-  logsCommand, evidenceCommand, verifyCommand, versionCommand, helpCommand,
+  logsCommand, insightsCommand, evidenceCommand, verifyCommand, versionCommand, helpCommand,
 ];
 
 /** The command called `name`; else a usage error naming the closest command and where the list is. */
