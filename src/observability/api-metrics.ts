@@ -27,7 +27,8 @@ export interface ApiMetrics {
   render(): Promise<string>;
 }
 
-export function createApiMetrics(app: FastifyInstance, client: Client | undefined): ApiMetrics {
+/** `client`: the API's Temporal client, asked for at each scrape (undefined: the server's gauges stay empty). */
+export function createApiMetrics(app: FastifyInstance, client: () => Client | undefined): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'stagecoach_api_' });
   const requests = new Counter({
@@ -41,8 +42,9 @@ export function createApiMetrics(app: FastifyInstance, client: Client | undefine
 
   let cached: { at: number; view: Promise<ServerView> } | undefined;
   const serverView = (): Promise<ServerView> => {
-    if (!client) return Promise.resolve({ pollers: 0, waits: [] });
-    if (!cached || Date.now() - cached.at > CACHE_MS) cached = { at: Date.now(), view: readServerView(client) };
+    const temporal = client();
+    if (!temporal) return Promise.resolve({ pollers: 0, waits: [] });
+    if (!cached || Date.now() - cached.at > CACHE_MS) cached = { at: Date.now(), view: readServerView(temporal) };
     return cached.view;
   };
   new Gauge({

@@ -18,8 +18,8 @@ import { activeTracing, inSpan } from './tracing';
 
 export function observabilityRoutes(app: FastifyInstance, sc: Stagecoach): Route[] {
   if (activeTracing()) traceRequests(app);
-  // The docs test builds the API without a client: its metrics then know no Temporal server.
-  const metrics = createApiMetrics(app, sc.client);
+  // The client is read when Prometheus scrapes, not before: tests build the API over a Stagecoach that has none.
+  const metrics = createApiMetrics(app, () => sc.client);
   const metricsRoute: Route = {
     method: 'GET', url: '/metrics', operationId: 'metrics', permission: 'public',
     summary: 'Prometheus metrics of the API process',
