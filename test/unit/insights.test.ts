@@ -2,7 +2,12 @@
  * The DORA figures on a fixture of executions with known commit times, outcomes and re-executions: every figure is
  * the value worked out by hand in the comments, and every point names the executions it came from.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createGitActivities } from '../../src/activities/git';
 import { doraMetric, type DoraMetric, type DoraInterval, type EnvironmentTier } from '../../src/observability/insights';
 import type { ExecutionState, StepState, StepStatus, Trigger, ExecutionMode } from '../../src/shared/types';
 
@@ -96,5 +101,25 @@ describe('insights: DORA figures on a fixture computed by hand', () => {
     expect(values('rework_rate', 'all')).toEqual([['2026-03-01', 0.2]]);
     expect(values('rework_rate', 'daily').slice(0, 2)).toEqual([['2026-03-01', 0.2], ['2026-03-02', 1 / 3]]);
     expect(figure('rework_rate', 'all')[0].executions.filter((c) => c.rework).map((c) => c.executionId)).toEqual(['4', '7']);
+  });
+});
+
+describe('where lead time starts', () => {
+  it('resolveBranch answers when the commit was made, as the execution records it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-commit-time-'));
+    try {
+      const repo = path.join(dir, 'repo');
+      fs.mkdirSync(repo);
+      const env = { ...process.env, GIT_COMMITTER_DATE: '2026-03-01T08:00:00Z', GIT_AUTHOR_DATE: '2026-03-01T07:00:00Z' };
+      const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { env });
+      git('init', '-q', '-b', 'main');
+      fs.writeFileSync(path.join(repo, 'VERSION'), '1.0.0\n');
+      git('add', '.');
+      git('commit', '-q', '-m', 'one');
+      const resolved = await createGitActivities({ stateDir: path.join(dir, 'state') }).activities.resolveBranch({ repository: repo, branch: 'main' });
+      expect(resolved).toMatchObject({ version: '1.0.0', committedAt: '2026-03-01T08:00:00.000Z' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
