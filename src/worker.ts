@@ -22,6 +22,10 @@ import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { findChromium } from './provision/chromium';
 import { ClientFailure } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
+import { logContextPlugin } from './observability/activity-context';
+import { createStructuredLogger } from './observability/logger';
+import { installWorkerRuntime } from './observability/runtime-telemetry';
+import { otlpTracesUrl, startTracing, tracingPlugins } from './observability/tracing';
 
 export interface StagecoachWorkerOptions {
   connection: NativeConnection;
@@ -47,7 +51,7 @@ export const WORKER_TUNING = {
 } satisfies Partial<WorkerOptions>;
 
 /** Reads (or creates once) the worker's secret in the state directory; STAGECOACH_SECRET overrides it. */
-function workerSecret(stateDir: string): string {
+export function workerSecret(stateDir: string = STATE_DIR): string {
   if (process.env.STAGECOACH_SECRET) return process.env.STAGECOACH_SECRET;
   const file = path.join(stateDir, 'secret');
   try {
@@ -87,6 +91,8 @@ export async function createWorker(options: StagecoachWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    // Traces when an OTLP endpoint is configured; the log context of every activity always (src/observability).
+    plugins: [...tracingPlugins(), logContextPlugin],
     activities: createActivities(defaultActivityDeps(options.deps)),
     // Passing identity: undefined would replace the SDK's default identity and fail Worker.create.
     ...(options.identity ? { identity: options.identity } : {}),
@@ -109,6 +115,9 @@ export function connectionSettings() {
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = connectionSettings();
+  const metricsAddress = installWorkerRuntime({ logger: createStructuredLogger({ secrets: [workerSecret(STATE_DIR)] }) });
+  if (startTracing('stagecoach-worker')) console.log(`[worker] traces to ${otlpTracesUrl()} (OTEL_EXPORTER_OTLP_ENDPOINT)`);
+  if (metricsAddress) console.log(`[worker] Prometheus metrics on http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: Error) => {
     throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');

@@ -25,6 +25,8 @@ export interface ResolvedCommit {
    * Absent in results recorded before it existed.
    */
   authorEmail?: string;
+  /** When the commit was made (committer date, ISO 8601): where lead time for changes starts. */
+  committedAt?: string;
 }
 
 /**
@@ -138,7 +140,8 @@ export function createGitActivities({ stateDir }: GitDeps) {
     }
     const version = (await git(['show', `${commitId}:VERSION`], mirror).catch(() => '')).trim() || commitId.slice(0, 12);
     const authorEmail = (await git(['log', '-1', '--format=%ae', commitId, '--'], mirror)).trim();
-    return { commitId, version, authorEmail };
+    const committedAt = (await git(['show', '-s', '--format=%cI', commitId], mirror).catch(() => '')).trim();
+    return { commitId, version, authorEmail, ...(committedAt ? { committedAt: new Date(committedAt).toISOString() } : {}) };
   }
 
   /**

@@ -33,6 +33,7 @@ import { LOG_DOWNLOAD_PATH, LogTokens } from './cloudmanager/log-links';
 import { advanceMessage, cancelMessage, reExecutionOfStart } from './cloudmanager/requests';
 import { cloudManagerRoutes } from './cloudmanager/routes';
 import { registerConsole } from '../console/routes';
+import { observabilityRoutes } from '../observability/api-routes';
 
 export interface ApiOptions {
   stagecoach: Stagecoach;
@@ -503,6 +504,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return file ? fs.readFile(file).catch(() => undefined) : undefined;
   };
   routes.push(...cloudManagerRoutes({ sc, readArtifact, logTokens, notFound: problem.notFound }));
+  routes.push(...observabilityRoutes(app, sc));
   const openApi = buildOpenApiDocument(routes);
   for (const r of routes) {
     app.route({ method: r.method, url: r.url, config: { permission: r.permission }, handler: r.handler as never });

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import { NativeConnection, type LogLevel, type Worker } from '@temporalio/worker';
 import { STATE_DIR } from '../config/paths';
 import { devServerDynamicConfigArgs, findTemporalCli, provision, provisionAuditBrowser } from '../provision';
 import { TASK_QUEUE } from '../shared/ids';
@@ -17,7 +17,10 @@ import type { FastifyInstance } from 'fastify';
 import { loadApiSigner } from '../api/identity-signing';
 import { buildApi } from '../api/server';
 import { Stagecoach } from '../client/operations';
-import { createWorker } from '../worker';
+import { createWorker, workerSecret } from '../worker';
+import { createStructuredLogger } from '../observability/logger';
+import { installWorkerRuntime } from '../observability/runtime-telemetry';
+import { startTracing, tracingClientInterceptors } from '../observability/tracing';
 import { EXIT } from './errors';
 import { formatDuration } from './format';
 import { sleep, tailLines, tcpAnswers, temporalAnswers } from './probe';
@@ -182,11 +185,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
     // The SDK logs at INFO by default, webpack's bundle report included; dev keeps the terminal to warnings and errors.
     const level = (process.env.STAGECOACH_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
-    try {
-      Runtime.install({ logger: new DefaultLogger(level) });
-    } catch {
-      // already installed (e.g. called twice in one process): keep it
-    }
+    const metricsAddress = installWorkerRuntime({ logger: createStructuredLogger({ level, secrets: [workerSecret()] }) });
+    startTracing('stagecoach');
+    if (metricsAddress) log(`[dev] worker metrics: http://${metricsAddress}/metrics (STAGECOACH_WORKER_METRICS)`);
     connection = await NativeConnection.connect({ address });
     log('[dev] starting the worker (bundling the workflows takes a few seconds)');
     worker = await createWorker({ connection, namespace: 'default', identity: `${process.pid}@${os.hostname()} (stagecoach dev)` });
@@ -198,7 +199,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
         apiConnection = await Connection.connect({ address });
         // It signs its users' decisions with its own key, which the sample pipeline trusts (identityProviders).
         const identitySigner = await loadApiSigner();
-        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection })), logger: false, identitySigner });
+        api = buildApi({ stagecoach: new Stagecoach(new Client({ connection: apiConnection, interceptors: { workflow: tracingClientInterceptors() } })), logger: false, identitySigner });
         await api.listen({ host, port: opts.apiPort ?? 8080 });
         log(`[dev] HTTP API: http://${host}:${opts.apiPort ?? 8080}/api/openapi.json (sample tokens: examples/api-tokens.yaml)`);
       } catch (err) {

@@ -8,6 +8,7 @@ import { parseCommandLine, wantsHelp } from './commands/parse';
 import { commandHelp, overviewHelp, usageLine } from './commands/usage';
 import { versionLine } from './commands/version';
 import { EXIT, UsageError, exitCodeFor, messageFor } from './errors';
+import { traceCommand } from '../observability/command-tracing';
 
 /** Parses `argv` (without node and the script) and runs the command; answers the exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -32,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     const { values, positionals } = parseCommandLine(command, rest);
-    return await command.run(values, positionals);
+    return await traceCommand(command.name, () => command.run(values, positionals));
   } catch (err) {
     if (process.env.STAGECOACH_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     process.stderr.write(`stagecoach: ${messageFor(err)}\n`);

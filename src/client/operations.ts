@@ -21,6 +21,7 @@ import {
 import { PipelineIdKey } from '../shared/search-attributes';
 import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
 import { StagecoachError, isUnreachable } from './errors';
+import { tracingClientInterceptors } from '../observability/tracing';
 
 const UPDATES = { approve: approveUpdate, reject: rejectUpdate, schedule: scheduleUpdate, override: overrideUpdate, cancel: cancelUpdate };
 
@@ -29,7 +30,7 @@ async function connectClient(): Promise<Client> {
   const address = connectionOptions.address ?? 'localhost:7233';
   try {
     const connection = await Connection.connect({ ...connectionOptions, address, connectTimeout: '5s' });
-    return new Client({ connection, namespace: namespace ?? 'default' });
+    return new Client({ connection, namespace: namespace ?? 'default', interceptors: { workflow: tracingClientInterceptors() } });
   } catch (err) {
     throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${address}: ${(err as Error).message}\n` +
       'Check that the server runs (`./bin/stagecoach dev` starts one, or `npm run demo`) and that TEMPORAL_ADDRESS, ' +

@@ -438,6 +438,8 @@ export interface ExecutionState {
   repository: string;
   branch: string;
   commitId?: string;
+  /** When that commit was made (absent in executions from before it was recorded, and in re-executions). */
+  commitTime?: string;
   steps: StepState[];
   currentStepId?: string;
   waiting?: WaitingState;

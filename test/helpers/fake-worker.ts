@@ -3,9 +3,10 @@
  * bundle with the fake activities of fake-activities.ts, the client operations every real client uses, and what the
  * fakes saw. Each test names its own pipelines and scripts the fakes for them through `intercept`.
  */
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerPlugin } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { Stagecoach } from '../../src/client/operations';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -100,7 +101,8 @@ function merged(base: Record<string, unknown>, overrides: Record<string, unknown
   return result;
 }
 
-export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> {
+/** `plugins`: worker plugins (tracing); their workflow interceptors need a bundle of their own, made at Worker.create. */
+export async function startFakeWorker(name: string, options: { plugins?: WorkerPlugin[] } = {}): Promise<FakeWorkerHarness> {
   const configs = new Map<string, PipelineConfig>();
   const calls: ActivityCall[] = [];
   let onStart: ((call: ActivityCall) => void | Promise<void>) | undefined;
@@ -120,7 +122,9 @@ export async function startFakeWorker(name: string): Promise<FakeWorkerHarness> 
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue: TASK_QUEUE,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...(options.plugins
+      ? { plugins: options.plugins, workflowsPath: path.join(__dirname, '..', '..', 'src', 'workflows', 'index.ts') }
+      : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
     activities,
     identity: `workflow-test-${name}`,
     ...WORKER_TUNING,

@@ -221,7 +221,7 @@ describe('API tokens and roles', () => {
     const doc = JSON.parse((await app.inject({ url: '/api/openapi.json' })).body);
     const documented = Object.entries(doc.paths as Record<string, object>)
       .flatMap(([p, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase() as 'GET' | 'PUT', url: p.replace(/\{(\w+)\}/g, ':$1') })));
-    expect(documented).toHaveLength(18);
+    expect(documented).toHaveLength(21);
     for (const route of documented) expect(app.hasRoute(route), `${route.method} ${route.url}`).toBe(true);
 
     const url = '/api/program/1/pipeline/unit/execution/1/phase/production/step/approval/advance';

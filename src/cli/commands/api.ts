@@ -1,11 +1,14 @@
 import type { Command, Values } from './command';
 import { portFlag, str } from './context';
+import { startTracing } from '../../observability/tracing';
 
 async function api(values: Values): Promise<number> {
   const port = portFlag(values, 'port', 'api', 8080, 0);
   const host = str(values, 'host') ?? '127.0.0.1';
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the server side loads only when it runs (index.ts)
   const { runApi } = require('../../api/server') as typeof import('../../api/server');
+  // Before the API's client connects: its interceptors are chosen then.
+  startTracing('stagecoach-api');
   return runApi({ host, port, tokensFile: str(values, 'tokens') });
 }
 

@@ -13,6 +13,7 @@ import { devCommand } from './dev';
 import { evidenceCommand } from './evidence';
 import { keeperCommand } from './keeper';
 import { scaleCommand } from './scale';
+import { insightsCommand } from './insights';
 import { listCommand } from './list';
 import { logsCommand } from './logs';
 import { notifyCommitCommand } from './notify-commit';
@@ -50,7 +51,7 @@ const helpCommand: Command = {
 export const COMMANDS: readonly Command[] = [
   devCommand, workerCommand, apiCommand, startCommand, statusCommand, listCommand, approveCommand, rejectCommand,
   scheduleCommand, overrideCommand, cancelCommand, signCommand, reExecuteCommand, notifyCommitCommand, pushUpgradeCommand,
-  logsCommand, keeperCommand, scaleCommand, evidenceCommand, verifyCommand, versionCommand, helpCommand,
+  logsCommand, keeperCommand, scaleCommand, insightsCommand, evidenceCommand, verifyCommand, versionCommand, helpCommand,
 ];
 
 /** The command called `name`; else a usage error naming the closest command and where the list is. */

@@ -25,6 +25,9 @@ import { appendAudit, definitionOf, initialState, renderDetails, type ExecutionI
 import { STEP_RUNNERS } from './step-runners';
 import { StopExecution, type Decisions, type StepContext } from './step-context';
 import { eventDelivery } from '../event-delivery';
+import {
+  countDecisionRefused, countExecutionEnded, countExecutionStarted, countStepEnded, countWaitClosed, countWaitOpened,
+} from './execution-metrics';
 
 const now = () => new Date().toISOString();
 
@@ -97,6 +100,7 @@ export class Execution implements StepContext {
       appendAudit(this.state, {
         at: now(), by, action, via, outcome: 'refused', reason: proven.reason, trustModel: proven.trustModel, details: { refusal: proven.code },
       });
+      countDecisionRefused(action, via);
       this.touch();
       // Not proven to be who it says: refused like any decision by someone who may not make it.
       if (via === 'update') throw ApplicationFailure.create({ type: Refusal.Forbidden, message: proven.reason, nonRetryable: true });
@@ -108,6 +112,7 @@ export class Execution implements StepContext {
     const identity = proven ? { by: proven.person, step: proven.step, trustModel: proven.trustModel, label: proven.label } : { by };
     if (problem) {
       appendAudit(this.state, { at: now(), ...identity, action, via, outcome: 'refused', reason: problem.message });
+      countDecisionRefused(action, via);
       this.touch();
       if (via === 'update') throw ApplicationFailure.create({ type: problem.type, message: problem.message, nonRetryable: true });
       return { accepted: true, message: problem.message };
@@ -178,6 +183,7 @@ export class Execution implements StepContext {
     this.setStatus('RUNNING');
     await CancellationScope.nonCancellable(() => this.openEvents());
     this.emit('started');
+    countExecutionStarted(this.state);
     this.stepScope = new CancellationScope();
     try {
       await this.stepScope.run(async () => {
@@ -266,6 +272,7 @@ export class Execution implements StepContext {
     this.state.waiting = undefined;
     this.publish();
     this.emit('ended', step);
+    countStepEnded(this.state, step, this.config);
   }
 
   private rolledBack(step: StepState | undefined): boolean {
@@ -290,7 +297,13 @@ export class Execution implements StepContext {
     };
     this.publish();
     this.emit('waiting', step);
-    const result = await condition(done, timeoutMs);
+    countWaitOpened(step);
+    let result: boolean | undefined;
+    try {
+      result = await condition(done, timeoutMs);
+    } finally {
+      countWaitClosed(step, result);
+    }
     step.status = 'RUNNING';
     return result;
   }
@@ -308,6 +321,7 @@ export class Execution implements StepContext {
     this.state.reason = reason;
     this.state.currentStepId = this.state.currentStepId ?? undefined;
     this.setStatus(status);
+    countExecutionEnded(this.state);
   }
 
   private touch(): void {

@@ -19,6 +19,7 @@ export const validate: StepRunner = async (ctx, step) => {
   if (!ctx.input.reExecuteOf) {
     ctx.state.commitId = resolved.commitId;
     ctx.state.artifacts.version = resolved.version;
+    if (resolved.committedAt) ctx.state.commitTime = resolved.committedAt;
   }
   // A commit starts an ON_COMMIT execution: its author is the starter (who then may not approve it), never the caller.
   const author = ctx.state.trigger === 'ON_COMMIT' ? resolved.authorEmail?.trim() : undefined;
