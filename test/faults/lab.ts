@@ -19,9 +19,20 @@ import { devServerDynamicConfigArgs } from '../../src/provision';
 import { removePipelineTopology } from '../../src/activities/topology';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+import { approveSignal, scheduleSignal } from '../../src/shared/messages';
+import { executionWorkflowId } from '../../src/shared/ids';
 import type { ExecutionState } from '../../src/shared/types';
+import { tally, tallyFaults } from './tally';
 
-export { tally } from './tally';
+export { tally, tallyFaults } from './tally';
+
+/** One injected fault: its name in the tally, and the worker settings that arm it (see worker-process.ts). */
+export interface Fault { name: string; arm: Record<string, string> }
+
+/** A container event from Docker's live stream, as the lab's watch keeps it. */
+export interface ContainerEvent { action: string; node: string; environment: string; name: string }
+
+const ended = (s?: ExecutionState) => !!s && ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED'].includes(s.status);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -50,7 +61,8 @@ export class FaultLab {
   /** Every worker this lab started: close() stops any still alive, whatever a failed test left behind. */
   private readonly spawned: ChildProcess[] = [];
 
-  constructor(readonly name: string, readonly pipelineIds: string[]) {}
+  /** With `accountExecutions`, close() counts this lab's executions, and those that never ended as lost. */
+  constructor(readonly name: string, readonly pipelineIds: string[], readonly options: { accountExecutions?: boolean } = {}) {}
 
   async start(): Promise<void> {
     this.tmp = await fs.mkdtemp(path.join(os.tmpdir(), `stagecoach-fault-${this.name}-`));
@@ -146,6 +158,72 @@ export class FaultLab {
     return this.workerExit!;
   }
 
+  /**
+   * Runs one execution with the worker killed by each fault in turn (a fresh worker armed with the next one each
+   * time), answering the approval and the schedule as signals (recorded even while no worker runs) when the execution
+   * waits for them. The faults are in the order their moments come. Each is tallied by name.
+   */
+  async runThroughFaults(pipelineId: string, file: string, faults: Fault[]): Promise<ExecutionState> {
+    const injected: string[] = [];
+    await this.startWorker(faults[0]?.arm);
+    const { executionId } = await this.stagecoach.startExecution(pipelineId, { by: 'carol' });
+    const handle = this.client.workflow.getHandle(executionWorkflowId(pipelineId, executionId));
+    let last: ExecutionState | undefined;
+    const answerWaits = async () => {
+      const s = await this.state(pipelineId, executionId);
+      last = s ?? last;
+      if (s?.waiting?.action === 'approval' && s.waiting.accepts.includes('approve')) await handle.signal(approveSignal, { by: 'alice' });
+      if (s?.waiting?.action === 'schedule' && !s.waiting.scheduledAt) await handle.signal(scheduleSignal, { by: 'alice', now: true });
+      return ended(s);
+    };
+    try {
+      for (const [i, fault] of faults.entries()) {
+        if (i > 0) await this.startWorker(fault.arm);
+        const killed = await this.waitForKill(answerWaits);
+        if (!killed) throw new Error(`the worker was to be killed: ${fault.name}; the execution: ${last?.status} ${last?.reason ?? ''}`);
+        injected.push(fault.name);
+      }
+    } finally {
+      await tallyFaults(file, injected);
+    }
+    await this.startWorker();
+    // Every answer sent while polling is awaited before the test moves on: a signal still retrying when the lab closes
+    // its connection would throw from a timer ("Channel has been shut down") after the test has passed.
+    const answers: Array<Promise<unknown>> = [];
+    const final = await this.waitFor(pipelineId, executionId, (s) => { answers.push(answerWaits().catch(() => undefined)); return ended(s); }, 5 * 60_000);
+    await Promise.all(answers);
+    await this.stopWorker();
+    return final;
+  }
+
+  /**
+   * Watches Docker's own event stream for a pipeline's container creations and exec starts (live: the engine keeps
+   * only its last 256 events, and image builds alone produce more). stop() answers what happened.
+   */
+  async watchContainers(pipelineId: string): Promise<{ stop(): Promise<ContainerEvent[]> }> {
+    const stream = await this.docker.getEvents({
+      filters: JSON.stringify({ type: ['container'], event: ['create', 'exec_start'], label: [`stagecoach.pipeline=${pipelineId}`] }) as never,
+    }) as NodeJS.ReadableStream & { destroy(): void };
+    const events: ContainerEvent[] = [];
+    let buffered = '';
+    stream.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) {
+        const { Action: action, Actor: { Attributes: a } } = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } };
+        events.push({ action, node: a['stagecoach.node'] ?? '', environment: a['stagecoach.environment'] ?? '', name: a.name ?? '' });
+      }
+    });
+    return {
+      async stop() {
+        await new Promise((r) => setTimeout(r, 500));
+        stream.destroy();
+        return events;
+      },
+    };
+  }
+
   async state(pipelineId: string, executionId: string): Promise<ExecutionState | undefined> {
     return this.stagecoach.executionState(pipelineId, executionId).catch(() => undefined);
   }
@@ -164,8 +242,20 @@ export class FaultLab {
   async close(): Promise<void> {
     await this.stopWorker('SIGKILL');
     for (const child of this.spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (this.options.accountExecutions && this.server) await this.accountExecutions();
     await this.stopServer();
     for (const id of this.pipelineIds) await removePipelineTopology(this.docker, id);
     if (!process.env.KEEP_TMP) await fs.rm(this.tmp, { recursive: true, force: true });
+  }
+
+  /** Counts the executions this lab's server ran, and those still running at the end: lost. */
+  private async accountExecutions(): Promise<void> {
+    let run = 0;
+    let lost = 0;
+    for await (const info of this.client.workflow.list({ query: 'WorkflowType = "pipelineExecution"' })) {
+      run += 1;
+      if (info.status.name === 'RUNNING') lost += 1;
+    }
+    await tally({ executionsRun: run, executionsLost: lost });
   }
 }
