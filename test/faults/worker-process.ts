@@ -14,6 +14,7 @@
  *   FAULT_DOCKER_KILL_AFTER=<activityType>:<node>   after that activity first completes for that node, remove its
  *                                     container from outside (docker rm -f), as a lost machine would (a plain kill
  *                                     is undone by the container's restart policy, which is self-healing, not a fault)
+ *   FAULT_STANDBY=1                   load and connect, then wait for a line on stdin before taking work
  * Every other setting is the worker's own (TEMPORAL_ADDRESS, STAGECOACH_PIPELINES_DIR, STAGECOACH_STATE_DIR,
  * STAGECOACH_WORKFLOW_BUNDLE).
  */
@@ -22,6 +23,7 @@ import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from
 import { NativeConnection } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { connectionSettings, createWorker } from '../../src/worker';
+import { followDockerEvents } from './docker-events';
 
 const [killAfter, ...killMatch] = (process.env.FAULT_KILL_AFTER ?? '').split('@');
 const [killDuring, ...duringParts] = (process.env.FAULT_KILL_DURING ?? '').split('@');
@@ -79,26 +81,16 @@ class FaultInjector implements ActivityInboundCallsInterceptor {
   }
 }
 
-interface DockerEvent { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> } }
-
 /** Subscribes to Docker's live events before the worker takes work, and dies at the first one that matches. */
 async function armDockerEventKill(): Promise<void> {
   if (!dockerAction) return;
-  const stream = await new Docker().getEvents({ filters: JSON.stringify({ type: ['container'] }) as never }) as NodeJS.ReadableStream;
-  let buffered = '';
-  stream.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as DockerEvent;
-      // An exec's action carries its command: "exec_start: sh -c ...".
-      if (event.Action.split(':')[0] !== dockerAction) continue;
-      const matches = dockerMatch.every((m) => m.startsWith('~')
-        ? event.Action.includes(m.slice(1)) || (event.Actor.Attributes.name ?? '').includes(m.slice(1))
-        : event.Actor.Attributes[m.split('=')[0]] === m.split('=').slice(1).join('='));
-      if (matches) void die(`on Docker's ${dockerAction} of ${event.Actor.Attributes.name}`);
-    }
+  await followDockerEvents(new Docker(), { type: ['container'] }, (event) => {
+    // An exec's action carries its command: "exec_start: sh -c ...".
+    if (event.Action.split(':')[0] !== dockerAction) return;
+    const matches = dockerMatch.every((m) => m.startsWith('~')
+      ? event.Action.includes(m.slice(1)) || (event.Actor.Attributes.name ?? '').includes(m.slice(1))
+      : event.Actor.Attributes[m.split('=')[0]] === m.split('=').slice(1).join('='));
+    if (matches) void die(`on Docker's ${dockerAction} of ${event.Actor.Attributes.name}`);
   });
 }
 
@@ -109,6 +101,11 @@ async function main() {
     connection, namespace, identity: `fault-worker-${process.pid}`,
     interceptors: { activity: [() => ({ inbound: new FaultInjector() })] },
   });
+  if (process.env.FAULT_STANDBY) {
+    // Loaded and connected; takes work (and arms its faults) once the lab says so on stdin.
+    process.stdout.write(`[worker] standby pid ${process.pid}\n`);
+    await new Promise((resolve) => process.stdin.once('data', resolve));
+  }
   await armDockerEventKill();
   process.stdout.write(`[worker] ready pid ${process.pid}\n`);
   await worker.run();
