@@ -44,8 +44,8 @@ const hook = (env: string, phase: string) => onDocker(`${env} ${phase} hook runn
 const testRun: Fault = { name: 'stage functional test container running', arm: { FAULT_KILL_ON_DOCKER: 'start@~functional-tests' } };
 /** The pair cycle's waits and cache work of one pair, each killed while it runs. */
 const pairEffects = (env: string, pair: number): Fault[] => [
-  during(`${env} pair-${pair} drain wait`, `waitForSessionsDrained@${env}@pair-${pair}`, 5),
-  during(`${env} pair-${pair} cache flush`, `flushCache@${env}@pair=${pair}`, 5),
+  during(`${env} pair-${pair} drain wait`, `waitForSessionsDrained@${env}@pair-${pair}`, 1),
+  during(`${env} pair-${pair} cache flush`, `flushCache@${env}@pair=${pair}`, 1),
   during(`${env} pair-${pair} warm-up`, `warmCache@${env}@pair=${pair}`, 15),
 ];
 
