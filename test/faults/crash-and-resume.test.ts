@@ -38,8 +38,17 @@ const during = (what: string, activity: string, ms: number): Fault => ({ name: `
 const onDocker = (what: string, action: string, env: string, node: string, ...more: string[]): Fault => ({
   name: what, arm: { FAULT_KILL_ON_DOCKER: [action, `stagecoach.environment=${env}`, `stagecoach.node=${node}`, ...more].join('@') },
 });
-const created = (env: string, node: string) => onDocker(`${env} ${node} created, not yet started`, 'create', env, node);
-const removed = (env: string, node: string) => onDocker(`${env} ${node} removed, the new one not yet created`, 'destroy', env, node);
+/** The node's container as the dead worker left it: its state, or gone. */
+const leftAs = async (env: string, node: string) =>
+  (await lab.docker.getContainer(containerName(ID, env, node)).inspect().catch(() => undefined))?.State.Status ?? 'gone';
+const created = (env: string, node: string): Fault => ({
+  ...onDocker(`${env} ${node} created, not yet started`, 'create', env, node),
+  landed: async () => { const left = await leftAs(env, node); return left === 'created' ? undefined : `left ${left}`; },
+});
+const removed = (env: string, node: string): Fault => ({
+  ...onDocker(`${env} ${node} removed, the new one not yet created`, 'destroy', env, node),
+  landed: async () => { const left = await leftAs(env, node); return left === 'gone' ? undefined : `left ${left}`; },
+});
 const hook = (env: string, phase: string) => onDocker(`${env} ${phase} hook running`, 'exec_start', env, 'author', '~stagecoach-exec:');
 const testRun: Fault = { name: 'stage functional test container running', arm: { FAULT_KILL_ON_DOCKER: 'start@~functional-tests' } };
 /** The pair cycle's waits and cache work of one pair, each killed while it runs. */

@@ -28,7 +28,11 @@ import { tally, tallyFaults } from './tally';
 export { tally, tallyFaults } from './tally';
 
 /** One injected fault: its name in the tally, and the worker settings that arm it (see worker-process.ts). */
-export interface Fault { name: string; arm: Record<string, string> }
+export interface Fault {
+  name: string; arm: Record<string, string>;
+  /** Looks, once the worker is dead, at where the fault landed; what it answers goes into the tally with the name. */
+  landed?: () => Promise<string | undefined>;
+}
 
 /** A worker process spawned by the lab, not yet (or already) taking work. */
 export interface PreparedWorker { child: ChildProcess; exit: Promise<number | null>; ready: Promise<void> }
@@ -207,7 +211,8 @@ export class FaultLab {
         next.catch(() => undefined); // awaited below, or left to close()
         const killed = await this.waitForKill(answerWaits);
         if (!killed) throw new Error(`the worker was to be killed: ${fault.name}; the execution: ${last?.status} ${last?.reason ?? ''}`);
-        injected.push(fault.name);
+        const landed = await fault.landed?.();
+        injected.push(landed ? `${fault.name} (${landed})` : fault.name);
         await this.activate(await next);
       }
     } finally {
