@@ -169,10 +169,10 @@ describe('worker shutdown and an engine restart', () => {
     // container (their restart policy), the load balancer's runtime state reset to its configuration.
     await lab.waitFor(ID, executionId, (x) => x.rollouts.prod?.nodes.some((n) => n.name === 'pair-1' && n.phase !== 'pending') ?? false);
     await restartDockerd();
-    await tallyFaults(FILE, ['dockerd restarted during the Production rollout']);
     // It completes, or (an engine gone for longer than the retries wait) rolls back as a failure does: either way
     // every node runs one container, all on the same version, every pair UP.
     const s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
+    await tallyFaults(FILE, [`dockerd restarted during the Production rollout (${s.status === 'FINISHED' ? 'completed' : `rolled back: ${s.reason}`})`]);
     if (s.status !== 'FINISHED') expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status, s.reason).toBe('ROLLED_BACK');
     expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
     const containers = await lab.docker.listContainers({ all: true, filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] } });
