@@ -153,10 +153,15 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
         hostPort: await publishedPort(current, input.containerPort), reused: true,
       };
     }
-    // A container made under this key (this very effect, retried) on the wanted image that is not running failed to
-    // start: keep the image it replaced. Anything else is what the node runs now.
+    // A container made under this key (this very effect, retried) on the wanted image that is not running: keep the
+    // image it replaced. Anything else is what the node runs now.
     const ownAttempt = info?.Config.Labels?.[LABEL.deployKey] === input.deployKey && info?.Image === wanted;
     const previousImage = info ? (ownAttempt ? info.Config.Labels[LABEL.previousImage] : info.Image) : undefined;
+    // Created by an attempt whose worker was lost before it started it: start that one rather than make a second.
+    if (ownAttempt && info.State.Status === 'created' && (info.Config.Labels[LABEL.filesystem] ?? '') === filesystem) {
+      await startNode(current, input, engine.docker);
+      return { container: name, image: info.Image, previousImage, hostPort: await publishedPort(current, input.containerPort), reused: true };
+    }
     const image = await docker.getImage(input.image).inspect().catch(() => {
       throw ApplicationFailure.create({
         type: NonRetryable.InvalidImage, nonRetryable: true,
@@ -193,22 +198,27 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
       },
       NetworkingConfig: { EndpointsConfig: { [network]: endpoint(engine.subnet, input.node) } },
     });
-    try {
-      await created.start();
-    } catch (err) {
-      const message = (err as Error).message;
-      if (/port is already allocated|address already in use/i.test(message)) {
-        throw ApplicationFailure.create({
-          type: ActivityFailure.PortInUse,
-          message: `${publishAddress(engine.docker)}:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
-        });
-      }
-      throw err;
-    }
+    await startNode(created, input, engine.docker);
     return { container: name, image: image.Id, previousImage, hostPort: await publishedPort(created, input.containerPort), reused: false };
   }
 
   return { replaceContainer };
+}
+
+/** Starts a node's new container; a host port another process holds is said as such, with the setting to change. */
+async function startNode(container: Docker.Container, input: ReplaceContainerInput, engine: EnvironmentConfig['docker']): Promise<void> {
+  try {
+    await container.start();
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/port is already allocated|address already in use/i.test(message)) {
+      throw ApplicationFailure.create({
+        type: ActivityFailure.PortInUse,
+        message: `${publishAddress(engine)}:${input.hostPort} is taken by another process: free it or change the port of ${input.node} in environments.${input.environment.type}`,
+      });
+    }
+    throw err;
+  }
 }
 
 /**

@@ -25,8 +25,11 @@ const waitForStop = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 export const PROFILES = {
   /** Reading configuration, git refs, quick Docker queries. */
   quick: { startToCloseTimeout: '1 minute', heartbeatTimeout: '10 seconds', retry: retry(3) },
-  /** Docker image builds: long, heartbeating (a silent build is presumed dead), cancelled by closing the request. */
-  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
+  /**
+   * Docker image builds: long, heartbeating (a silent build is presumed dead), cancelled by closing the request. A
+   * build that fails fails for good (typed, never retried); retries are for lost workers, two of them in a row.
+   */
+  dockerBuild: { cancellationType: waitForStop, startToCloseTimeout: '45 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** Creating and replacing containers, the load balancer and its image. */
   container: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** Load balancer runtime API commands and bounded waits on its state. */
@@ -35,8 +38,8 @@ export const PROFILES = {
   cache: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** HTTP health checks: their own loop is bounded, so a failure is final. */
   healthCheck: { cancellationType: waitForStop, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
-  /** Tests and audits against Stage. */
-  stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
+  /** Tests and audits against Stage; failed tests are an answer, not retried: retries are for lost workers. */
+  stageTests: { startToCloseTimeout: '60 minutes', heartbeatTimeout: '10 seconds', retry: retry(3) },
   /** Security and performance gates on Stage: bounded (a load stops within its 5 minute cap), stopped before moving on. */
   stageGates: { cancellationType: waitForStop, startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry: retry(2) },
 } satisfies Record<string, ActivityOptions>;

@@ -13,10 +13,10 @@ import { approveSignal, rolloutStateQuery, scheduleSignal } from '../../src/shar
 import type { ExecutionState } from '../../src/shared/types';
 import { containerName, environmentNodeNames } from '../../src/topology/names';
 import { testPipeline } from '../helpers/harness';
-import { FaultLab, tally } from './lab';
+import { FaultLab, tally, tallyFaults } from './lab';
 
 const ID = 'f-fresh';
-const lab = new FaultLab('fresh', [ID]);
+const lab = new FaultLab('fresh', [ID], { accountExecutions: true });
 const docker = new Docker();
 
 beforeAll(async () => {
@@ -61,7 +61,7 @@ describe('a fresh Temporal server against a running topology', () => {
     await fs.rm(path.join(lab.tmp, 'temporal.db'), { force: true });
     await lab.startServer();
     await lab.startWorker();
-    await tally({ faultsInjected: 1 });
+    await tallyFaults('fresh-server', ['a fresh Temporal server (its state removed) against the running topology']);
     await commitChange(lab.repo, 'a new version', (dir) => fs.writeFile(path.join(dir, 'VERSION'), '5.0.1\n'));
 
     const second = await release();

@@ -23,11 +23,15 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   const tally: Partial<FaultTally> = JSON.parse(await fs.readFile(SUMMARY_FILE, 'utf8').catch(() => '{}'));
+  console.log('\nFaults injected');
+  console.log('| # | fault |\n| ---: | --- |');
+  for (const [i, name] of (tally.faults ?? []).entries()) console.log(`| ${i + 1} | ${name} |`);
   const rows: Array<[string, number | undefined]> = [
-    ['faults injected', tally.faultsInjected], ['executions completed', tally.executionsCompleted],
-    ['nodes checked', tally.nodesChecked], ['effects doubled', tally.effectsDoubled],
-    ['nodes left detached', tally.nodesLeftDetached], ['bad inputs tried', tally.badInputsTried],
-    ['bad inputs refused', tally.badInputsRefused],
+    ['faults injected', tally.faultsInjected], ['executions run', tally.executionsRun],
+    ['executions completed', tally.executionsCompleted], ['executions lost', tally.executionsLost],
+    ['nodes checked', tally.nodesChecked], ['effects doubled (containers created, hooks run)', tally.effectsDoubled],
+    ['hook runs counted', tally.hooksRun], ['nodes left detached', tally.nodesLeftDetached],
+    ['bad inputs tried', tally.badInputsTried], ['bad inputs refused', tally.badInputsRefused],
   ];
   console.log('\nFault suite summary');
   console.log('| what | count |\n| --- | ---: |');

@@ -19,9 +19,28 @@ import { devServerDynamicConfigArgs } from '../../src/provision';
 import { removePipelineTopology } from '../../src/activities/topology';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+import { approveSignal, scheduleSignal } from '../../src/shared/messages';
+import { executionWorkflowId } from '../../src/shared/ids';
 import type { ExecutionState } from '../../src/shared/types';
+import { followDockerEvents } from './docker-events';
+import { tally, tallyFaults } from './tally';
 
-export { tally } from './tally';
+export { tally, tallyFaults } from './tally';
+
+/** One injected fault: its name in the tally, and the worker settings that arm it (see worker-process.ts). */
+export interface Fault {
+  name: string; arm: Record<string, string>;
+  /** Looks, once the worker is dead, at where the fault landed; what it answers goes into the tally with the name. */
+  landed?: () => Promise<string | undefined>;
+}
+
+/** A worker process spawned by the lab, not yet (or already) taking work. */
+export interface PreparedWorker { child: ChildProcess; exit: Promise<number | null>; ready: Promise<void> }
+
+/** A container event from Docker's live stream, as the lab's watch keeps it. */
+export interface ContainerEvent { action: string; node: string; environment: string; name: string }
+
+const ended = (s?: ExecutionState) => !!s && ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED'].includes(s.status);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -50,7 +69,8 @@ export class FaultLab {
   /** Every worker this lab started: close() stops any still alive, whatever a failed test left behind. */
   private readonly spawned: ChildProcess[] = [];
 
-  constructor(readonly name: string, readonly pipelineIds: string[]) {}
+  /** With `accountExecutions`, close() counts this lab's executions, and those that never ended as lost. */
+  constructor(readonly name: string, readonly pipelineIds: string[], readonly options: { accountExecutions?: boolean } = {}) {}
 
   async start(): Promise<void> {
     this.tmp = await fs.mkdtemp(path.join(os.tmpdir(), `stagecoach-fault-${this.name}-`));
@@ -93,6 +113,14 @@ export class FaultLab {
 
   /** Starts the real worker in a child process; `faults` go into its environment (see worker-process.ts). */
   async startWorker(faults: Record<string, string> = {}): Promise<void> {
+    await this.activate(await this.prepareWorker(faults, { standby: false }));
+  }
+
+  /**
+   * Spawns a worker that loads and connects, then (with `standby`) waits for activate() before it takes work: the
+   * next worker of a run through faults is ready the moment the last one dies, as a second machine's would be.
+   */
+  async prepareWorker(faults: Record<string, string>, { standby }: { standby: boolean }): Promise<PreparedWorker> {
     this.workerCount += 1;
     const log = createWriteStream(path.join(this.tmp, `worker-${this.workerCount}.log`));
     // node itself with tsx's loader, not tsx's CLI: the CLI runs the worker as a grandchild, which a kill of the
@@ -101,41 +129,54 @@ export class FaultLab {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env, ...faults,
+        ...(standby ? { FAULT_STANDBY: '1' } : {}),
         TEMPORAL_ADDRESS: `127.0.0.1:${this.port}`,
         STAGECOACH_PIPELINES_DIR: this.pipelinesDir,
         STAGECOACH_STATE_DIR: path.join(this.tmp, 'state'),
         STAGECOACH_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
+    child.stdin!.on('error', () => undefined); // a worker that died before its go
     // CI stops by pid whatever a crashed test leaves behind.
     const pidFile = path.join(STATE_DIR, 'ci-pids', `fault-worker-${child.pid}`);
     await fs.mkdir(path.dirname(pidFile), { recursive: true });
     await fs.writeFile(pidFile, String(child.pid));
-    this.worker = child;
     this.spawned.push(child);
-    this.workerExit = new Promise((resolve) => child.on('exit', (code, signal) => {
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => {
       void fs.rm(pidFile, { force: true });
       resolve(signal === 'SIGKILL' ? -9 : code);
     }));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('worker did not start in 60 s')), 60_000);
-      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('[worker] ready')) { clearTimeout(timer); resolve(); } });
+    const printed = (line: string) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not print "${line}" in 90 s (see ${this.tmp})`)), 90_000);
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes(line)) { clearTimeout(timer); resolve(); } });
       child.on('exit', () => { clearTimeout(timer); reject(new Error(`worker exited at start (see ${this.tmp})`)); });
     });
+    const ready = printed('[worker] ready');
+    ready.catch(() => undefined); // awaited by activate()
+    if (standby) await printed('[worker] standby');
+    return { child, exit, ready };
+  }
+
+  /** Lets a prepared worker take work, and waits until it polls. */
+  async activate(prepared: PreparedWorker): Promise<void> {
+    this.worker = prepared.child;
+    this.workerExit = prepared.exit;
+    prepared.child.stdin!.end('go\n');
+    await prepared.ready;
   }
 
   /** Waits until the worker dies of its injected fault (answers true) or `until` holds first (false). */
   async waitForKill(until: () => Promise<boolean>, timeoutMs = 5 * 60_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.workerExit!.then(() => { exited = true; });
+    // A query waits for a worker to answer it: the death must not wait behind one.
+    const killed = this.workerExit!.then(() => 'killed' as const);
     while (Date.now() < deadline) {
-      if (exited) return true;
-      if (await until()) return false;
-      await new Promise((r) => setTimeout(r, 200));
+      const seen = await Promise.race([killed, until().then((done) => (done ? 'ended' as const : undefined))]);
+      if (seen) return seen === 'killed';
+      if (await Promise.race([killed, new Promise((r) => setTimeout(r, 200))]) === 'killed') return true;
     }
     throw new Error('neither the fault nor the expected state happened in time');
   }
@@ -144,6 +185,65 @@ export class FaultLab {
     if (!this.worker || this.worker.exitCode !== null || this.worker.signalCode !== null) return this.worker?.exitCode ?? null;
     this.worker.kill(signal);
     return this.workerExit!;
+  }
+
+  /**
+   * Runs one execution with the worker killed by each fault in turn (a fresh worker armed with the next one each
+   * time), answering the approval and the schedule as signals (recorded even while no worker runs) when the execution
+   * waits for them. The faults are in the order their moments come. Each is tallied by name.
+   */
+  async runThroughFaults(pipelineId: string, file: string, faults: Fault[]): Promise<ExecutionState> {
+    const injected: string[] = [];
+    await this.startWorker(faults[0]?.arm);
+    const { executionId } = await this.stagecoach.startExecution(pipelineId, { by: 'carol' });
+    const handle = this.client.workflow.getHandle(executionWorkflowId(pipelineId, executionId));
+    let last: ExecutionState | undefined;
+    const answerWaits = async () => {
+      const s = await this.state(pipelineId, executionId);
+      last = s ?? last;
+      if (s?.waiting?.action === 'approval' && s.waiting.accepts.includes('approve')) await handle.signal(approveSignal, { by: 'alice' });
+      if (s?.waiting?.action === 'schedule' && !s.waiting.scheduledAt) await handle.signal(scheduleSignal, { by: 'alice', now: true });
+      return ended(s);
+    };
+    try {
+      for (const [i, fault] of faults.entries()) {
+        const next = this.prepareWorker(faults[i + 1]?.arm ?? {}, { standby: true });
+        next.catch(() => undefined); // awaited below, or left to close()
+        const killed = await this.waitForKill(answerWaits);
+        if (!killed) throw new Error(`the worker was to be killed: ${fault.name}; the execution: ${last?.status} ${last?.reason ?? ''}`);
+        const landed = await fault.landed?.();
+        injected.push(landed ? `${fault.name} (${landed})` : fault.name);
+        await this.activate(await next);
+      }
+    } finally {
+      await tallyFaults(file, injected);
+    }
+    // Every answer sent while polling is awaited before the test moves on: a signal still retrying when the lab closes
+    // its connection would throw from a timer ("Channel has been shut down") after the test has passed.
+    const answers: Array<Promise<unknown>> = [];
+    const final = await this.waitFor(pipelineId, executionId, (s) => { answers.push(answerWaits().catch(() => undefined)); return ended(s); }, 5 * 60_000);
+    await Promise.all(answers);
+    await this.stopWorker();
+    return final;
+  }
+
+  /**
+   * Watches Docker's own event stream for a pipeline's container creations and exec starts (live: the engine keeps
+   * only its last 256 events, and image builds alone produce more). stop() answers what happened.
+   */
+  async watchContainers(pipelineId: string): Promise<{ stop(): Promise<ContainerEvent[]> }> {
+    const events: ContainerEvent[] = [];
+    const stream = await followDockerEvents(this.docker, { type: ['container'], event: ['create', 'exec_start'], label: [`stagecoach.pipeline=${pipelineId}`] }, (e) => {
+      const a = e.Actor.Attributes;
+      events.push({ action: e.Action, node: a['stagecoach.node'] ?? '', environment: a['stagecoach.environment'] ?? '', name: a.name ?? '' });
+    });
+    return {
+      async stop() {
+        await new Promise((r) => setTimeout(r, 500));
+        stream.destroy();
+        return events;
+      },
+    };
   }
 
   async state(pipelineId: string, executionId: string): Promise<ExecutionState | undefined> {
@@ -164,8 +264,20 @@ export class FaultLab {
   async close(): Promise<void> {
     await this.stopWorker('SIGKILL');
     for (const child of this.spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (this.options.accountExecutions && this.server) await this.accountExecutions();
     await this.stopServer();
     for (const id of this.pipelineIds) await removePipelineTopology(this.docker, id);
     if (!process.env.KEEP_TMP) await fs.rm(this.tmp, { recursive: true, force: true });
+  }
+
+  /** Counts the executions this lab's server ran, and those still running at the end: lost. */
+  private async accountExecutions(): Promise<void> {
+    let run = 0;
+    let lost = 0;
+    for await (const info of this.client.workflow.list({ query: 'WorkflowType = "pipelineExecution"' })) {
+      run += 1;
+      if (info.status.name === 'RUNNING') lost += 1;
+    }
+    await tally({ executionsRun: run, executionsLost: lost });
   }
 }

@@ -15,10 +15,12 @@ import { executionWorkflowId } from '../../src/shared/ids';
 import { approveSignal, scheduleSignal } from '../../src/shared/messages';
 import type { ExecutionState } from '../../src/shared/types';
 import { testPipeline } from '../helpers/harness';
-import { FaultLab, tally } from './lab';
+import { restartDockerd } from './dockerd';
+import { FaultLab, tally, tallyFaults } from './lab';
 
 const ID = 'f-restart';
-const lab = new FaultLab('restart', [ID]);
+const FILE = 'restarts-and-docker';
+const lab = new FaultLab('restart', [ID], { accountExecutions: true });
 let config: Record<string, unknown>;
 
 beforeAll(async () => {
@@ -43,13 +45,13 @@ async function expectPair2RolledBack(s: ExecutionState) {
   expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
 }
 
-async function restartServer() {
+async function restartServer(when: string) {
   await lab.stopWorker('SIGKILL'); // the worker gives up on a vanished server; start a fresh one after
   await lab.stopServer();
   await new Promise((r) => setTimeout(r, 1000));
   await lab.startServer();
   await lab.startWorker();
-  await tally({ faultsInjected: 1 });
+  await tallyFaults(FILE, [`Temporal server restarted ${when}`]);
 }
 
 async function toProduction(executionId: string) {
@@ -64,12 +66,12 @@ describe('Temporal server restarts', () => {
   it('during the approval wait and during a rollout: the execution resumes and finishes', async () => {
     const { executionId } = await lab.stagecoach.startExecution(ID, { by: 'carol' });
     await lab.waitFor(ID, executionId, (s) => s.waiting?.action === 'approval' || ended(s), 8 * 60_000);
-    await restartServer();
+    await restartServer('during the approval wait');
     let s = await lab.waitFor(ID, executionId, (x) => x.waiting?.action === 'approval' || ended(x));
     expect(s.status).toBe('RUNNING');
     await toProduction(executionId);
     await lab.waitFor(ID, executionId, (x) => x.rollouts.prod?.nodes.some((n) => n.name === 'pair-1' && n.phase !== 'pending') ?? false);
-    await restartServer();
+    await restartServer('during the Production rollout');
     s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
     expect(s.status, s.reason).toBe('FINISHED');
     expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
@@ -91,7 +93,8 @@ describe('outside interference', () => {
     await expectPair2RolledBack(s);
     await lab.stopWorker();
     await lab.startWorker();
-    await tally({ faultsInjected: 1, nodesChecked: 2 });
+    await tallyFaults(FILE, ['Production publish-2 removed from outside during its rollout']);
+    await tally({ nodesChecked: 2 });
   });
 
 });
@@ -110,7 +113,7 @@ describe('Docker Engine errors', () => {
     const attempts = history.events!.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
     expect(Math.max(...attempts)).toBe(1);
     await git(lab.repo, 'revert', '--no-edit', 'HEAD');
-    await tally({ faultsInjected: 1 });
+    await tallyFaults(FILE, ['a Dockerfile that does not build']);
   });
 
   it('a container that exits at start: health checks notice, the rollout restores the previous version', async () => {
@@ -126,7 +129,8 @@ describe('Docker Engine errors', () => {
     await expectPair2RolledBack(s);
     const containers = await lab.docker.listContainers({ all: true, filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] } });
     expect(containers.every((c) => c.State === 'running')).toBe(true);
-    await tally({ faultsInjected: 1, nodesChecked: 5 });
+    await tallyFaults(FILE, ['a container that exits at start']);
+    await tally({ nodesChecked: 5 });
   });
 
   it('a port taken: a clear error naming the port and the setting, nothing touched', async () => {
@@ -147,21 +151,36 @@ describe('Docker Engine errors', () => {
       holder.close();
       await lab.writePipeline(config);
     }
-    await tally({ faultsInjected: 1 });
+    await tallyFaults(FILE, ['a host port taken']);
   });
 });
 
-describe('worker shutdown', () => {
-  it('SIGTERM stops the worker gracefully: the running activity finishes or hands over, nothing is lost', async () => {
+describe('worker shutdown and an engine restart', () => {
+  it('SIGTERM stops the worker gracefully, then dockerd restarts under the Production rollout: nothing is lost', async () => {
     await syncSampleRepo(lab.repo, '5.4.0');
     const { executionId } = await lab.stagecoach.startExecution(ID, { by: 'carol' });
     await lab.waitFor(ID, executionId, (x) => x.steps.find((st) => st.action === 'build')!.status === 'RUNNING' || ended(x));
     const code = await lab.stopWorker('SIGTERM');
     expect(code).toBe(0);
     await lab.startWorker();
+    await tallyFaults(FILE, ['worker stopped with SIGTERM during the build']);
     await toProduction(executionId);
+    // The engine goes away under the running worker while pair-1 is out of service, and comes back with every
+    // container (their restart policy), the load balancer's runtime state reset to its configuration.
+    await lab.waitFor(ID, executionId, (x) => x.rollouts.prod?.nodes.some((n) => n.name === 'pair-1' && n.phase !== 'pending') ?? false);
+    await restartDockerd();
+    // It completes, or (an engine gone for longer than the retries wait) rolls back as a failure does: either way
+    // every node runs one container, all on the same version, every pair UP.
     const s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
-    expect(s.status, s.reason).toBe('FINISHED');
-    await tally({ faultsInjected: 1, executionsCompleted: 1 });
+    await tallyFaults(FILE, [`dockerd restarted during the Production rollout (${s.status === 'FINISHED' ? 'completed' : `rolled back: ${s.reason}`})`]);
+    if (s.status !== 'FINISHED') expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status, s.reason).toBe('ROLLED_BACK');
+    expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
+    const containers = await lab.docker.listContainers({ all: true, filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] } });
+    expect(containers.map((c) => `${c.Labels['stagecoach.node']} ${c.State}`).sort())
+      .toEqual(['author', 'dispatcher-1', 'dispatcher-2', 'lb', 'publish-1', 'publish-2'].map((n) => `${n} running`));
+    const app = containers.filter((c) => /^(author|publish-\d)$/.test(c.Labels['stagecoach.node'])).map((c) => c.ImageID);
+    expect(new Set(app).size).toBe(1);
+    if (s.status === 'FINISHED') expect(app[0]).toBe(s.artifacts.images!.app.id);
+    await tally({ executionsCompleted: s.status === 'FINISHED' ? 1 : 0, nodesChecked: 5 });
   });
 });

@@ -4,16 +4,32 @@ import path from 'node:path';
 import { STATE_DIR } from '../../src/config/paths';
 
 export const SUMMARY_FILE = path.join(STATE_DIR, 'faults', 'summary.json');
-export interface FaultTally {
-  faultsInjected: number; executionsCompleted: number; nodesChecked: number; effectsDoubled: number;
-  nodesLeftDetached: number; badInputsTried: number; badInputsRefused: number;
+export interface FaultCounts {
+  faultsInjected: number; executionsRun: number; executionsCompleted: number; executionsLost: number; nodesChecked: number;
+  effectsDoubled: number; hooksRun: number; nodesLeftDetached: number; badInputsTried: number; badInputsRefused: number;
 }
+/** The counts, and each injected fault by name (test file: what was done), in the order they happened. */
+export interface FaultTally extends FaultCounts { faults: string[] }
 
 /** Adds to the suite's tally (printed as a table when the suite ends). */
-export async function tally(add: Partial<FaultTally>): Promise<void> {
-  await fs.mkdir(path.dirname(SUMMARY_FILE), { recursive: true });
-  const current: FaultTally = JSON.parse(await fs.readFile(SUMMARY_FILE, 'utf8').catch(() => '{}'));
-  for (const [k, v] of Object.entries(add)) (current as unknown as Record<string, number>)[k] = ((current as unknown as Record<string, number>)[k] ?? 0) + (v ?? 0);
-  await fs.writeFile(SUMMARY_FILE, JSON.stringify(current, null, 2));
+export async function tally(add: Partial<FaultCounts>): Promise<void> {
+  await update((current) => {
+    const counts = current as unknown as Record<string, number>;
+    for (const [k, v] of Object.entries(add)) counts[k] = (counts[k] ?? 0) + (v ?? 0);
+  });
 }
 
+/** Records injected faults by name; each counts as one fault injected. */
+export async function tallyFaults(file: string, names: string[]): Promise<void> {
+  await update((current) => {
+    current.faults = [...(current.faults ?? []), ...names.map((n) => `${file}: ${n}`)];
+    current.faultsInjected = (current.faultsInjected ?? 0) + names.length;
+  });
+}
+
+async function update(change: (current: Partial<FaultTally>) => void): Promise<void> {
+  await fs.mkdir(path.dirname(SUMMARY_FILE), { recursive: true });
+  const current: Partial<FaultTally> = JSON.parse(await fs.readFile(SUMMARY_FILE, 'utf8').catch(() => '{}'));
+  change(current);
+  await fs.writeFile(SUMMARY_FILE, JSON.stringify(current, null, 2));
+}
