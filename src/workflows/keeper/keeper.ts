@@ -200,15 +200,21 @@ export class EnvironmentKeeper {
         const detail = await runHeal(this.input.pipelineId, release, heal, `${workflowInfo().firstExecutionRunId}-${heal.id}`);
         Object.assign(heal, { outcome: 'healed', detail });
         Object.assign(node, { condition: 'healthy', detail: `replaced by ${heal.id}` });
+        this.healEnded(heal, node.name);
         await this.emit('healed', release, heal.id, { heal });
       } catch (err) {
         Object.assign(heal, { outcome: 'failed', detail: messageOf(err) });
         node.detail = `${heal.id} failed: ${heal.detail}`;
+        this.healEnded(heal, node.name);
       }
     });
-    heal.endedAt = now();
     this.healing = undefined;
-    this.log({ what: 'heal', node: node.name, detail: `${heal.id} ${heal.outcome}: ${heal.reason}${heal.outcome === 'failed' ? ` (${heal.detail})` : ''}` });
+  }
+
+  /** A heal's outcome, end time and log entry land together: a query never sees one without the others. */
+  private healEnded(heal: HealRecord, node: string): void {
+    heal.endedAt = now();
+    this.log({ what: 'heal', node, detail: `${heal.id} ${heal.outcome}: ${heal.reason}${heal.outcome === 'failed' ? ` (${heal.detail})` : ''}` });
   }
 
   /** An event to the pipeline's webhooks, delivered by a workflow of its own (a slow receiver never holds the keeper). */
