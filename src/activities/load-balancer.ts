@@ -2,8 +2,13 @@
  * The load balancer: HAProxy driven through its runtime API (a TCP socket published on its engine's publish address,
  * 127.0.0.1 by default). Every command is idempotent (setting a state twice is harmless), so a retry after a worker
  * crash never doubles an effect.
+ *
+ * The runtime API is TLS with a client certificate (src/topology/haproxy-config.ts): the port is reachable from every
+ * container on the environment's network, so a listener bound "where no app can reach it" is not enough on its own.
+ * TLS holds wherever the load balancer runs (remote engines, a shared network namespace) and whatever Docker does
+ * with the ports of containers on several networks.
  */
-import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,19 +19,28 @@ import type { DockerProvider } from './docker-hosts';
 import { LOAD_BALANCER_NODE, containerName } from '../topology/names';
 import { publishAddress } from '../topology/placement';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
+import { runtimeApiClientCredentials, type RuntimeApiClientCredentials } from './runtime-api-credentials';
 
 export const RUNTIME_API_PORT = 9999;
 
-/** Where the runtime API is published: the load balancer engine's publish address (127.0.0.1 by default). */
-export interface RuntimeEndpoint { host: string; port: number }
+/**
+ * Where the runtime API is published (the load balancer engine's publish address, 127.0.0.1 by default) and the
+ * environment's credentials to speak to it with.
+ */
+export interface RuntimeEndpoint { host: string; port: number; credentials: RuntimeApiClientCredentials }
 
 /** Sends one command to the HAProxy runtime API and answers its whole reply. */
-export function haproxyCommand({ host, port }: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+export function haproxyCommand({ host, port, credentials }: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tls.connect({
+      host, port, ca: credentials.ca, cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.3',
+      // The address is a published port, not a name: the certificate is pinned instead (the environment's own).
+      checkServerIdentity: (_host, peer) => (peer.fingerprint256 === credentials.serverFingerprint256 ? undefined
+        : new Error(`the runtime API at ${host}:${port} is not this environment's load balancer (certificate ${peer.fingerprint256})`)),
+    });
     let reply = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API timed out on "${command}"`)));
-    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('secureConnect', () => socket.write(`${command}\n`));
     socket.on('data', (d) => { reply += d.toString(); });
     socket.on('end', () => resolve(reply));
     socket.on('error', reject);
@@ -54,10 +68,14 @@ export function parseShowStat(csv: string): ServerStat[] {
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
-export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
+export function createLoadBalancerActivities(deps: { docker: DockerProvider; secret: string }) {
   async function runtimeEndpoint(pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
     const container = deps.docker(environment.docker).getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
-    return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
+    return {
+      host: publishAddress(environment.docker),
+      port: await publishedPort(container, RUNTIME_API_PORT),
+      credentials: runtimeApiClientCredentials(deps.secret, pipelineId, environment.name),
+    };
   }
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {

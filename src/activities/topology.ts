@@ -23,6 +23,7 @@ import {
 } from './containers';
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
+import { runtimeApiServerEnv } from './runtime-api-credentials';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
@@ -119,7 +120,10 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
     }
     const config = environmentHaproxyConfig(environment);
     const image = await ensureLoadBalancerImage(environment);
-    const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort)).digest('hex').slice(0, 16);
+    // The runtime API's TLS credentials (derived from the secret): a worker with another secret recreates the LB.
+    const runtimeApiEnv = runtimeApiServerEnv(deps.secret, pipelineId, environment.name);
+    const configHash = createHash('sha256').update(config).update(image).update(String(environment.loadBalancerPort))
+      .update(runtimeApiEnv.join('\n')).digest('hex').slice(0, 16);
     const name = containerName(pipelineId, environment.name, LOAD_BALANCER_NODE);
     let lb = docker.getContainer(name);
     const info = await inspectOrUndefined(lb);
@@ -129,7 +133,7 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
       lb = await docker.createContainer({
         name,
         Image: image,
-        Env: [`HAPROXY_CFG=${config}`],
+        Env: [`HAPROXY_CFG=${config}`, ...runtimeApiEnv],
         Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_NODE, [LABEL.configHash]: configHash },
         ExposedPorts: { [`${LB_PORT}/tcp`]: {}, [`${RUNTIME_API_PORT}/tcp`]: {} },
         HostConfig: {
@@ -186,7 +190,11 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, NonRetryable.InvalidConfig);
     }
     const config = environmentHaproxyConfig(input.environment);
-    const lb = await runToCompletion(docker, { Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'], Env: [`HAPROXY_CFG=${config}`] });
+    const lb = await runToCompletion(docker, {
+      Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'],
+      // haproxy -c loads the runtime API's certificate files too.
+      Env: [`HAPROXY_CFG=${config}`, ...runtimeApiServerEnv(deps.secret, input.pipelineId, input.environment.name)],
+    });
     if (lb.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, NonRetryable.InvalidConfig);
     }
