@@ -13,7 +13,7 @@
  */
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 
-/** Where the load balancer image's entrypoint writes what runtimeApiServerEnv hands it (examples/loadbalancer). */
+/** The variables the load balancer image's entrypoint reads the runtime API's credentials from (examples/loadbalancer). */
 export const RUNTIME_API_ENV = { serverPem: 'HAPROXY_RUNTIME_API_PEM', caPem: 'HAPROXY_RUNTIME_API_CA' } as const;
 
 /** What the worker connects with: the CA it trusts, its client certificate and key, and the server certificate it pins. */
