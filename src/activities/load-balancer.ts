@@ -3,11 +3,12 @@
  * 127.0.0.1 by default). Every command is idempotent (setting a state twice is harmless), so a retry after a worker
  * crash never doubles an effect.
  *
- * The runtime API is TLS with a client certificate (src/topology/haproxy-config.ts): the port is reachable from every
- * container on the environment's network, so a listener bound "where no app can reach it" is not enough on its own.
- * TLS holds wherever the load balancer runs (remote engines, a shared network namespace) and whatever Docker does
- * with the ports of containers on several networks.
+ * The runtime API answers only a client certificate of the environment's CA (src/topology/haproxy-config.ts): its
+ * port is reachable from every container on the environment's network. A client certificate holds wherever the load
+ * balancer runs (a remote engine, a shared network namespace), whatever Docker does with the ports of a container on
+ * several networks (docs/operations.md, "The admin plane").
  */
+import net from 'node:net';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
@@ -30,9 +31,21 @@ export const RUNTIME_API_PORT = 9999;
 export interface RuntimeEndpoint { host: string; port: number; credentials: RuntimeApiClientCredentials }
 
 /** Sends one command to the HAProxy runtime API and answers its whole reply. */
-export function haproxyCommand({ host, port, credentials }: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+export async function haproxyCommand(api: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+  try {
+    return await exchange(api, command, timeoutMs, 'tls');
+  } catch (err) {
+    // Kept for load balancers created before the runtime API required TLS: such a one answers in clear text until
+    // the next prepareEnvironment recreates it (its configuration changed), so a rollout under way while the worker
+    // was upgraded finishes on it. A load balancer made since never answers in clear text.
+    if ((err as { code?: string }).code !== 'ERR_SSL_WRONG_VERSION_NUMBER') throw err;
+    return exchange(api, command, timeoutMs, 'plain');
+  }
+}
+
+function exchange({ host, port, credentials }: RuntimeEndpoint, command: string, timeoutMs: number, transport: 'tls' | 'plain'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({
+    const socket = transport === 'plain' ? net.connect({ host, port }) : tls.connect({
       host, port, ca: credentials.ca, cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.3',
       // The address is a published port, not a name: the certificate is pinned instead (the environment's own).
       checkServerIdentity: (_host, peer) => (peer.fingerprint256 === credentials.serverFingerprint256 ? undefined
@@ -40,7 +53,7 @@ export function haproxyCommand({ host, port, credentials }: RuntimeEndpoint, com
     });
     let reply = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API timed out on "${command}"`)));
-    socket.on('secureConnect', () => socket.write(`${command}\n`));
+    socket.on(transport === 'plain' ? 'connect' : 'secureConnect', () => socket.write(`${command}\n`));
     socket.on('data', (d) => { reply += d.toString(); });
     socket.on('end', () => resolve(reply));
     socket.on('error', reject);

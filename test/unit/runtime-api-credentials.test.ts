@@ -1,10 +1,12 @@
 /**
  * The runtime API's credentials (src/activities/runtime-api-credentials.ts): derived from the secret, the same on
  * every worker, a real X.509 chain (checked by Node's own parser and verifier), and different for another secret,
- * pipeline or environment.
+ * pipeline or environment. And the transport's one fallback (src/activities/load-balancer.ts).
  */
 import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
+import { haproxyCommand } from '../../src/activities/load-balancer';
 import { runtimeApiClientCredentials, runtimeApiServerEnv, RUNTIME_API_ENV } from '../../src/activities/runtime-api-credentials';
 
 const serverPem = (env: string[]) => env.find((e) => e.startsWith(`${RUNTIME_API_ENV.serverPem}=`))!.slice(RUNTIME_API_ENV.serverPem.length + 1);
@@ -42,6 +44,28 @@ describe('the runtime API credentials', () => {
     for (const other of [runtimeApiClientCredentials('t', 'sample', 'prod'), runtimeApiClientCredentials('s', 'other', 'prod'), runtimeApiClientCredentials('s', 'sample', 'stage')]) {
       expect(other.ca).not.toBe(first.ca);
       expect(new X509Certificate(other.cert).verify(new X509Certificate(first.ca).publicKey)).toBe(false);
+    }
+  });
+});
+
+describe('the runtime API transport', () => {
+  it('falls back to clear text only for a load balancer that answers in clear text (one made before TLS)', async () => {
+    // A runtime API as such a load balancer had it: one line in, the reply, the connection closed.
+    const received: string[] = [];
+    const server = net.createServer((socket) => socket.once('data', (line) => {
+      received.push(line.toString('latin1'));
+      socket.end(line.toString('latin1').startsWith('show info') ? 'Name: HAProxy\n' : 'Unknown command.\n');
+    }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const reply = await haproxyCommand({ host: '127.0.0.1', port, credentials: runtimeApiClientCredentials('s', 'sample', 'prod') }, 'show info');
+      expect(reply).toBe('Name: HAProxy\n');
+      // The TLS hello first (refused as no command), then the command in clear text.
+      expect(received).toHaveLength(2);
+      expect(received[1]).toBe('show info\n');
+    } finally {
+      server.close();
     }
   });
 });
