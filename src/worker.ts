@@ -18,9 +18,10 @@ import { createDockerProvider } from './activities/docker-hosts';
 import { StagecoachError } from './client/errors';
 import { STATE_DIR, artifactsDir } from './config/paths';
 import { pipelinesDir } from './config/pipeline-config';
+import { recentActivityPollers, sharedSecretProblem, workerIdentity } from './config/shared-secret';
 import { WORKER_NODE_OPTIONS } from './config/worker-memory';
 import { findChromium } from './provision/chromium';
-import { ClientFailure } from './shared/errors';
+import { ClientFailure, NonRetryable } from './shared/errors';
 import { TASK_QUEUE } from './shared/ids';
 import { logContextPlugin } from './observability/activity-context';
 import { createStructuredLogger } from './observability/logger';
@@ -122,7 +123,13 @@ export async function runWorker(): Promise<void> {
     throw new StagecoachError(ClientFailure.Unreachable, `Cannot reach Temporal at ${connectionOptions.address} (${err.message}). ` +
       'Start the dev server with `./bin/stagecoach dev`, or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE for your cluster.');
   });
-  const worker = await createWorker({ connection, namespace, identity: `${process.pid}@${os.hostname()} (stagecoach worker)` });
+  // One secret for all workers of the deployment, checked before this one takes any work (src/config/shared-secret.ts).
+  const secret = workerSecret(STATE_DIR);
+  // A server that does not let us describe the task queue is given the benefit of the doubt (as requireWorker does).
+  const pollers = await recentActivityPollers(connection, namespace, TASK_QUEUE).catch(() => []);
+  const problem = sharedSecretProblem({ env: process.env, secret, taskQueue: TASK_QUEUE, pollers });
+  if (problem) throw new StagecoachError(NonRetryable.InvalidConfig, problem);
+  const worker = await createWorker({ connection, namespace, deps: { secret }, identity: workerIdentity(secret, process.pid, os.hostname()) });
   if (v8.getHeapStatistics().heap_size_limit > 512 * 1024 * 1024) {
     console.log(`[worker] V8 heaps sized by Node's defaults: NODE_OPTIONS='${WORKER_NODE_OPTIONS}' keeps this worker's memory smaller (README.md, "Worker memory")`);
   }

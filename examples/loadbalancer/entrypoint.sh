@@ -2,7 +2,11 @@
 # Stagecoach load balancer: HAProxy in front of the dispatchers.
 #
 # Environment:
-#   HAPROXY_CFG  (required) the full haproxy.cfg content (see src/topology/haproxy-config.ts renderHaproxyConfig)
+#   HAPROXY_CFG              (required) the full haproxy.cfg content (see src/topology/haproxy-config.ts renderHaproxyConfig)
+#   HAPROXY_RUNTIME_API_PEM  (required) the runtime API's TLS certificate and key, and
+#   HAPROXY_RUNTIME_API_CA   (required) the CA its clients' certificates must chain to: Stagecoach derives both per
+#                            environment (src/activities/runtime-api-credentials.ts); written to files HAProxy reads,
+#                            then removed from the environment HAProxy runs with
 #
 # Arguments: none -> validate then run haproxy in the foreground (master-worker, -db);
 #            `validate` -> only validate the configuration, exit 0/1.
@@ -15,6 +19,16 @@ if [ -z "${HAPROXY_CFG:-}" ]; then
   exit 1
 fi
 printf '%s\n' "$HAPROXY_CFG" > "$CFG"
+
+RUNTIME_API_DIR=/etc/haproxy/runtime-api
+if [ -z "${HAPROXY_RUNTIME_API_PEM:-}" ] || [ -z "${HAPROXY_RUNTIME_API_CA:-}" ]; then
+  echo "loadbalancer: HAPROXY_RUNTIME_API_PEM and HAPROXY_RUNTIME_API_CA are required (the runtime API's TLS credentials)" >&2
+  exit 1
+fi
+(umask 077 && mkdir -p "$RUNTIME_API_DIR" /run/haproxy \
+  && printf '%s\n' "$HAPROXY_RUNTIME_API_PEM" > "$RUNTIME_API_DIR/server.pem" \
+  && printf '%s\n' "$HAPROXY_RUNTIME_API_CA" > "$RUNTIME_API_DIR/ca.pem")
+unset HAPROXY_RUNTIME_API_PEM HAPROXY_RUNTIME_API_CA
 
 if ! out=$(haproxy -c -f "$CFG" 2>&1); then
   echo "loadbalancer: invalid HAProxy configuration:" >&2

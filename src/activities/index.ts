@@ -26,7 +26,7 @@ export interface ActivityDeps {
   artifacts: ArtifactStore;
   pipelinesDir: string;
   stateDir: string;
-  /** Secret the dispatchers' purge tokens derive from. */
+  /** The deployment's shared secret: the dispatchers' purge tokens and the runtime API's credentials derive from it. */
   secret: string;
   /** Finds the Chromium binary the content audit drives; undefined when there is none. */
   chromium: () => Promise<string | undefined>;
@@ -72,7 +72,7 @@ function createActivityFunctions(deps: ActivityDeps) {
       docker: deps.docker, artifacts: deps.artifacts, exportCommit: git.helpers.exportCommit, commitHasPath: git.helpers.commitHasPath,
     }),
     ...createTopologyActivities({ docker: deps.docker, secret: deps.secret }),
-    ...createLoadBalancerActivities({ docker: deps.docker }),
+    ...createLoadBalancerActivities({ docker: deps.docker, secret: deps.secret }),
     ...createCacheActivities({ docker: deps.docker, secret: deps.secret }),
     ...createHealthActivities(),
     ...createTestActivities({ commitHasPath: git.helpers.commitHasPath, docker: deps.docker, artifacts: deps.artifacts }),

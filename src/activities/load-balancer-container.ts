@@ -54,14 +54,14 @@ export interface LoadBalancerChange {
   removedContainers: string[];
 }
 
-export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
+export function createLoadBalancerContainers(deps: { docker: DockerProvider; secret: string }) {
   const runtime = createLoadBalancerActivities(deps);
 
   /**
    * Brings the environment's load balancer to `config` on `image`: its holder, one HAProxy container of that
    * configuration, and no server or pair container beyond `environment.pairs` (each drained first).
    */
-  async function apply(target: LoadBalancerTarget, wanted: { image: string; config: string; configHash: string }): Promise<LoadBalancerChange> {
+  async function apply(target: LoadBalancerTarget, wanted: { image: string; config: string; configHash: string; env: string[] }): Promise<LoadBalancerChange> {
     const { pipelineId, environment } = target;
     const docker = deps.docker(environment.docker);
     const labels = { [LABEL.pipeline]: pipelineId, [LABEL.environment]: environment.name };
@@ -127,7 +127,7 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
    * to load is removed, and the running one keeps serving.
    */
   async function startProcess(docker: Docker, target: LoadBalancerTarget, spec: {
-    image: string; config: string; configHash: string; name: string; labels: Record<string, string>; serverState: string;
+    image: string; config: string; configHash: string; env: string[]; name: string; labels: Record<string, string>; serverState: string;
   }): Promise<void> {
     const { pipelineId, environment } = target;
     await docker.createVolume({ Name: loadBalancerRunVolume(pipelineId, environment.name), Labels: spec.labels });
@@ -152,7 +152,7 @@ export function createLoadBalancerContainers(deps: { docker: DockerProvider }) {
 
   /** What the running HAProxy says of its servers, in the form a new one loads (`show servers state`). */
   async function serverState(target: LoadBalancerTarget): Promise<string> {
-    const api = await runtimeEndpointOf(deps.docker, target.pipelineId, target.environment);
+    const api = await runtimeEndpointOf(deps, target.pipelineId, target.environment);
     return haproxyCommand(api, `show servers state ${HAPROXY_BACKEND}`);
   }
 
@@ -252,12 +252,13 @@ export function holderContainerSpec(
  * runs there (`-x`; when none does, HAProxy warns and binds them itself, as on a first start or a restart).
  */
 export function haproxyContainerSpec(
-  { pipelineId, environment }: LoadBalancerTarget, spec: { name: string; image: string; config: string; configHash: string; labels: Record<string, string> },
+  { pipelineId, environment }: LoadBalancerTarget, spec: { name: string; image: string; config: string; configHash: string; env: string[]; labels: Record<string, string> },
 ): Docker.ContainerCreateOptions {
   return {
     name: spec.name,
     Image: spec.image,
-    Env: [`HAPROXY_CFG=${spec.config}`],
+    // The runtime API's TLS credentials go to this container only (the holder runs no HAProxy).
+    Env: [`HAPROXY_CFG=${spec.config}`, ...spec.env],
     Cmd: ['-x', HAPROXY_HANDOVER_SOCKET],
     Labels: { ...spec.labels, [LABEL.node]: LOAD_BALANCER_PROCESS, [LABEL.configHash]: spec.configHash },
     HostConfig: {

@@ -2,8 +2,14 @@
  * The load balancer: HAProxy driven through its runtime API (a TCP socket published on its engine's publish address,
  * 127.0.0.1 by default). Every command is idempotent (setting a state twice is harmless), so a retry after a worker
  * crash never doubles an effect.
+ *
+ * The runtime API answers only a client certificate of the environment's CA (src/topology/haproxy-config.ts): its
+ * port is reachable from every container on the environment's network. A client certificate holds wherever the load
+ * balancer runs (a remote engine, a shared network namespace), whatever Docker does with the ports of a container on
+ * several networks (docs/operations.md, "The admin plane").
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
@@ -15,19 +21,40 @@ import type { DockerProvider } from './docker-hosts';
 import { LABEL, LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName, labelFilter } from '../topology/names';
 import { publishAddress } from '../topology/placement';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
+import { runtimeApiClientCredentials, type RuntimeApiClientCredentials } from './runtime-api-credentials';
 
 export const RUNTIME_API_PORT = 9999;
 
-/** Where the runtime API is published: the load balancer engine's publish address (127.0.0.1 by default). */
-export interface RuntimeEndpoint { host: string; port: number }
+/**
+ * Where the runtime API is published (the load balancer engine's publish address, 127.0.0.1 by default) and the
+ * environment's credentials to speak to it with.
+ */
+export interface RuntimeEndpoint { host: string; port: number; credentials: RuntimeApiClientCredentials }
 
 /** Sends one command to the HAProxy runtime API and answers its whole reply. */
-export function haproxyCommand({ host, port }: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+export async function haproxyCommand(api: RuntimeEndpoint, command: string, timeoutMs = 5000): Promise<string> {
+  try {
+    return await exchange(api, command, timeoutMs, 'tls');
+  } catch (err) {
+    // Kept for load balancers created before the runtime API required TLS: such a one answers in clear text until
+    // the next prepareEnvironment recreates it (its configuration changed), so a rollout under way while the worker
+    // was upgraded finishes on it. A load balancer made since never answers in clear text.
+    if ((err as { code?: string }).code !== 'ERR_SSL_WRONG_VERSION_NUMBER') throw err;
+    return exchange(api, command, timeoutMs, 'plain');
+  }
+}
+
+function exchange({ host, port, credentials }: RuntimeEndpoint, command: string, timeoutMs: number, transport: 'tls' | 'plain'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = transport === 'plain' ? net.connect({ host, port }) : tls.connect({
+      host, port, ca: credentials.ca, cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.3',
+      // The address is a published port, not a name: the certificate is pinned instead (the environment's own).
+      checkServerIdentity: (_host, peer) => (peer.fingerprint256 === credentials.serverFingerprint256 ? undefined
+        : new Error(`the runtime API at ${host}:${port} is not this environment's load balancer (certificate ${peer.fingerprint256})`)),
+    });
     let reply = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HAProxy runtime API timed out on "${command}"`)));
-    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on(transport === 'plain' ? 'connect' : 'secureConnect', () => socket.write(`${command}\n`));
     socket.on('data', (d) => { reply += d.toString(); });
     socket.on('end', () => resolve(reply));
     socket.on('error', reject);
@@ -55,12 +82,21 @@ export function parseShowStat(csv: string): ServerStat[] {
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
 
-/** Where an environment's runtime API is: published by its load balancer's holder (the `lb` node's container). */
-export async function runtimeEndpointOf(docker: DockerProvider, pipelineId: string, environment: EnvironmentConfig): Promise<RuntimeEndpoint> {
-  const engine = docker(environment.docker);
+/**
+ * Where an environment's runtime API is: published by its load balancer's holder (the `lb` node's container), spoken
+ * to over TLS with this deployment's client certificate for that environment.
+ */
+export async function runtimeEndpointOf(
+  deps: { docker: DockerProvider; secret: string }, pipelineId: string, environment: EnvironmentConfig,
+): Promise<RuntimeEndpoint> {
+  const engine = deps.docker(environment.docker);
   await reviveHaproxy(engine, pipelineId, environment);
   const container = engine.getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
-  return { host: publishAddress(environment.docker), port: await publishedPort(container, RUNTIME_API_PORT) };
+  return {
+    host: publishAddress(environment.docker),
+    port: await publishedPort(container, RUNTIME_API_PORT),
+    credentials: runtimeApiClientCredentials(deps.secret, pipelineId, environment.name),
+  };
 }
 
 /**
@@ -78,8 +114,8 @@ async function reviveHaproxy(engine: Docker, pipelineId: string, environment: En
   await engine.getContainer(newest.Id).start().catch(() => undefined);
 }
 
-export function createLoadBalancerActivities(deps: { docker: DockerProvider }) {
-  const runtimeEndpoint = (pipelineId: string, environment: EnvironmentConfig) => runtimeEndpointOf(deps.docker, pipelineId, environment);
+export function createLoadBalancerActivities(deps: { docker: DockerProvider; secret: string }) {
+  const runtimeEndpoint = (pipelineId: string, environment: EnvironmentConfig) => runtimeEndpointOf(deps, pipelineId, environment);
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
     const api = await runtimeEndpoint(input.pipelineId, input.environment);

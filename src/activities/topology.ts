@@ -24,6 +24,7 @@ import {
 import { ensureImageOn, type DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT } from './load-balancer';
 import { LB_PORT, createLoadBalancerContainers, type LoadBalancerChange } from './load-balancer-container';
+import { runtimeApiServerEnv } from './runtime-api-credentials';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
 
 export const LOAD_BALANCER_DIR = path.join(EXAMPLES_DIR, 'loadbalancer');
@@ -58,7 +59,7 @@ export function environmentHaproxyConfig(environment: EnvironmentConfig): string
 
 export function createTopologyActivities(deps: { docker: DockerProvider; secret: string }) {
   const containers = createContainerActivities({ docker: deps.docker });
-  const loadBalancer = createLoadBalancerContainers({ docker: deps.docker });
+  const loadBalancer = createLoadBalancerContainers({ docker: deps.docker, secret: deps.secret });
 
   /**
    * Replaces one node's container with a new image, configured for its role. Idempotent by deploy key (execution,
@@ -116,8 +117,10 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
   async function applyLoadBalancer(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<LoadBalancerChange> {
     const config = environmentHaproxyConfig(input.environment);
     const image = await ensureLoadBalancerImage(input.environment);
-    const configHash = createHash('sha256').update(config).update(image).digest('hex').slice(0, 16);
-    return loadBalancer.apply(input, { image, config, configHash });
+    // The runtime API's TLS credentials (derived from the secret): a worker with another secret hands over to a new HAProxy.
+    const runtimeApiEnv = runtimeApiServerEnv(deps.secret, input.pipelineId, input.environment.name);
+    const configHash = createHash('sha256').update(config).update(image).update(runtimeApiEnv.join('\n')).digest('hex').slice(0, 16);
+    return loadBalancer.apply(input, { image, config, configHash, env: runtimeApiEnv });
   }
 
   /** Makes sure the environment's network (on every engine it uses) and its load balancer exist, as configured. */
@@ -162,7 +165,11 @@ export function createTopologyActivities(deps: { docker: DockerProvider; secret:
         `The dispatcher configuration in this build is invalid (varnishd -C); no node was touched:\n${dispatcher.output.trim()}`, NonRetryable.InvalidConfig);
     }
     const config = environmentHaproxyConfig(input.environment);
-    const lb = await runToCompletion(docker, { Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'], Env: [`HAPROXY_CFG=${config}`] });
+    const lb = await runToCompletion(docker, {
+      Image: await ensureLoadBalancerImage(input.environment), Cmd: ['validate'],
+      // haproxy -c loads the runtime API's certificate files too.
+      Env: [`HAPROXY_CFG=${config}`, ...runtimeApiServerEnv(deps.secret, input.pipelineId, input.environment.name)],
+    });
     if (lb.exitCode !== 0) {
       throw ApplicationFailure.nonRetryable(`The load balancer configuration is invalid (haproxy -c); no node was touched:\n${lb.output.trim()}`, NonRetryable.InvalidConfig);
     }

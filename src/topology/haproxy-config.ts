@@ -10,8 +10,13 @@
  * - servers are resolved through Docker's embedded DNS (`resolvers docker`, hold valid 1s), so a dispatcher container
  *   replaced by a new one with the same name (new IP) is picked up again; `init-addr last,libc,none` lets HAProxy start
  *   even when a dispatcher does not exist yet (that server is then MAINT until its name resolves);
- * - runtime API over TCP on :runtimeApiPort (default 9999), level admin: `show stat`, `show servers state <backend>`,
- *   `set server <backend>/<server> state ready|drain|maint`;
+ * - runtime API (level admin: `show stat`, `show servers state <backend>`, `set server <backend>/<server> state
+ *   ready|drain|maint`) on a unix socket inside the container, reached from outside only through the TCP listener
+ *   `runtime-api` on :runtimeApiPort (default 9999). Any container on the environment's network can reach that port,
+ *   so it speaks TLS 1.3 only and requires a client certificate from the environment's own CA (`verify required`):
+ *   only a Stagecoach worker holds one (src/activities/runtime-api-credentials.ts). Anyone else connects but is
+ *   refused in the handshake, before a byte reaches the runtime API. A proxy in front of the socket rather than TLS on
+ *   the `stats socket` line itself: HAProxy 2.6 accepts `ssl` there but still answers in clear text;
  * - a hand-over (a new HAProxy process, for a new image or a changed server list, taking over from the running one
  *   with no request dropped): a unix stats socket in the run directory both processes mount, through which the new
  *   one takes the old one's listening sockets (`haproxy -x`), and a server state file it starts from (what
@@ -37,6 +42,12 @@ export const HAPROXY_RUN_DIR = '/run/haproxy';
 export const HAPROXY_HANDOVER_SOCKET = `${HAPROXY_RUN_DIR}/handover.sock`;
 /** Server states a new process starts from; written into its container just before it starts, removed once loaded. */
 export const HAPROXY_SERVER_STATE_FILE = '/etc/haproxy/servers.state';
+/** The runtime API itself: a unix socket only processes inside the load balancer's container can open. */
+export const HAPROXY_RUNTIME_API_SOCKET = `${HAPROXY_RUN_DIR}/admin.sock`;
+export const HAPROXY_RUNTIME_API_PROXY = 'runtime-api';
+/** The runtime API's certificate and key, and the CA its clients must present a certificate of (written by the image's entrypoint). */
+export const HAPROXY_RUNTIME_API_PEM = '/etc/haproxy/runtime-api/server.pem';
+export const HAPROXY_RUNTIME_API_CA = '/etc/haproxy/runtime-api/ca.pem';
 
 export interface HaproxyServer {
   /** Server name in the backend (e.g. `d1`): what the runtime API commands use (`dispatchers/d1`). */
@@ -114,7 +125,9 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     'global',
     '    log stdout format raw local0 info',
     '    maxconn 4096',
-    `    stats socket ipv4@0.0.0.0:${runtimeApiPort} level admin expose-fd listeners`,
+    // The runtime API for the TLS listener below; the hand-over socket, with the listening sockets exposed, for a new
+    // HAProxy started with -x (both in the run directory every HAProxy process of this load balancer mounts).
+    `    stats socket ${HAPROXY_RUNTIME_API_SOCKET} mode 600 level admin`,
     `    stats socket ${HAPROXY_HANDOVER_SOCKET} mode 600 level admin expose-fd listeners`,
     '    stats timeout 30s',
     `    server-state-file ${HAPROXY_SERVER_STATE_FILE}`,
@@ -163,6 +176,14 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
       '    http-response set-header X-Held-Ms %[var(txn.held_ms)] if { var(txn.held_ms) -m found }',
     ] : []),
     `    default_backend ${backendName}`,
+    '',
+    `listen ${HAPROXY_RUNTIME_API_PROXY}`,
+    '    mode tcp',
+    `    bind :${runtimeApiPort} ssl crt ${HAPROXY_RUNTIME_API_PEM} ca-file ${HAPROXY_RUNTIME_API_CA} verify required ssl-min-ver TLSv1.3`,
+    // Logged only when something goes wrong (a refused handshake is): the worker polls it several times a second.
+    '    option tcplog',
+    '    option dontlog-normal',
+    `    server runtime-api unix@${HAPROXY_RUNTIME_API_SOCKET}`,
     '',
     `backend ${backendName}`,
     '    balance roundrobin',

@@ -216,7 +216,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
       'deploy 5.0.0 in prod', 'post-deploy 5.0.0 in prod, site serves 5.0.0',
       'deploy 5.0.1 in prod', 'post-deploy 5.0.1 in prod, site serves 5.0.1',
     ]);
-    const lb = createLoadBalancerActivities({ docker: createDockerProvider() });
+    const lb = createLoadBalancerActivities({ docker: createDockerProvider(), secret: h.secret });
     const prodEnv = parsePipelineConfig(config()).environments.prod;
     expect((await lb.readServers({ pipelineId: ID, environment: prodEnv })).map((s) => s.status)).toEqual(['UP', 'UP']);
   });
@@ -243,7 +243,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
     expect(restores.filter((o) => o.endsWith(':waitUp')).map((o) => o.split(':')[0])).toEqual(['pair-2', 'pair-1']);
     expect(restores.at(-1)).toBe('lb:releaseRequests');
     expect(cycle).not.toContain('author:postDeployHook');
-    const lb = createLoadBalancerActivities({ docker: createDockerProvider() });
+    const lb = createLoadBalancerActivities({ docker: createDockerProvider(), secret: h.secret });
     const prodEnv = parsePipelineConfig(config()).environments.prod;
     expect((await lb.readServers({ pipelineId: ID, environment: prodEnv })).map((s) => s.status)).toEqual(['UP', 'UP']);
     expect((await fetch(prodUrl)).headers.get('x-app-version')).toBe('5.0.1');
@@ -252,7 +252,7 @@ describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance m
   it('the hold is bounded: past holdTimeout the load balancer answers its maintenance page', async () => {
     const docker = createDockerProvider();
     const topology = createTopologyActivities({ docker, secret: 'test' });
-    const lb = createLoadBalancerActivities({ docker });
+    const lb = createLoadBalancerActivities({ docker, secret: 'test' });
     // An environment of its own whose only dispatcher does not exist: no server is ever usable.
     const environment = { ...parsePipelineConfig(config()).environments.prod, name: 'bound', pairs: 1, window: 1, holdTimeout: '2s' };
     const { url } = await topology.prepareEnvironment({ pipelineId: ID, environment });

@@ -4,6 +4,7 @@
  * holder keeps the listening sockets; each change is a new HAProxy container taking them over (one stack, rollouts
  * run as rollingDeployment workflows on the harness's worker with images built once from examples/app).
  */
+import { runtimeApiServerEnv } from '../../src/activities/runtime-api-credentials';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -73,7 +74,9 @@ const lbContainers = async () => (await h.docker.listContainers({
 const haproxyContainers = async () => (await lbContainers()).filter((c) => c.node === LOAD_BALANCER_PROCESS);
 const holderId = async () => (await lbContainers()).find((c) => c.node === 'lb')!.id;
 const servers = async (pairs: number) =>
-  (await createLoadBalancerActivities({ docker: createDockerProvider() }).readServers(target(pairs))).map((s) => `${s.server} ${s.status}`);
+  (await createLoadBalancerActivities({ docker: createDockerProvider(), secret: h.secret }).readServers(target(pairs))).map((s) => `${s.server} ${s.status}`);
+/** What the wanted HAProxy is given for the runtime API's TLS: the worker's secret derives it (admin plane). */
+const runtimeApiEnv = () => runtimeApiServerEnv(h.secret, ID, environment(2).name);
 const pairContainers = async () => (await h.docker.listContainers({ filters: { label: [`${LABEL.pipeline}=${ID}`, `${LABEL.environment}=prod`] } }))
   .map((c) => c.Labels[LABEL.node]).filter((n) => /^(publish|dispatcher)-/.test(n)).sort();
 
@@ -121,7 +124,7 @@ describe('load balancer changes under load', () => {
   }, 6 * 60_000);
 
   it('a new load balancer image is rolled in, and back, with no request dropped', async () => {
-    const topology = createTopologyActivities({ docker: createDockerProvider(), secret: 'unused' });
+    const topology = createTopologyActivities({ docker: createDockerProvider(), secret: h.secret });
     const current = (await h.docker.getContainer((await haproxyContainers())[0].id).inspect()).Image;
     // Another image: the same HAProxy with one more layer (as a rebuilt image would be: another ID).
     const pack = tarStream.pack();
@@ -130,10 +133,10 @@ describe('load balancer changes under load', () => {
     const image = await build(pack as unknown as Readable, `stagecoach/${ID}-loadbalancer:2`);
     expect(image).not.toBe(current);
     const config = environmentHaproxyConfig(environment(2));
-    const lifecycle = createLoadBalancerContainers({ docker: createDockerProvider() });
+    const lifecycle = createLoadBalancerContainers({ docker: createDockerProvider(), secret: h.secret });
 
     const seen = await underLoad(async () => {
-      const change = await mock.run(lifecycle.apply, target(2), { image, config, configHash: 'test-image-2' });
+      const change = await mock.run(lifecycle.apply, target(2), { image, config, configHash: 'test-image-2', env: runtimeApiEnv() });
       expect(change).toMatchObject({ handedOver: true, newHolder: false, removedServers: [] });
       const running = await haproxyContainers();
       expect(running.map((c) => c.state)).toEqual(['running']);
@@ -150,11 +153,11 @@ describe('load balancer changes under load', () => {
   }, 6 * 60_000);
 
   it('a pass after a hand-over left half done (old and new HAProxy both running) keeps the new one, retires the old', async () => {
-    const topology = createTopologyActivities({ docker: createDockerProvider(), secret: 'unused' });
-    const lifecycle = createLoadBalancerContainers({ docker: createDockerProvider() });
+    const topology = createTopologyActivities({ docker: createDockerProvider(), secret: h.secret });
+    const lifecycle = createLoadBalancerContainers({ docker: createDockerProvider(), secret: h.secret });
     const wanted = (await haproxyContainers())[0].name;
     // An older configuration runs alone...
-    await mock.run(lifecycle.apply, target(2), { image: (await h.docker.getContainer(wanted).inspect()).Image, config: environmentHaproxyConfig(environment(2)), configHash: 'older' });
+    await mock.run(lifecycle.apply, target(2), { image: (await h.docker.getContainer(wanted).inspect()).Image, config: environmentHaproxyConfig(environment(2)), configHash: 'older', env: runtimeApiEnv() });
     const older = await h.docker.getContainer((await haproxyContainers())[0].id).inspect();
     // ...and the wanted one was started beside it when its worker was lost (before the old one was retired).
     const started = await h.docker.createContainer({
@@ -180,7 +183,7 @@ describe('load balancer changes under load', () => {
     await expect.poll(() => servers(2), { timeout: 20_000, interval: 500 }).toEqual(['pair-1 UP', 'pair-2 UP']);
     expect((await haproxyContainers()).map((c) => [c.name, c.state])).toEqual([[haproxy.name, 'running']]);
     // A port Docker chose (loadBalancerPort 0) may change when the holder restarts.
-    const { url: now } = await createTopologyActivities({ docker: createDockerProvider(), secret: 'unused' }).describeEnvironment(target(2));
+    const { url: now } = await createTopologyActivities({ docker: createDockerProvider(), secret: h.secret }).describeEnvironment(target(2));
     await expect.poll(async () => (await fetch(now)).status, { timeout: 10_000 }).toBe(200);
   }, 2 * 60_000);
 });

@@ -47,7 +47,7 @@ async function release(executionId: string) {
 const rollout = (executionId: string) =>
   h.client.workflow.getHandle(rolloutWorkflowId(ID, executionId, 'prod')).query(rolloutStateQuery) as Promise<RolloutResult>;
 const prodServers = async () => {
-  const lb = createLoadBalancerActivities({ docker: createDockerProvider() });
+  const lb = createLoadBalancerActivities({ docker: createDockerProvider(), secret: h.secret });
   return lb.readServers({ pipelineId: ID, environment: parsePipelineConfig(config()).environments.prod });
 };
 const versionOf = async (url: string) => (await fetch(url)).headers.get('x-app-version');

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerProvider } from '../../src/activities/docker-hosts';
 import { createLoadBalancerActivities, haproxyCommand, RUNTIME_API_PORT } from '../../src/activities/load-balancer';
+import { runtimeApiClientCredentials } from '../../src/activities/runtime-api-credentials';
 import { publishedPort } from '../../src/activities/containers';
 import { containerName } from '../../src/topology/names';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
@@ -81,7 +82,7 @@ const environment = () => parsePipelineConfig(config()).environments.prod;
 /** Requests HAProxy has sent to each server since it started (`stot` in `show stat`). */
 async function requestsPerServer(): Promise<Record<string, number>> {
   const port = await publishedPort(h.docker.getContainer(containerName(ID, 'prod', 'lb')), RUNTIME_API_PORT);
-  const [header, ...rows] = (await haproxyCommand({ host: '127.0.0.1', port }, 'show stat')).trim().split('\n').map((l) => l.replace(/^#\s*/, '').split(','));
+  const [header, ...rows] = (await haproxyCommand({ host: '127.0.0.1', port, credentials: runtimeApiClientCredentials(h.secret, ID, 'prod') }, 'show stat')).trim().split('\n').map((l) => l.replace(/^#\s*/, '').split(','));
   const col = (name: string) => header.indexOf(name);
   return Object.fromEntries(rows.filter((r) => r[col('pxname')] === 'dispatchers' && r[col('svname')].startsWith('pair-'))
     .map((r) => [r[col('svname')], Number(r[col('stot')])]));
@@ -117,7 +118,7 @@ describe('a topology spanning two Docker Engines', () => {
       .toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^https://127\\.0\\.0\\.1:${rackB.tls.port}: Docker `))]));
 
     // HAProxy reaches pair 2 on the other engine: both servers UP, and both take requests.
-    const servers = await createLoadBalancerActivities({ docker: createDockerProvider() }).readServers({ pipelineId: ID, environment: environment() });
+    const servers = await createLoadBalancerActivities({ docker: createDockerProvider(), secret: h.secret }).readServers({ pipelineId: ID, environment: environment() });
     expect(servers.map((s) => [s.server, s.status])).toEqual([['pair-1', 'UP'], ['pair-2', 'UP']]);
     const before = await requestsPerServer();
     for (let i = 0; i < 20; i++) expect((await fetch(`${prodUrl}?n=${i}`)).headers.get('x-app-version')).toBe('6.0.0');

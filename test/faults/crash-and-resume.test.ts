@@ -68,7 +68,7 @@ async function checkProduction(expectedImages: { app: string; dispatcher: string
     expect(list[0].State, node).toBe('running');
     expect(list[0].ImageID, node).toBe(node.startsWith('dispatcher') ? expectedImages.dispatcher : expectedImages.app);
   }
-  const servers = await createLoadBalancerActivities({ docker: createDockerProvider() })
+  const servers = await createLoadBalancerActivities({ docker: createDockerProvider(), secret: lab.secret })
     .readServers({ pipelineId: ID, environment: parsePipelineConfig(config()).environments.prod });
   const detached = servers.filter((s) => s.status !== 'UP');
   await tally({ nodesChecked: 5, nodesLeftDetached: detached.length });

@@ -3,6 +3,7 @@
  * everything kept), the real worker as a child process that can be SIGKILLed, and a tally of what was proven.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -64,6 +65,8 @@ export class FaultLab {
   tmp = '';
   repo = '';
   pipelinesDir = '';
+  /** Every worker of the lab shares it, as the workers of one deployment do; tests reach the runtime API with it. */
+  readonly secret = randomBytes(16).toString('hex');
   private connection?: Connection;
   private workerCount = 0;
   /** Every worker this lab started: close() stops any still alive, whatever a failed test left behind. */
@@ -133,6 +136,7 @@ export class FaultLab {
         TEMPORAL_ADDRESS: `127.0.0.1:${this.port}`,
         STAGECOACH_PIPELINES_DIR: this.pipelinesDir,
         STAGECOACH_STATE_DIR: path.join(this.tmp, 'state'),
+        STAGECOACH_SECRET: this.secret,
         STAGECOACH_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       },
       stdio: ['pipe', 'pipe', 'pipe'],

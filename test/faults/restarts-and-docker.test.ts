@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => lab.close());
 
 const ended = (s: ExecutionState) => ['FINISHED', 'FAILED', 'ERROR', 'CANCELLED'].includes(s.status);
-const prodServers = () => createLoadBalancerActivities({ docker: createDockerProvider() })
+const prodServers = () => createLoadBalancerActivities({ docker: createDockerProvider(), secret: lab.secret })
   .readServers({ pipelineId: ID, environment: parsePipelineConfig(config).environments.prod });
 
 /** Pair 2 of Production failed its health check: the execution failed, every pair is back on its images and UP. */

@@ -3,6 +3,7 @@
  * (its own id, so containers and workflow ids never collide with another test's) and a real git repository.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,8 @@ export interface Harness {
   repo: string;
   tmp: string;
   docker: Docker;
+  /** The worker's secret: a test reaching the runtime API or a dispatcher's BAN as Stagecoach does needs it. */
+  secret: string;
   /**
    * With RECORD_FIXTURES=1, saves a workflow's history as a replay fixture (test/fixtures/histories/<name>.json).
    * Re-record after a deliberate, patched() workflow change; see test/replay.test.ts.
@@ -71,10 +74,11 @@ export async function startHarness(name: string, pipelineIds: string[]): Promise
   await syncSampleRepo(repo, '2.0.0');
   const address = inject('temporalAddress');
   const nativeConnection = await NativeConnection.connect({ address });
+  const secret = randomBytes(16).toString('hex');
   const worker = await createWorker({
     connection: nativeConnection,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    deps: { pipelinesDir, stateDir: path.join(tmp, 'state') },
+    deps: { pipelinesDir, stateDir: path.join(tmp, 'state'), secret },
     identity: `test-${name}`,
   });
   const running = worker.run();
@@ -85,7 +89,7 @@ export async function startHarness(name: string, pipelineIds: string[]): Promise
   for (const id of pipelineIds) await removePipelineTopology(docker, id);
 
   return {
-    stagecoach, client, worker, pipelinesDir, repo, tmp, docker,
+    stagecoach, client, worker, pipelinesDir, repo, tmp, docker, secret,
     async recordHistory(fixture, workflowId, runId) {
       if (!process.env.RECORD_FIXTURES) return;
       const { stdout } = await promisify(execFile)(inject('temporalCli'), [

@@ -24,9 +24,10 @@ describe('the HAProxy configuration for hand-overs', () => {
     expect(HAPROXY_HANDOVER_SOCKET.startsWith(`${HAPROXY_RUN_DIR}/`)).toBe(true);
     expect(cfg).toContain(`    stats socket ${HAPROXY_HANDOVER_SOCKET} mode 600 level admin expose-fd listeners`);
     expect(cfg).toContain(`    server-state-file ${HAPROXY_SERVER_STATE_FILE}`);
-    // In defaults, so the backend loads it; the TCP runtime API stays as it was.
+    // In defaults, so the backend loads it; the runtime API's own socket stays apart, behind the TLS listener.
     expect(cfg).toMatch(/\ndefaults\n(?: {4}.*\n)* {4}load-server-state-from-file global\n/);
-    expect(cfg).toMatch(/stats socket ipv4@0\.0\.0\.0:9999 level admin/);
+    expect(cfg).toContain(`    stats socket ${HAPROXY_RUN_DIR}/admin.sock mode 600 level admin\n`);
+    expect(cfg).not.toMatch(/stats socket ipv4@/);
   });
 
   it('stops softly without closing idle connections, bounded by the longest request it may hold', () => {
@@ -60,9 +61,9 @@ describe('the holder and the HAProxy containers', () => {
 
   it('an HAProxy container joins the holder, mounts the run volume, takes the sockets over, and publishes nothing', () => {
     const name = `sc-shop-prod-${loadBalancerProcessNode('abc123')}`;
-    const spec = haproxyContainerSpec(target(), { name, image: 'sha256:lb', config: 'global\n', configHash: 'abc123', labels });
+    const spec = haproxyContainerSpec(target(), { name, image: 'sha256:lb', config: 'global\n', configHash: 'abc123', env: ['HAPROXY_RUNTIME_API_PEM=pem'], labels });
     expect(spec).toEqual({
-      name: 'sc-shop-prod-lb-haproxy-abc123', Image: 'sha256:lb', Env: ['HAPROXY_CFG=global\n'], Cmd: ['-x', HAPROXY_HANDOVER_SOCKET],
+      name: 'sc-shop-prod-lb-haproxy-abc123', Image: 'sha256:lb', Env: ['HAPROXY_CFG=global\n', 'HAPROXY_RUNTIME_API_PEM=pem'], Cmd: ['-x', HAPROXY_HANDOVER_SOCKET],
       Labels: { ...labels, [LABEL.node]: LOAD_BALANCER_PROCESS, [LABEL.configHash]: 'abc123' },
       HostConfig: {
         NetworkMode: 'container:sc-shop-prod-lb',

@@ -53,7 +53,9 @@ describe('reports', () => {
 
   it('renders an HAProxy configuration with one checked server per dispatcher', () => {
     const cfg = renderHaproxyConfig({ servers: [{ name: 'pair-1', host: 'dispatcher-1', port: 80 }, { name: 'pair-2', host: 'dispatcher-2', port: 80 }] });
-    expect(cfg).toMatch(/stats socket ipv4@0\.0\.0\.0:9999 level admin/);
+    // The runtime API on a unix socket, reached from outside only with a client certificate from the environment's CA.
+    expect(cfg).toMatch(/stats socket \/\S+ mode 600 level admin/);
+    expect(cfg).toMatch(/bind :9999 ssl crt \S+ ca-file \S+ verify required ssl-min-ver TLSv1\.3\n(.*\n)*\s+server runtime-api unix@\//);
     expect(cfg.match(/^\s*server pair-\d dispatcher-\d:80 check/gm)).toHaveLength(2);
     expect(() => renderHaproxyConfig({ servers: [] })).toThrow();
   });
