@@ -49,7 +49,7 @@ const select = (name: string, label: string, chosen: string | undefined, values:
 export function pipelineBody(p: { id: string; status: string; canStart: boolean; rows: ExecutionRow[]; total: number; filter: ExecutionFilter; now: number }): Html {
   const shown = filterExecutions(p.rows, p.filter);
   return html`<h1>Pipeline ${p.id}</h1>
-<p>${badge(p.status)}</p>
+<p>${badge(p.status)} · <a href="${consolePaths.insights(p.id)}">Delivery insights</a></p>
 ${p.canStart ? html`<form method="post" action="${consolePaths.start(p.id)}"><button type="submit" class="primary">Start an execution</button></form>` : ''}
 <h2>Executions</h2>
 <form method="get" action="${consolePaths.pipeline(p.id)}" class="filters" role="search" aria-label="Filter executions">

@@ -7,6 +7,7 @@ export const consolePaths = {
   signOut: '/console/sign-out',
   pipeline: (pipelineId: string) => `/console/pipelines/${enc(pipelineId)}`,
   start: (pipelineId: string) => `/console/pipelines/${enc(pipelineId)}/start`,
+  insights: (pipelineId: string) => `/console/pipelines/${enc(pipelineId)}/insights`,
   execution: (pipelineId: string, executionId: string) => `/console/pipelines/${enc(pipelineId)}/executions/${enc(executionId)}`,
   events: (pipelineId: string, executionId: string) => `${consolePaths.execution(pipelineId, executionId)}/events`,
   actions: (pipelineId: string, executionId: string) => `${consolePaths.execution(pipelineId, executionId)}/actions`,

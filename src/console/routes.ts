@@ -15,6 +15,7 @@ import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { isTerminal } from '../shared/types';
 import { apiCallFor } from './actions';
 import { executionBody, executionSections, type ExecutionView } from './execution-view';
+import { INSIGHTS_METRICS, insightsBody, type InsightsPoint } from './insights-page';
 import { CLIENT_SCRIPT, SCRIPT_PATH, page, type PageFrame } from './html';
 import { logBody, pipelineBody, pipelinesBody, problemBody, signInBody, type ExecutionRow, type PipelineRow } from './pages';
 import { consolePaths } from './paths';
@@ -31,6 +32,8 @@ const NOTICE_COOKIE = 'stagecoach_notice';
 /** How often the server reads an execution's state for its live page; the browser itself never polls. */
 const WATCH_INTERVAL_MS = 1000;
 const PROGRAM = '/api/program/1';
+/** The insights page's range: the last 30 days, a bar a day. */
+const INSIGHTS_DAYS = 30;
 
 type Params = { pipelineId?: string; executionId?: string; stepId?: string; file?: string };
 type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: Record<string, string | string[]> | undefined }>;
@@ -229,6 +232,25 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       return sendPage(reply, {
         title: `Pipeline ${pipelineId}`, user, trail: trail(pipelineId), notice: takeNotice(req, reply),
         body: pipelineBody({ id: pipelineId, status, canStart: status === 'IDLE' && isAllowed(user, 'start'), rows, total: Number(list._totalNumberOfItems ?? rows.length), filter, now: Date.now() }),
+      });
+    });
+
+    // The five figures over the range (interval `all`) and their daily points for the charts, from the API's DORA routes.
+    scope.get('/console/pipelines/:pipelineId/insights', async (req: Req, reply) => {
+      const { token, user } = session(req)!;
+      const pipelineId = pipelineIdOf(req);
+      const end = new Date();
+      const start = new Date(end.getTime() - INSIGHTS_DAYS * 86400_000);
+      const range = `start_date=${encodeURIComponent(start.toISOString())}&end_date=${encodeURIComponent(end.toISOString())}`;
+      const points = (metric: string, interval: string) =>
+        readJson(req, token, `${PROGRAM}/pipeline/${pipelineId}/dora/metrics?metric=${metric}&interval=${interval}&${range}`) as unknown as Promise<InsightsPoint[]>;
+      const series = await Promise.all(INSIGHTS_METRICS.map(async ({ metric }) => {
+        const [all, daily] = await Promise.all([points(metric, 'all'), points(metric, 'daily')]);
+        return { metric, all: all[0], daily };
+      }));
+      return sendPage(reply, {
+        title: `Insights of ${pipelineId}`, user, trail: trail(pipelineId, undefined, ['Insights', consolePaths.insights(pipelineId)]), notice: takeNotice(req, reply),
+        body: insightsBody({ pipelineId, start: start.toISOString(), end: end.toISOString(), series }),
       });
     });
 

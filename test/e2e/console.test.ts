@@ -228,6 +228,17 @@ describe('the console', () => {
     expect(state.status).toBe('FINISHED');
     expect(state.audit.filter((a) => a.action === 'approve').map((a) => `${a.by} ${a.outcome}`)).toEqual(['carol refused', 'bob accepted', 'bob refused', 'alice accepted']);
     expect(state.audit.find((a) => a.action === 'schedule')).toMatchObject({ by: 'alice', outcome: 'accepted', label: 'alice, via the API' });
+
+    // The pipeline's delivery insights: this one Production deployment, traceable to its execution.
+    await alice.goto(`${base}/console/pipelines/${ID}`);
+    await alice.getByRole('link', { name: 'Delivery insights' }).click();
+    await alice.getByRole('heading', { name: `Insights of ${ID}` }).waitFor();
+    const insight = (metric: string) => alice.locator(`section[data-metric="${metric}"]`);
+    await expect(insight('deployment_frequency').locator('.figure').innerText()).resolves.toBe('1');
+    await expect(insight('lead_time_for_changes').locator('.figure').innerText()).resolves.toMatch(/^\d+(\.\d)? (s|min|h|d)$/);
+    await expect(insight('change_failure_rate').locator('.figure').innerText()).resolves.toBe('0 %');
+    await expect(insight('deployment_frequency').getByRole('link', { name: `${ID} ${executionId}` }).count()).resolves.toBe(1);
+    await shot(alice, '13-insights');
     expect(consoleErrors).toEqual([]);
 
     // Lighthouse on the console's own execution page, signed in as alice.

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server';
 import { apiCallFor } from '../../src/console/actions';
 import { html } from '../../src/console/html';
+import { formatInsight, insightsBody } from '../../src/console/insights-page';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import type { ExecutionState } from '../../src/shared/types';
 import { initialState } from '../../src/workflows/execution/state';
@@ -99,5 +100,30 @@ describe('console', () => {
 
   it('escapes interpolated text', () => {
     expect(html`<p>${'<script>"&\''}</p>`.text).toBe('<p>&lt;script&gt;&quot;&amp;&#39;</p>');
+  });
+});
+
+describe('the insights page', () => {
+  it('formats each figure by its unit, and says when there is no data', () => {
+    expect([formatInsight('count', 3), formatInsight('ratio', 0), formatInsight('ratio', 0.125), formatInsight('ratio', 1)]).toEqual(['3', '0 %', '12.5 %', '100 %']);
+    expect([formatInsight('seconds', 42), formatInsight('seconds', 600), formatInsight('seconds', 3 * 3600), formatInsight('seconds', 3 * 86400)]).toEqual(['42 s', '10.0 min', '3.0 h', '3.0 d']);
+    expect(formatInsight('seconds', null)).toBe('no data');
+  });
+
+  it('draws a bar per day with data, lists the executions behind a figure, and escapes what it shows', () => {
+    const daily = [{ date: '2026-11-01', value: 2, executions: [] }, { date: '2026-11-02', value: null, executions: [] }, { date: '2026-11-03', value: 1, executions: [] }];
+    const body = insightsBody({
+      pipelineId: 'web<1>', start: '2026-11-01T00:00:00Z', end: '2026-11-04T00:00:00Z',
+      series: [{ metric: 'deployment_frequency', all: { date: '2026-11-01', value: 3, executions: [{ pipelineId: 'web<1>', executionId: '7', status: 'FINISHED' }] }, daily }],
+    }).text;
+    const section = body.slice(body.indexOf('data-metric="deployment_frequency"'), body.indexOf('data-metric="lead_time_for_changes"'));
+    expect(section.match(/<rect /g)).toHaveLength(2);
+    expect(section).toContain('aria-label="Deployment frequency per day: 2 of 3 days with data"');
+    expect(section).toContain('<strong class="figure">3</strong>');
+    expect(section).toContain('From 1 execution(s)');
+    expect(body).toContain('Insights of web&lt;1&gt;');
+    expect(body).not.toContain('web<1>');
+    // A metric the API gave nothing for reads "no data", with an empty chart.
+    expect(body.slice(body.indexOf('data-metric="rework_rate"'))).toContain('<strong class="figure">no data</strong>');
   });
 });
