@@ -2,7 +2,8 @@
  * Bearer tokens of the HTTP API: a YAML file (STAGECOACH_API_TOKENS, default examples/api-tokens.yaml) maps each
  * token to a user and their roles. The user name is what the workflows record in their audit logs (`by`); the roles
  * say which routes the user may call. Tokens are compared by their SHA-256 digest in constant time, and the file may
- * hold the digest instead of the token (`tokenSha256`), so it need not contain a usable secret.
+ * hold the digest instead of the token (`tokenSha256`), so it need not contain a usable secret. With an `oidc` section,
+ * a JWT bearer token an identity provider signed names the user too (src/api/oidc.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { EXAMPLES_DIR } from '../config/paths';
+import { OidcVerifier, looksLikeJwt, oidcSchema } from './oidc';
 
 /** Cloud Manager's roles, plus DEVELOPER. A user without roles may only read. */
 export const API_ROLES = ['BUSINESS_OWNER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER', 'DEVELOPER'] as const;
@@ -41,14 +43,17 @@ export function tokensFile(): string {
   return process.env.STAGECOACH_API_TOKENS ? path.resolve(process.env.STAGECOACH_API_TOKENS) : DEFAULT_TOKENS_FILE;
 }
 
+const USER_NAME = /^[A-Za-z0-9._@-]{1,100}$/;
+
 const userSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, 'letters, digits, . _ @ - (at most 100)'),
+  name: z.string().regex(USER_NAME, 'letters, digits, . _ @ - (at most 100)'),
   roles: z.array(z.enum(API_ROLES)).default([]),
   token: z.string().min(16, 'at least 16 characters').optional(),
   tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
 }).strict().refine((u) => (u.token === undefined) !== (u.tokenSha256 === undefined), 'exactly one of token or tokenSha256');
 
-const fileSchema = z.object({ users: z.array(userSchema).min(1) }).strict();
+const fileSchema = z.object({ users: z.array(userSchema).default([]), oidc: oidcSchema.optional() }).strict()
+  .refine((f) => f.users.length > 0 || f.oidc !== undefined, 'at least one user, or an oidc section');
 
 export type ApiTokensConfig = z.input<typeof fileSchema>;
 
@@ -81,7 +86,20 @@ export class ApiTokens {
       if (seen.has(key)) throw new InvalidTokensFileError(source, [`users.${i}: the same token as another user`]);
       seen.add(key);
     }
+    const oidc = parsed.data.oidc;
+    if (oidc) {
+      const unknownRoles = Object.entries(oidc.roleMap).flatMap(([group, roles]) =>
+        roles.filter((r) => !(API_ROLES as readonly string[]).includes(r)).map((r) => `oidc.roleMap.${group}: "${r}" is not a role (${API_ROLES.join(', ')})`));
+      if (unknownRoles.length) throw new InvalidTokensFileError(source, unknownRoles);
+      try {
+        this.oidc = new OidcVerifier(oidc, { isValidName: (n) => USER_NAME.test(n), roles: API_ROLES }, source === 'config' ? '.' : path.dirname(source));
+      } catch (err) {
+        throw new InvalidTokensFileError(source, [`oidc: its keys cannot be read (${(err as Error).message.split('\n')[0]})`]);
+      }
+    }
   }
+
+  private readonly oidc?: OidcVerifier;
 
   static load(file = tokensFile()): ApiTokens {
     let text: string;
@@ -108,6 +126,7 @@ export class ApiTokens {
     const d = digest(token);
     let found: ApiUser | undefined;
     for (const e of this.entries) if (timingSafeEqual(e.digest, d)) found = e.user;
+    if (!found && this.oidc && looksLikeJwt(token)) found = this.oidc.userFor(token) as ApiUser | undefined;
     return found;
   }
 }
