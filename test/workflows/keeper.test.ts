@@ -263,7 +263,7 @@ describe('environmentKeeper on fake activities', () => {
     await recordHistory('keeper-scaled', keeperWorkflowId(config.id, 'prod'));
   });
 
-  it('a scale in a signed pipeline needs the decider\'s own proof, for this environment, once', async () => {
+  it('a scale in a signed pipeline needs the decider\'s own proof, for this environment, once, by an operator\'s role', async () => {
     const alice = generateKeyPair('alice@laptop');
     const bob = generateKeyPair('bob@desk');
     const config = keptPipeline('wf-keeper-signed');
@@ -274,14 +274,16 @@ describe('environmentKeeper on fake activities', () => {
     }));
     const { handle } = await startKeeperOn(config);
     await waitForKeeper(config, 'the release healed in', (s) => s.audit.filter((a) => a.what === 'heal').length === 3 && s.status === 'WATCHING');
-    const signedBy = async (key: { privateKey: string }, environmentType = 'prod', pairs = 3) => signedMessage(await signDecision(inProcessSigner(parseOpenSshPrivateKey(key.privateKey)), {
-      pipeline: config.id, execution: scaleDecisionTarget(environmentType), step: environmentType, action: 'scale', args: { pairs }, by: 'alice',
+    const signedBy = async (key: { privateKey: string }, environmentType = 'prod', pairs = 3, by = 'alice') => signedMessage(await signDecision(inProcessSigner(parseOpenSshPrivateKey(key.privateKey)), {
+      pipeline: config.id, execution: scaleDecisionTarget(environmentType), step: environmentType, action: 'scale', args: { pairs }, by,
     }));
     const scale = (request: Record<string, unknown>) => handle.executeUpdate(keeperScaleUpdate, { args: [request as { by: string; pairs: number }] })
       .catch((err: unknown) => { throw err instanceof WorkflowUpdateFailedError ? err.cause : err; });
     await expect(scale({ by: 'alice', pairs: 3 })).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/unsigned/) });
     await expect(scale(await signedBy(bob))).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/bob's key .* names alice/) });
     await expect(scale(await signedBy(alice, 'stage'))).rejects.toMatchObject({ type: 'Forbidden' });
+    // Bob proves himself, but a Business Owner does not change Production's capacity.
+    await expect(scale(await signedBy(bob, 'prod', 3, 'bob'))).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/^bob may not scale .*: it needs DEPLOYMENT_MANAGER or PROGRAM_MANAGER \(held by alice\)$/) });
     const proof = await signedBy(alice);
     expect((await scale(proof)).message).toMatch(/^alice \(signed\) scales prod from 2 to 3 pair\(s\)$/);
     await waitForKeeper(config, 'three pairs', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('2 → 3')) && s.status === 'WATCHING');

@@ -36,7 +36,24 @@ export function checkScaleRequest(
     request: request as unknown as Record<string, unknown>,
   }, ctx.release.trust, ctx.seenProofIds, ctx.nowMs);
   if (!proven.accepted) throw refuse(Refusal.Forbidden, proven.reason);
+  const problem = scaleRoleProblem(proven, ctx.release);
+  if (problem) throw refuse(Refusal.Forbidden, problem);
   return proven;
+}
+
+/**
+ * Who may scale: changing a live environment's capacity is an operator's decision, as re-executing a production
+ * deployment is. A pipeline that names no people (a declared demo) lets anyone, as its approvals do.
+ */
+export const SCALE_ROLES = ['DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
+
+function scaleRoleProblem(proven: Extract<ProofCheck, { accepted: true }>, release: KeeperRelease): string | undefined {
+  const people = release.trust?.people ?? [];
+  if (people.length === 0 && proven.trustModel === 'declared') return undefined;
+  if (proven.roles.some((r) => (SCALE_ROLES as readonly string[]).includes(r))) return undefined;
+  const holders = people.filter((p) => p.roles.some((r) => (SCALE_ROLES as readonly string[]).includes(r))).map((p) => p.name);
+  return `${proven.person} may not scale ${release.environment.name}: it needs ${SCALE_ROLES.join(' or ')}` +
+    (holders.length ? ` (held by ${holders.join(', ')})` : ' (nobody in the pipeline\'s people holds one)');
 }
 
 /**
