@@ -218,6 +218,8 @@ describe('HTTP API', () => {
       'GET /api/programs', 'GET /api/program/{programId}', 'GET /api/program/{programId}/pipelines',
       'GET /api/program/{programId}/pipeline/{pipelineId}', 'GET /api/program/{programId}/environments',
       'GET /api/program/{programId}/environment/{environmentId}', 'GET /api/logs/download',
+      // Observability: Prometheus metrics and the DORA figures (docs/operations.md, "Observability").
+      'GET /metrics', 'GET /api/program/{programId}/pipeline/{pipelineId}/dora/metrics', 'GET /api/program/{programId}/dora/metrics',
     ].sort());
 
     const none = await call('GET', `${pipelinePath}/executions`);
