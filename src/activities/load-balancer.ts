@@ -90,13 +90,35 @@ export async function runtimeEndpointOf(
   deps: { docker: DockerProvider; secret: string }, pipelineId: string, environment: EnvironmentConfig,
 ): Promise<RuntimeEndpoint> {
   const engine = deps.docker(environment.docker);
-  await reviveHaproxy(engine, pipelineId, environment);
+  const revived = await reviveHaproxy(engine, pipelineId, environment);
   const container = engine.getContainer(containerName(pipelineId, environment.name, LOAD_BALANCER_NODE));
-  return {
+  const endpoint = {
     host: publishAddress(environment.docker),
     port: await publishedPort(container, RUNTIME_API_PORT),
     credentials: runtimeApiClientCredentials(deps.secret, pipelineId, environment.name),
   };
+  if (revived) await untilAnswering(endpoint);
+  return endpoint;
+}
+
+/** How long a HAProxy started again may take before its runtime API answers. */
+const REVIVE_TIMEOUT_MS = 15_000;
+
+/**
+ * A HAProxy just started again accepts on its listener before its runtime API answers (the TLS listener's backend,
+ * the unix socket, is not bound yet, and such a connection closes with no reply): a command sent then would read an
+ * empty answer as "no servers". Waits until `show info` answers.
+ */
+async function untilAnswering(endpoint: RuntimeEndpoint): Promise<void> {
+  const deadline = Date.now() + REVIVE_TIMEOUT_MS;
+  for (;;) {
+    const reply = await haproxyCommand(endpoint, 'show info', 2000).catch(() => '');
+    if (/^Name: HAProxy/m.test(reply)) return;
+    if (Date.now() > deadline) {
+      throw ApplicationFailure.create({ type: ActivityFailure.InvalidTopology, message: `the load balancer was started again, but its runtime API at ${endpoint.host}:${endpoint.port} did not answer within ${REVIVE_TIMEOUT_MS / 1000} s` });
+    }
+    await sleep(200);
+  }
 }
 
 /**
@@ -104,14 +126,14 @@ export async function runtimeEndpointOf(
  * left it stopped (it does not order containers that share a namespace): the newest one is started again, in the
  * holder's namespace as it is now (load-balancer-container.ts makes them).
  */
-async function reviveHaproxy(engine: Docker, pipelineId: string, environment: EnvironmentConfig): Promise<void> {
+async function reviveHaproxy(engine: Docker, pipelineId: string, environment: EnvironmentConfig): Promise<boolean> {
   const list = await engine.listContainers({
     all: true,
     filters: { label: [labelFilter(LABEL.pipeline, pipelineId), labelFilter(LABEL.environment, environment.name), labelFilter(LABEL.node, LOAD_BALANCER_PROCESS)] },
   });
-  if (list.length === 0 || list.some((c) => c.State === 'running')) return;
+  if (list.length === 0 || list.some((c) => c.State === 'running')) return false;
   const newest = list.reduce((a, b) => (b.Created > a.Created ? b : a));
-  await engine.getContainer(newest.Id).start().catch(() => undefined);
+  return engine.getContainer(newest.Id).start().then(() => true, () => false);
 }
 
 export function createLoadBalancerActivities(deps: { docker: DockerProvider; secret: string }) {
@@ -119,7 +141,10 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider; sec
 
   async function readServers(input: { pipelineId: string; environment: EnvironmentConfig }): Promise<ServerStat[]> {
     const api = await runtimeEndpoint(input.pipelineId, input.environment);
-    return parseShowStat(await haproxyCommand(api, 'show stat')).filter((s) => s.backend === HAPROXY_BACKEND);
+    const reply = await haproxyCommand(api, 'show stat');
+    // No header: the connection closed unanswered (a HAProxy starting or stopping), which is not "no servers".
+    if (!/^# pxname,/m.test(reply)) throw ApplicationFailure.create({ type: ActivityFailure.InvalidTopology, message: `HAProxy's runtime API gave no statistics (${reply.trim().slice(0, 200) || 'an empty answer'})` });
+    return parseShowStat(reply).filter((s) => s.backend === HAPROXY_BACKEND);
   }
 
   async function serverStat(api: RuntimeEndpoint, server: string): Promise<ServerStat> {
