@@ -12,7 +12,7 @@ import { extractTar } from '../../src/activities/containers';
 import { createLoadBalancerActivities } from '../../src/activities/load-balancer';
 import { parsePipelineConfig } from '../../src/config/pipeline-config';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
-import { containerName } from '../../src/topology/names';
+import { LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName } from '../../src/topology/names';
 import { testPipeline } from '../helpers/harness';
 import { FaultLab, tally, type ContainerEvent, type Fault } from './lab';
 
@@ -105,8 +105,9 @@ async function checkEffectsOnce(events: ContainerEvent[], { earlierRuns, firstDe
     + Object.values(hookStarts).filter((n) => n > 1).length;
   await tally({ effectsDoubled: doubled, hooksRun: recent.length });
   const once = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, 1]));
-  // A load balancer is made with its environment, and kept while its configuration stays the same.
-  const nodes = ['author', 'publish-1', 'dispatcher-1', ...(firstDeploy ? ['lb'] : [])];
+  // A load balancer is made with its environment (its holder, `lb`, and the HAProxy beside it, `lb-haproxy`), and
+  // kept while its configuration stays the same.
+  const nodes = ['author', 'publish-1', 'dispatcher-1', ...(firstDeploy ? [LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS] : [])];
   expect(creations).toEqual(once([...nodes.map((n) => `stage ${n}`), ...[...nodes, 'publish-2', 'dispatcher-2'].map((n) => `prod ${n}`)]));
   expect(Object.keys(hookStarts)).toHaveLength(4);
   expect(hookStarts).toEqual(once(Object.keys(hookStarts)));
