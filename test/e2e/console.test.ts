@@ -237,6 +237,7 @@ describe('the console', () => {
     await expect(insight('deployment_frequency').locator('.figure').innerText()).resolves.toBe('1');
     await expect(insight('lead_time_for_changes').locator('.figure').innerText()).resolves.toMatch(/^\d+(\.\d)? (s|min|h|d)$/);
     await expect(insight('change_failure_rate').locator('.figure').innerText()).resolves.toBe('0 %');
+    await insight('deployment_frequency').locator('summary').click();
     await expect(insight('deployment_frequency').getByRole('link', { name: `${ID} ${executionId}` }).count()).resolves.toBe(1);
     await shot(alice, '13-insights');
     expect(consoleErrors).toEqual([]);
