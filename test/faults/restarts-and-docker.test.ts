@@ -15,6 +15,7 @@ import { executionWorkflowId } from '../../src/shared/ids';
 import { approveSignal, scheduleSignal } from '../../src/shared/messages';
 import type { ExecutionState } from '../../src/shared/types';
 import { testPipeline } from '../helpers/harness';
+import { eventually } from '../helpers/wait';
 import { restartDockerd } from './dockerd';
 import { FaultLab, tally, tallyFaults } from './lab';
 
@@ -174,10 +175,16 @@ describe('worker shutdown and an engine restart', () => {
     const s = await lab.waitFor(ID, executionId, ended, 5 * 60_000);
     await tallyFaults(FILE, [`dockerd restarted during the Production rollout (${s.status === 'FINISHED' ? 'completed' : `rolled back: ${s.reason}`})`]);
     if (s.status !== 'FINISHED') expect(s.steps.find((x) => x.stepId === 'deploy-prod')!.status, s.reason).toBe('ROLLED_BACK');
-    expect((await prodServers()).map((x) => x.status)).toEqual(['UP', 'UP']);
+    // HAProxy started again after the engine came back resolves its dispatchers' names anew ("MAINT (resolution)"
+    // until Docker's DNS answers for them), then checks them: the pairs are back in service within seconds.
+    let statuses: string[] = [];
+    await eventually('every Production pair UP again', async () => {
+      statuses = (await prodServers().catch(() => [])).map((x) => x.status);
+      return statuses.length === 2 && statuses.every((x) => x === 'UP') ? statuses : undefined;
+    }, 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${statuses.join(', ')}`); });
     const containers = await lab.docker.listContainers({ all: true, filters: { label: [`stagecoach.pipeline=${ID}`, 'stagecoach.environment=prod'] } });
     expect(containers.map((c) => `${c.Labels['stagecoach.node']} ${c.State}`).sort())
-      .toEqual(['author', 'dispatcher-1', 'dispatcher-2', 'lb', 'publish-1', 'publish-2'].map((n) => `${n} running`));
+      .toEqual(['author', 'dispatcher-1', 'dispatcher-2', 'lb', 'lb-haproxy', 'publish-1', 'publish-2'].map((n) => `${n} running`));
     const app = containers.filter((c) => /^(author|publish-\d)$/.test(c.Labels['stagecoach.node'])).map((c) => c.ImageID);
     expect(new Set(app).size).toBe(1);
     if (s.status === 'FINISHED') expect(app[0]).toBe(s.artifacts.images!.app.id);
