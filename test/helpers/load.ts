@@ -6,6 +6,8 @@ export interface LoadSample { at: number; status?: number; version?: string | nu
 
 export interface LoadRun {
   stop(): Promise<LoadSample[]>;
+  /** How many answers came back so far: a test waits for some before and after the change it measures. */
+  answered(): number;
 }
 
 export function startLoad(url: string, options: { workers?: number; pauseMs?: number; maxSeconds?: number } = {}): LoadRun {
@@ -27,6 +29,7 @@ export function startLoad(url: string, options: { workers?: number; pauseMs?: nu
   };
   const workers = Array.from({ length: options.workers ?? 2 }, worker);
   return {
+    answered: () => samples.filter((x) => x.status !== undefined).length,
     async stop() {
       running = false;
       await Promise.all(workers);
