@@ -131,6 +131,15 @@ export function endpoint(subnet: string | undefined, node: string): { Aliases: s
   return { Aliases: [node], ...(address ? { IPAMConfig: { IPv4Address: address } } : {}) };
 }
 
+/**
+ * Every container Stagecoach runs for a node comes back with the engine. `always`, not `unless-stopped`: an engine that
+ * is stopped while it still accepts requests lets a rollout start containers it then does not stop; the engine that
+ * comes next kills those on start-up and counts that as a manual stop, so `unless-stopped` leaves them down after a
+ * release that finished. Stagecoach never leaves a stopped container of a node behind (it removes the one it
+ * replaces), so `always` restarts nothing an operator meant to keep down.
+ */
+export const NODE_RESTART_POLICY = { Name: 'always' } as const;
+
 export function createContainerActivities(deps: { docker: DockerProvider }) {
   async function replaceContainer(input: ReplaceContainerInput): Promise<ReplaceContainerResult> {
     const engine = engineOf(input.environment, input.node);
@@ -194,7 +203,7 @@ export function createContainerActivities(deps: { docker: DockerProvider }) {
         ...(mounts.length ? { Mounts: mounts } : {}),
         PortBindings: { [portKey]: [{ HostIp: publishAddress(engine.docker), HostPort: input.hostPort ? String(input.hostPort) : '' }] },
         NetworkMode: network,
-        RestartPolicy: { Name: 'unless-stopped' },
+        RestartPolicy: NODE_RESTART_POLICY,
       },
       NetworkingConfig: { EndpointsConfig: { [network]: endpoint(engine.subnet, input.node) } },
     });

@@ -28,7 +28,7 @@ import {
   LABEL, LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName, labelFilter, loadBalancerProcessNode, loadBalancerRunVolume, networkName, pairNumber,
 } from '../topology/names';
 import { publishAddress } from '../topology/placement';
-import { endpoint, inspectOrUndefined } from './containers';
+import { NODE_RESTART_POLICY, endpoint, inspectOrUndefined } from './containers';
 import type { DockerProvider } from './docker-hosts';
 import { RUNTIME_API_PORT, createLoadBalancerActivities, haproxyCommand, runtimeEndpointOf } from './load-balancer';
 
@@ -240,7 +240,7 @@ export function holderContainerSpec(
         [`${RUNTIME_API_PORT}/tcp`]: [{ HostIp: host, HostPort: '' }],
       },
       NetworkMode: network,
-      RestartPolicy: { Name: 'unless-stopped' },
+      RestartPolicy: NODE_RESTART_POLICY,
     },
     NetworkingConfig: { EndpointsConfig: { [network]: endpoint(environment.subnet, LOAD_BALANCER_NODE) } },
   };
@@ -264,7 +264,7 @@ export function haproxyContainerSpec(
     HostConfig: {
       NetworkMode: `container:${containerName(pipelineId, environment.name, LOAD_BALANCER_NODE)}`,
       Mounts: [{ Type: 'volume', Source: loadBalancerRunVolume(pipelineId, environment.name), Target: HAPROXY_RUN_DIR }],
-      RestartPolicy: { Name: 'unless-stopped' },
+      RestartPolicy: NODE_RESTART_POLICY,
     },
   };
 }

@@ -18,6 +18,7 @@ import { rolloutStateQuery } from '../../src/shared/messages';
 import type { CycleRecord, ExecutionState, RolloutResult } from '../../src/shared/types';
 import { containerName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
+import { moreAnswers } from '../helpers/load';
 
 const ID = 't-commerce';
 let h: Harness;
@@ -72,10 +73,10 @@ async function release(executionId: string) {
 async function deployUnderPatientLoad() {
   const executionId = await toApproval();
   const load = startPatientLoad(prodUrl);
-  await new Promise((r) => setTimeout(r, 1000));
+  await moreAnswers(load);
   await release(executionId);
   const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-  await new Promise((r) => setTimeout(r, 1000));
+  await moreAnswers(load, 10, 60_000);
   return { executionId, state, samples: await load.stop() };
 }
 const rollout = (executionId: string, env: 'stage' | 'prod') =>
@@ -126,7 +127,10 @@ function startPatientLoad(url: string, workers = 3) {
     }
   };
   const all = Array.from({ length: workers }, worker);
-  return { async stop() { running = false; await Promise.all(all); return samples; } };
+  return {
+    answered: () => samples.filter((x) => x.status !== undefined).length,
+    async stop() { running = false; await Promise.all(all); return samples; },
+  };
 }
 
 describe('Adobe Commerce phases: hooks, read-only root filesystem, maintenance mode', () => {

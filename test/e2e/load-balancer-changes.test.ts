@@ -23,8 +23,7 @@ import type { RolloutResult } from '../../src/shared/types';
 import { LABEL, LOAD_BALANCER_PROCESS } from '../../src/topology/names';
 import type { rollingDeployment } from '../../src/workflows/rolling-deployment';
 import { startHarness, type Harness } from '../helpers/harness';
-import { eventually } from '../helpers/wait';
-import { startLoad, summarize } from '../helpers/load';
+import { moreAnswers, startLoad, summarize } from '../helpers/load';
 
 const ID = 't-lbchange';
 const APP = { port: 8080, healthPath: '/health' };
@@ -58,14 +57,9 @@ async function rollOut(pairs: number): Promise<RolloutResult> {
 /** Runs `change` under load; answers what the load saw. */
 async function underLoad(change: () => Promise<unknown>) {
   const load = startLoad(url, { workers: 3, pauseMs: 20, maxSeconds: 240 });
-  // Answers on both sides of the change, so a gap at its start or its end is seen.
-  const answeredMore = async (n: number) => {
-    const from = load.answered();
-    await eventually(`${n} more answers under load`, () => (load.answered() >= from + n ? true : undefined), 30_000);
-  };
-  await answeredMore(20);
+  await moreAnswers(load);
   await change();
-  await answeredMore(20);
+  await moreAnswers(load);
   return summarize(await load.stop());
 }
 const expectNoDowntime = (seen: ReturnType<typeof summarize>) => {

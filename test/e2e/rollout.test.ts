@@ -15,7 +15,7 @@ import { rolloutStateQuery } from '../../src/shared/messages';
 import type { ExecutionState, RolloutResult } from '../../src/shared/types';
 import { containerName, publishNodeName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
-import { startLoad, summarize } from '../helpers/load';
+import { moreAnswers, startLoad, summarize } from '../helpers/load';
 
 const ID = 't-roll';
 let h: Harness;
@@ -73,10 +73,10 @@ describe('rolling deployment to a 2-pair Production', () => {
     // A page cached before the deployment, through the load balancer (old version).
     await fetch(`${prodUrl}products`);
     const load = startLoad(prodUrl);
-    await new Promise((r) => setTimeout(r, 1500));
+    await moreAnswers(load);
     await release(executionId);
     const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await moreAnswers(load);
     const samples = await load.stop();
     expect(state.status, state.reason).toBe('FINISHED');
 
@@ -136,7 +136,7 @@ describe('rolling deployment to a 2-pair Production', () => {
     const load = startLoad(prodUrl);
     await release(executionId);
     const state = await h.waitFor(ID, executionId, hasEnded, 5 * 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await moreAnswers(load);
     const summary = summarize(await load.stop());
     expect(state.status).toBe('FAILED');
     expect(state.reason).toMatch(/rolled back: pair-2 failed: publish of pair-2 failed its health check/);

@@ -19,7 +19,7 @@ import { rolloutWorkflowId } from '../../src/shared/ids';
 import { rolloutStateQuery } from '../../src/shared/messages';
 import type { ExecutionState, RolloutResult } from '../../src/shared/types';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
-import { startLoad, summarize, type LoadSample } from '../helpers/load';
+import { moreAnswers, startLoad, summarize, type LoadSample } from '../helpers/load';
 import { startSecondEngine, type SecondEngine } from '../helpers/second-engine';
 
 const ID = 't-span';
@@ -69,7 +69,7 @@ async function deployToProduction(version: string, prodUrl?: string): Promise<{ 
   await h.waitFor(ID, executionId, isWaitingAt('schedule'));
   await h.stagecoach.send(ID, executionId, 'schedule', { by: 'alice', now: true });
   const state = await h.waitFor(ID, executionId, hasEnded, 6 * 60_000);
-  if (load) await new Promise((r) => setTimeout(r, 1500));
+  if (load) await moreAnswers(load);
   const samples = await load?.stop();
   expect(state.status, state.reason).toBe('FINISHED');
   return { state, samples };

@@ -2,6 +2,8 @@
  * A bounded load generator for zero-downtime tests: a few workers send GETs to one 127.0.0.1 URL, a few dozen per
  * second, until stopped or until their time bound; every answer is recorded (status, version, time).
  */
+import { eventually } from './wait';
+
 export interface LoadSample { at: number; status?: number; version?: string | null; error?: string }
 
 export interface LoadRun {
@@ -36,6 +38,15 @@ export function startLoad(url: string, options: { workers?: number; pauseMs?: nu
       return samples;
     },
   };
+}
+
+/**
+ * Waits until the load has `count` more answers than now: a change is measured with answers on both sides of it, so a
+ * gap at its start or at its end is seen (a condition, never a fixed sleep).
+ */
+export async function moreAnswers(load: Pick<LoadRun, 'answered'>, count = 20, timeoutMs = 30_000): Promise<void> {
+  const from = load.answered();
+  await eventually(`${count} more answers under load`, () => (load.answered() >= from + count ? true : undefined), timeoutMs);
 }
 
 export function summarize(samples: LoadSample[]) {

@@ -68,7 +68,7 @@ describe('the holder and the HAProxy containers', () => {
       HostConfig: {
         NetworkMode: 'container:sc-shop-prod-lb',
         Mounts: [{ Type: 'volume', Source: loadBalancerRunVolume('shop', 'prod'), Target: HAPROXY_RUN_DIR }],
-        RestartPolicy: { Name: 'unless-stopped' },
+        RestartPolicy: { Name: 'always' },
       },
     });
     expect(loadBalancerRunVolume('shop', 'prod')).toBe('sc-shop-prod-lb-run');
