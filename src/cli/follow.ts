@@ -61,9 +61,11 @@ export function followStepLine(state: ExecutionState, step: StepState, nowMs: nu
 /** The command line for one message a wait accepts, as `by` would type it (optional flags left to `--help`). */
 function messageCommand(action: string, pipelineId: string, executionId: string, by: string, waiting: WaitingState): string {
   const base = `./bin/stagecoach ${action} ${pipelineId} ${executionId}`;
-  if (action === 'schedule') return `${base} --now --by ${by}`;
-  if (action === 'override') return `${base} --by ${by} --metrics ${(waiting.metrics ?? []).join(',')}`;
-  return `${base} --by ${by}`;
+  // A signed pipeline refuses a decision without a proof: the command names the key it needs.
+  const key = waiting.signed ? ' --key <your ssh key>' : '';
+  if (action === 'schedule') return `${base} --now --by ${by}${key}`;
+  if (action === 'override') return `${base} --by ${by}${key} --metrics ${(waiting.metrics ?? []).join(',')}`;
+  return `${base} --by ${by}${key}`;
 }
 
 /** What to type next at a wait: who may act, and one command per accepted message (as the first of them). */

@@ -305,6 +305,8 @@ export interface WaitingState {
   required?: number;
   /** For a quality gate: the failing important metrics an override must list, every one of them. */
   metrics?: string[];
+  /** The pipeline takes only signed decisions (identity: signed): a message needs a proof (`--key`). */
+  signed?: boolean;
 }
 
 export interface ImageArtifact {

@@ -60,6 +60,9 @@ describe('follow lines', () => {
     });
     const schedule = { ...approvalWait, stepId: 'schedule', action: 'schedule' as const, accepts: ['schedule', 'cancel'], allowed: ['carol'] };
     expect(nextCommands(execution([], { waiting: schedule })).commands[0]).toBe('./bin/stagecoach schedule sample 3 --now --by carol');
+    // A signed pipeline refuses an unsigned decision: the commands say a key is needed.
+    expect(nextCommands(execution([], { waiting: { ...approvalWait, signed: true } })).commands)
+      .toEqual(['approve', 'reject', 'cancel'].map((verb) => `./bin/stagecoach ${verb} sample 3 --by alice --key <your ssh key>`));
   });
 
   it('maps each outcome to its exit code: finished 0, ended otherwise 1, waiting for a person 6', () => {

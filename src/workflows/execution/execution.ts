@@ -294,6 +294,8 @@ export class Execution implements StepContext {
     this.state.waiting = {
       stepId: step.stepId, action: step.action, since: now(),
       expiresAt: expiresAt ?? new Date(this.nowMs() + timeoutMs).toISOString(), ...waiting,
+      // State only (no command): older histories replay the same.
+      ...(this.config.trust?.model === 'signed' ? { signed: true } : {}),
     };
     this.publish();
     this.emit('waiting', step);
