@@ -30,7 +30,7 @@ describe('replay of recorded histories', () => {
       'rollout-continued-as-new-first-run', 'rollout-continued-as-new-last-run', 'execution-rollout-continued-as-new',
       'rollout-hooks-rolling', 'rollout-hooks-maintenance', 'execution-stage-gates',
       'execution-cancel-after-continue-as-new', 'rollout-cancelled-after-continue-as-new', 'rollout-spanning-engines', 'execution-signed-decisions',
-      'keeper-heal-then-paused', 'execution-pauses-keeper', 'keeper-continued-as-new-first-run', 'keeper-scaled',
+      'keeper-heal-then-paused', 'execution-pauses-keeper', 'keeper-continued-as-new-first-run', 'keeper-scaled', 'keeper-scale-refusals-audited',
     ]));
     for (const { name, history } of all) {
       await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, name), name).resolves.toBeUndefined();

@@ -11,6 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { EXAMPLES_DIR } from '../config/paths';
+import { SCALE_ROLES } from '../shared/keeper';
 import { OidcVerifier, looksLikeJwt, oidcSchema } from './oidc';
 
 /** Cloud Manager's roles, plus DEVELOPER. A user without roles may only read. */
@@ -32,6 +33,8 @@ export const PERMISSIONS = {
   cancelOrReject: ['DEVELOPER', 'DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER', 'BUSINESS_OWNER'],
   /** Deploys already approved images to Production again, without a new approval: deployment managers only. */
   reExecute: ['DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'],
+  /** Changes a live environment's number of pairs (its keeper applies the same rule to the decider's proof). */
+  scale: SCALE_ROLES,
 } as const satisfies Record<string, readonly ApiRole[] | undefined>;
 export type Permission = keyof typeof PERMISSIONS;
 

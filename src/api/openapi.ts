@@ -196,6 +196,21 @@ function navigationSchemas() {
       properties: { id: text, programId: text, name: text, description: text, type: { type: 'string', enum: ['stage', 'prod'] }, status: text, _links: { type: 'object', properties: { self: halLink, [REL.program]: halLink, [REL.pipeline]: halLink, [REL.publish]: halLink } } },
     },
     EnvironmentList: list('Environment', 'environments'),
+    // An environment keeper's state query (shared/keeper.ts KeeperState), with its links.
+    Keeper: {
+      type: 'object',
+      properties: {
+        pipelineId: text, environmentType: { type: 'string', enum: ['stage', 'prod'] }, environment: text,
+        status: { type: 'string', enum: ['WAITING_FOR_RELEASE', 'WATCHING', 'HEALING', 'SCALING', 'PAUSED'] },
+        pausedBy: text, release: { type: 'object' }, checks: { type: 'integer' }, lastCheckAt: text,
+        nodes: { type: 'array', items: { type: 'object', properties: { name: text, condition: text, detail: text, checkedAt: text }, required: ['name', 'condition'] } },
+        lastHeal: { type: 'object' },
+        budget: { type: 'object', properties: { perHour: { type: 'integer' }, usedLastHour: { type: 'integer' }, left: { type: 'integer' } } },
+        audit: { type: 'array', items: { type: 'object', properties: { at: text, what: text, node: text, detail: text }, required: ['at', 'what', 'detail'] } },
+        _links: { type: 'object', properties: { self: halLink, scale: halLink } },
+      },
+      required: ['pipelineId', 'environmentType', 'status', 'checks', 'nodes', 'budget', 'audit'],
+    },
   };
 }
 

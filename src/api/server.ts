@@ -34,6 +34,7 @@ import { advanceMessage, cancelMessage, reExecutionOfStart } from './cloudmanage
 import { cloudManagerRoutes } from './cloudmanager/routes';
 import { registerConsole } from '../console/routes';
 import { observabilityRoutes } from '../observability/api-routes';
+import { keeperRoutes } from './keeper-routes';
 
 export interface ApiOptions {
   stagecoach: Stagecoach;
@@ -52,7 +53,7 @@ declare module 'fastify' {
   interface FastifyContextConfig { permission?: Permission }
 }
 
-type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string; environmentId?: string };
+type Params = { programId: string; pipelineId: string; executionId?: string; phaseId?: string; stepId?: string; environmentId?: string; environmentType?: string };
 export type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: unknown }>;
 
 export interface Route extends RouteDoc {
@@ -499,11 +500,12 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     },
   ];
 
-    const readArtifact = async (ref: string) => {
+  const readArtifact = async (ref: string) => {
     const file = artifactFile(artifactsRoot, ref);
     return file ? fs.readFile(file).catch(() => undefined) : undefined;
   };
   routes.push(...cloudManagerRoutes({ sc, readArtifact, logTokens, notFound: problem.notFound }));
+  routes.push(...keeperRoutes({ sc, identitySigner: opts.identitySigner, requireWorker }));
   routes.push(...observabilityRoutes(app, sc));
   const openApi = buildOpenApiDocument(routes);
   for (const r of routes) {

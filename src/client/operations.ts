@@ -12,11 +12,12 @@ import { STATE_DIR } from '../config/paths';
 // The preflight checks the branch the way the validate step will: with the git activity's own lookup.
 import { createGitActivities } from '../activities/git';
 import { ClientFailure, NonRetryable, Refusal, isFailureType } from '../shared/errors';
-import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, pipelineWorkflowId } from '../shared/ids';
+import { TASK_QUEUE, WORKFLOW_TYPES, executionWorkflowId, keeperWorkflowId, pipelineWorkflowId } from '../shared/ids';
+import type { KeeperState } from '../shared/keeper';
 import {
-  approveUpdate, cancelUpdate, executionStateQuery, overrideUpdate, pipelineStateQuery, reExecuteUpdate, rejectUpdate,
-  scheduleUpdate, startUpdate, type ExecutionAction, type MessageAck, type ReExecuteRequest, type StartRequest,
-  type StartResult,
+  approveUpdate, cancelUpdate, executionStateQuery, keeperScaleUpdate, keeperStateQuery, overrideUpdate, pipelineStateQuery,
+  reExecuteUpdate, rejectUpdate, scheduleUpdate, startUpdate, type ExecutionAction, type MessageAck, type ReExecuteRequest,
+  type ScaleRequest, type StartRequest, type StartResult,
 } from '../shared/messages';
 import { PipelineIdKey } from '../shared/search-attributes';
 import type { ExecutionState, PipelineConfig, PipelineState } from '../shared/types';
@@ -197,6 +198,27 @@ export class Stagecoach {
         }
         throw userError(err, `execution ${executionId} of pipeline ${pipelineId}`);
       }
+    }
+  }
+
+  /** An environment keeper's state; not found (with how one starts) when the environment has none. */
+  async keeperState(pipelineId: string, environmentType: string): Promise<KeeperState> {
+    try {
+      return await this.client.workflow.getHandle(keeperWorkflowId(pipelineId, environmentType)).query(keeperStateQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      throw new StagecoachError(ClientFailure.NotFound, `${pipelineId} ${environmentType} has no keeper: one starts when a deployment ` +
+        `finishes there with environments.${environmentType}.keeper.enabled set`);
+    }
+  }
+
+  /** Asks an environment's keeper to scale it (an update: answered once accepted; refused with the keeper's reason). */
+  async scale(pipelineId: string, environmentType: string, request: ScaleRequest): Promise<MessageAck> {
+    try {
+      return await this.client.workflow.getHandle(keeperWorkflowId(pipelineId, environmentType)).executeUpdate(keeperScaleUpdate, { args: [request] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new StagecoachError(ClientFailure.NotFound, `${pipelineId} ${environmentType} has no keeper to scale it`);
+      throw userError(err, `the keeper of ${pipelineId} ${environmentType}`);
     }
   }
 

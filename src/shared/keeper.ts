@@ -66,10 +66,10 @@ export interface ScaleRecord {
   detail: string;
 }
 
-/** The keeper's own log: every heal with its reason, every mark, pause, resume and new release. */
+/** The keeper's own log: every heal with its reason, every mark, pause, resume, new release, scale and refused scale. */
 export interface KeeperAuditEntry {
   at: string;
-  what: 'heal' | 'marked' | 'paused' | 'resumed' | 'release' | 'scale';
+  what: 'heal' | 'marked' | 'paused' | 'resumed' | 'release' | 'scale' | 'refused';
   node?: string;
   detail: string;
 }
@@ -101,6 +101,13 @@ export interface DeploymentEnded { executionId: string; status: string; release?
 
 /** What a signed scale is signed for (its decision's `execution`): the environment's keeper stands where an execution would. */
 export const scaleDecisionTarget = (environmentType: string) => `keeper-${environmentType}`;
+
+/**
+ * Who may scale: changing a live environment's capacity is an operator's decision, as re-executing a production
+ * deployment is. A pipeline that names no people (a declared demo) lets anyone, as its approvals do. The API's
+ * `scale` permission is the same roles.
+ */
+export const SCALE_ROLES = ['DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
 
 /** Newest entries kept in the keeper's audit log and heal list (its state stays small across runs). */
 export const KEEPER_LOG_LIMIT = 100;

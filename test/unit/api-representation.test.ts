@@ -221,7 +221,7 @@ describe('API tokens and roles', () => {
     const doc = JSON.parse((await app.inject({ url: '/api/openapi.json' })).body);
     const documented = Object.entries(doc.paths as Record<string, object>)
       .flatMap(([p, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase() as 'GET' | 'PUT', url: p.replace(/\{(\w+)\}/g, ':$1') })));
-    expect(documented).toHaveLength(21);
+    expect(documented).toHaveLength(23);
     for (const route of documented) expect(app.hasRoute(route), `${route.method} ${route.url}`).toBe(true);
 
     const url = '/api/program/1/pipeline/unit/execution/1/phase/production/step/approval/advance';
@@ -239,6 +239,18 @@ describe('API tokens and roles', () => {
     expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(JSON.parse(bad.body).detail).toMatch(/not valid JSON/);
     expect((await app.inject({ url: '/api/nothing' })).statusCode).toBe(404);
+
+    // The keeper's scale: the role first, then the body and the environment, all before the keeper is asked.
+    const scale = (token: string, environmentType: string, payload: string) => app.inject({
+      method: 'PUT', url: `/api/program/1/pipeline/unit/keeper/${environmentType}/scale`, payload,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+    const developer = await scale('unit-token-carol-000002', 'prod', '{"pairs": 3}');
+    expect([developer.statusCode, JSON.parse(developer.body).detail]).toEqual([403, expect.stringMatching(/carol may not scale .*DEPLOYMENT_MANAGER, PROGRAM_MANAGER/)]);
+    const notANumber = await scale('unit-token-alice-000001', 'prod', '{"pairs": "three"}');
+    expect([notANumber.statusCode, JSON.parse(notANumber.body).detail]).toEqual([400, expect.stringMatching(/\{"pairs": N\}/)]);
+    expect((await scale('unit-token-alice-000001', 'dev', '{"pairs": 3}')).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/program/1/pipeline/unit/keeper/qa', headers: { authorization: 'Bearer sample-token-dave-reader' } })).statusCode).toBe(404);
     await app.close();
     const logs = lines.join('');
     expect(logs).toContain('"authorization":"[redacted]"');

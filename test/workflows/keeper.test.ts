@@ -284,11 +284,21 @@ describe('environmentKeeper on fake activities', () => {
     await expect(scale(await signedBy(alice, 'stage'))).rejects.toMatchObject({ type: 'Forbidden' });
     // Bob proves himself, but a Business Owner does not change Production's capacity.
     await expect(scale(await signedBy(bob, 'prod', 3, 'bob'))).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/^bob may not scale .*: it needs DEPLOYMENT_MANAGER or PROGRAM_MANAGER \(held by alice\)$/) });
+    // Each refusal past the request's shape is in the keeper's log with its reason; changed nothing.
+    const refused = (await handle.query(keeperStateQuery)).audit.filter((a) => a.what === 'refused').map((a) => a.detail);
+    expect(refused).toEqual([
+      expect.stringMatching(/^scale to 3 pair\(s\) by alice: .*unsigned/),
+      expect.stringMatching(/^scale to 3 pair\(s\) by alice: .*bob's key/),
+      expect.stringMatching(/^scale to 3 pair\(s\) by alice: /),
+      expect.stringMatching(/^scale to 3 pair\(s\) by bob: bob may not scale/),
+    ]);
+    expect(h.world.serversOf(config.id, config.environments.prod.name)).toEqual({ 'pair-1': 'ready', 'pair-2': 'ready' });
     const proof = await signedBy(alice);
     expect((await scale(proof)).message).toMatch(/^alice \(signed\) scales prod from 2 to 3 pair\(s\)$/);
     await waitForKeeper(config, 'three pairs', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('2 → 3')) && s.status === 'WATCHING');
     await scale(await signedBy(alice, 'prod', 2));
     await waitForKeeper(config, 'two pairs again', (s) => s.audit.some((a) => a.what === 'scale' && a.detail.startsWith('3 → 2')) && s.status === 'WATCHING');
     await expect(scale(proof)).rejects.toMatchObject({ type: 'Forbidden', message: expect.stringMatching(/already used/) });
+    await recordHistory('keeper-scale-refusals-audited', keeperWorkflowId(config.id, 'prod'));
   });
 });

@@ -1,10 +1,5 @@
 /** `stagecoach keeper`: an environment keeper's state: each node's condition, the last heal, the budget, its log. */
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { StagecoachError } from '../../client/errors';
-import { ClientFailure } from '../../shared/errors';
-import { keeperWorkflowId } from '../../shared/ids';
 import type { KeeperState } from '../../shared/keeper';
-import { keeperStateQuery } from '../../shared/messages';
 import type { EnvironmentType } from '../../shared/types';
 import { EXIT, UsageError } from '../errors';
 import { jsonFlag, pipelineArg, type Command, type Positional, type Values } from './command';
@@ -36,11 +31,7 @@ async function keeper(values: Values, [pipelineId, environmentType]: string[]): 
     throw new UsageError(`keeper: the environment is one of ${KEEPER_ENVIRONMENTS.join(', ')} (got ${environmentType})`, 'keeper');
   }
   return withStagecoach('keepers cannot be queried', async (sc) => {
-    const state = await sc.client.workflow.getHandle(keeperWorkflowId(pipelineId, environmentType)).query(keeperStateQuery).catch((err: unknown) => {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      throw new StagecoachError(ClientFailure.NotFound, `${pipelineId} ${environmentType} has no keeper: one starts when a deployment ` +
-        `finishes there with environments.${environmentType}.keeper.enabled set`);
-    });
+    const state = await sc.keeperState(pipelineId, environmentType);
     if (values.json === true) out(JSON.stringify(state, null, 2));
     else keeperStateLines(state).forEach((l) => out(l));
     return EXIT.ok;

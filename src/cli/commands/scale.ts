@@ -1,24 +1,11 @@
 /** `stagecoach scale`: a live environment to N pairs from its release, a decision signed like every other. */
-import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { StagecoachError } from '../../client/errors';
-import { ClientFailure, isFailureType } from '../../shared/errors';
-import { keeperWorkflowId } from '../../shared/ids';
 import type { EnvironmentType } from '../../shared/types';
-import { keeperScaleUpdate } from '../../shared/messages';
+import type { ScaleRequest } from '../../shared/messages';
 import { EXIT, UsageError } from '../errors';
 import { byFlag, jsonFlag, pipelineArg, type Command, type Values } from './command';
 import { jsonRefusal, out, requiredFlag, str, withStagecoach } from './context';
 import { KEEPER_ENVIRONMENTS, environmentArg } from './keeper';
 import { signedScale } from './signed-request';
-
-/** The keeper's refusal as the CLI reports every refusal (exit 3 with its reason); no keeper: not found. */
-function scaleFailure(err: unknown, pipelineId: string, environmentType: string): unknown {
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && isFailureType(err.cause.type)) {
-    return new StagecoachError(err.cause.type, err.cause.message);
-  }
-  if (err instanceof WorkflowNotFoundError) return new StagecoachError(ClientFailure.NotFound, `${pipelineId} ${environmentType} has no keeper to scale it`);
-  return err;
-}
 
 async function scale(values: Values, [pipelineId, environmentType]: string[]): Promise<number> {
   if (!KEEPER_ENVIRONMENTS.includes(environmentType as EnvironmentType)) {
@@ -31,9 +18,7 @@ async function scale(values: Values, [pipelineId, environmentType]: string[]): P
   const json = values.json === true;
   return withStagecoach('the scale was not sent', (sc) => jsonRefusal(json, async () => {
     const request = keyFile === undefined ? { by: by!, pairs } : await signedScale({ pipelineId, environmentType, args: { pairs }, by, keyFile });
-    const ack = await sc.client.workflow.getHandle(keeperWorkflowId(pipelineId, environmentType))
-      .executeUpdate(keeperScaleUpdate, { args: [request as { by: string; pairs: number; proof?: unknown }] })
-      .catch((err: unknown) => { throw scaleFailure(err, pipelineId, environmentType); });
+    const ack = await sc.scale(pipelineId, environmentType, request as unknown as ScaleRequest);
     out(json ? JSON.stringify(ack) : `${ack.message} (\`stagecoach keeper ${pipelineId} ${environmentType}\` shows its progress)`);
     return EXIT.ok;
   }));

@@ -25,7 +25,7 @@ import { eventDelivery } from '../event-delivery';
 import { durationMs } from '../execution/message-rules';
 import { NEEDS_HEAL, assessNodes } from './assess';
 import { healImages, runHeal } from './heal';
-import { checkScaleRequest, scaleTo } from './scale';
+import { checkScaleRequest, checkScaleShape, scaleTo } from './scale';
 
 /** What a keeper run is started with, and what one run hands the next when it continues as new. */
 export interface KeeperInput {
@@ -102,13 +102,20 @@ export class EnvironmentKeeper {
       },
     });
     setHandler(keeperScaleUpdate, (request) => {
-      const proven = this.checkScale(request);
+      let proven;
+      try {
+        proven = this.checkScale(request);
+      } catch (err) {
+        // Refused past its shape (who, when, the proof): kept in the keeper's log with the reason, then answered.
+        this.log({ what: 'refused', detail: `scale to ${request.pairs} pair(s) by ${request.by}: ${messageOf(err)}` });
+        throw err;
+      }
       if (proven.proofId) this.seenProofIds.add(proven.proofId);
       this.pendingScale = { pairs: request.pairs, by: proven.label };
       const message = `${proven.label} scales ${this.release!.environment.name} from ${this.release!.environment.pairs} to ${request.pairs} pair(s)`;
       this.log({ what: 'scale', detail: `accepted: ${message}` });
       return { accepted: true, message };
-    }, { validator: (request) => { this.checkScale(request); } });
+    }, { validator: (request) => checkScaleShape(request) });
   }
 
   async run(): Promise<never> {

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { Refusal } from '../../shared/errors';
-import { scaleDecisionTarget, type KeeperRelease } from '../../shared/keeper';
+import { SCALE_ROLES, scaleDecisionTarget, type KeeperRelease } from '../../shared/keeper';
 import type { ScaleRequest } from '../../shared/messages';
 import { dispatcherNodeName, pairName, publishNodeName } from '../../topology/names';
 import { containerActivities } from '../activity-profiles';
@@ -18,6 +18,13 @@ const MAX_PAIRS = 64;
 
 const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
+/** Bad input, refused before it reaches the history (the update's validator): a number of pairs and who asks. */
+export function checkScaleShape(request: ScaleRequest): void {
+  const { pairs } = request;
+  if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_PAIRS) throw refuse(Refusal.InvalidRequest, `pairs must be a whole number from 1 to ${MAX_PAIRS} (got ${String(pairs)})`);
+  if (typeof request.by !== 'string' || !request.by.trim()) throw refuse(Refusal.InvalidRequest, 'scale needs --by: who decides it');
+}
+
 /**
  * Throws the typed refusal of a scale request, or answers who proved it. `busy` says why the keeper cannot scale
  * now (a deployment, a heal or another scale), if it cannot.
@@ -26,8 +33,7 @@ export function checkScaleRequest(
   request: ScaleRequest, ctx: { pipelineId: string; environmentType: string; release?: KeeperRelease; busy?: string; seenProofIds: ReadonlySet<string>; nowMs: number },
 ): Extract<ProofCheck, { accepted: true }> {
   const { pairs } = request;
-  if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_PAIRS) throw refuse(Refusal.InvalidRequest, `pairs must be a whole number from 1 to ${MAX_PAIRS} (got ${String(pairs)})`);
-  if (typeof request.by !== 'string' || !request.by.trim()) throw refuse(Refusal.InvalidRequest, 'scale needs --by: who decides it');
+  checkScaleShape(request);
   if (!ctx.release) throw refuse(Refusal.NotAllowedNow, 'the environment has no release yet: a deployment must finish first');
   if (ctx.busy) throw refuse(Refusal.NotAllowedNow, `not now: ${ctx.busy}`);
   if (pairs === ctx.release.environment.pairs) throw refuse(Refusal.InvalidRequest, `${ctx.release.environment.name} has ${pairs} pair(s) already`);
@@ -41,11 +47,6 @@ export function checkScaleRequest(
   return proven;
 }
 
-/**
- * Who may scale: changing a live environment's capacity is an operator's decision, as re-executing a production
- * deployment is. A pipeline that names no people (a declared demo) lets anyone, as its approvals do.
- */
-export const SCALE_ROLES = ['DEPLOYMENT_MANAGER', 'PROGRAM_MANAGER'] as const;
 
 function scaleRoleProblem(proven: Extract<ProofCheck, { accepted: true }>, release: KeeperRelease): string | undefined {
   const people = release.trust?.people ?? [];
