@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiTokens, ApiUser } from '../api/auth';
+import type { KeeperState } from '../shared/keeper';
 import { isAllowed } from '../api/auth';
 import { StagecoachError } from '../client/errors';
 import type { Stagecoach } from '../client/operations';
@@ -15,8 +16,9 @@ import { PIPELINE_ID_PATTERN } from '../shared/ids';
 import { isTerminal } from '../shared/types';
 import { apiCallFor } from './actions';
 import { executionBody, executionSections, type ExecutionView } from './execution-view';
+import { keeperBody, keepersSection } from './keeper-page';
 import { INSIGHTS_METRICS, insightsBody, type InsightsPoint } from './insights-page';
-import { CLIENT_SCRIPT, SCRIPT_PATH, page, type PageFrame } from './html';
+import { CLIENT_SCRIPT, SCRIPT_PATH, html, page, type PageFrame } from './html';
 import { logBody, pipelineBody, pipelinesBody, problemBody, signInBody, type ExecutionRow, type PipelineRow } from './pages';
 import { consolePaths } from './paths';
 
@@ -32,10 +34,12 @@ const NOTICE_COOKIE = 'stagecoach_notice';
 /** How often the server reads an execution's state for its live page; the browser itself never polls. */
 const WATCH_INTERVAL_MS = 1000;
 const PROGRAM = '/api/program/1';
+/** The environments that may have a keeper (one each). */
+const KEEPER_ENVIRONMENTS = ['stage', 'prod'] as const;
 /** The insights page's range: the last 30 days, a bar a day. */
 const INSIGHTS_DAYS = 30;
 
-type Params = { pipelineId?: string; executionId?: string; stepId?: string; file?: string };
+type Params = { pipelineId?: string; executionId?: string; stepId?: string; file?: string; environmentType?: string };
 type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, string | undefined>; Body: Record<string, string | string[]> | undefined }>;
 
 function cookies(req: FastifyRequest): Record<string, string> {
@@ -229,10 +233,39 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       const rows = ((list._embedded as { executions?: ExecutionRow[] })?.executions ?? []);
       const filter = { status: req.query.status || undefined, trigger: req.query.trigger || undefined, user: req.query.user || undefined };
       const status = String(pipeline.status);
+      const keepers = (await Promise.all(KEEPER_ENVIRONMENTS.map((env) => callApi(req, token, 'GET', `${PROGRAM}/pipeline/${pipelineId}/keeper/${env}`))))
+        .filter((res) => res.status === 200).map((res) => res.json as unknown as KeeperState);
       return sendPage(reply, {
         title: `Pipeline ${pipelineId}`, user, trail: trail(pipelineId), notice: takeNotice(req, reply),
-        body: pipelineBody({ id: pipelineId, status, canStart: status === 'IDLE' && isAllowed(user, 'start'), rows, total: Number(list._totalNumberOfItems ?? rows.length), filter, now: Date.now() }),
+        body: html`${pipelineBody({ id: pipelineId, status, canStart: status === 'IDLE' && isAllowed(user, 'start'), rows, total: Number(list._totalNumberOfItems ?? rows.length), filter, now: Date.now() })}
+${keepersSection(pipelineId, keepers)}`,
       });
+    });
+
+    const keeperUrl = (req: Req) => {
+      const env = req.params.environmentType ?? '';
+      if (!(KEEPER_ENVIRONMENTS as readonly string[]).includes(env)) throw new ConsoleProblem(404, `an environment's keeper is at stage or prod, not "${env}"`);
+      return { env, url: `${PROGRAM}/pipeline/${pipelineIdOf(req)}/keeper/${env}` };
+    };
+
+    scope.get('/console/pipelines/:pipelineId/keepers/:environmentType', async (req: Req, reply) => {
+      const { token, user } = session(req)!;
+      const pipelineId = pipelineIdOf(req);
+      const { env, url } = keeperUrl(req);
+      const keeper = await readJson(req, token, url) as unknown as KeeperState & { _links?: Record<string, unknown> };
+      return sendPage(reply, {
+        title: `Keeper of ${pipelineId} ${env}`, user, trail: trail(pipelineId, undefined, [`Keeper of ${env}`, consolePaths.keeper(pipelineId, env)]),
+        notice: takeNotice(req, reply), body: keeperBody(keeper, { canScale: keeper._links?.scale !== undefined && isAllowed(user, 'scale') }),
+      });
+    });
+
+    scope.post('/console/pipelines/:pipelineId/keepers/:environmentType/scale', async (req: Req, reply) => {
+      const { token } = session(req)!;
+      const pipelineId = pipelineIdOf(req);
+      const { env, url } = keeperUrl(req);
+      const pairs = Number(req.body?.pairs);
+      const res = await callApi(req, token, 'PUT', `${url}/scale`, { pairs: Number.isInteger(pairs) ? pairs : String(req.body?.pairs ?? '') });
+      return answerForm(req, reply, consolePaths.keeper(pipelineId, env), res);
     });
 
     // The five figures over the range (interval `all`) and their daily points for the charts, from the API's DORA routes.

@@ -2,21 +2,29 @@
  * The environment keeper on real Docker, HAProxy and Varnish (issue 20): under a bounded load on 127.0.0.1, a
  * Production publish removed from outside is replaced within the keeper's interval plus one node cycle with 0 non-2xx,
  * from the image Production's last deployment released, while a newer build already runs on Stage; and Production is
- * scaled 2 → 3 → 2 pairs by the keeper's scale update, with 0 non-2xx and no gap of a second.
+ * scaled 2 → 3 → 2 pairs (through the HTTP API, then through the console in headless Chromium), with 0 non-2xx and no
+ * gap of a second.
  */
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROME_FLAGS } from '../../src/activities/audit';
 import { syncSampleRepo } from '../../src/dev/sample-repo';
+import { provision } from '../../src/provision';
 import { keeperWorkflowId } from '../../src/shared/ids';
 import type { KeeperState } from '../../src/shared/keeper';
-import { keeperScaleUpdate, keeperStateQuery } from '../../src/shared/messages';
+import { keeperStateQuery } from '../../src/shared/messages';
 import { containerName, dispatcherNodeName, publishNodeName } from '../../src/topology/names';
 import { hasEnded, isWaitingAt, startHarness, testPipeline, type Harness } from '../helpers/harness';
 import { startLoad, summarize } from '../helpers/load';
+import { startTestApi, type TestApi } from '../helpers/test-api';
 import { eventually } from '../helpers/wait';
 
 const ID = 't-keeper';
 const INTERVAL_MS = 5000;
 let h: Harness;
+let api: TestApi;
+let browser: Browser;
+const TOKENS = { alice: 'test-keeper-alice-dm-0001', carol: 'test-keeper-carol-dev-0002' } as const;
 const config = () => testPipeline(ID, h.repo, { environments: {
   stage: { pairs: 1, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s' },
   prod: { pairs: 2, loadBalancerPort: 0, authorPort: 0, drainTimeout: '5s', keeper: { enabled: true, interval: `${INTERVAL_MS}ms` } },
@@ -24,10 +32,18 @@ const config = () => testPipeline(ID, h.repo, { environments: {
 const keeper = () => h.client.workflow.getHandle(keeperWorkflowId(ID, 'prod'));
 
 beforeAll(async () => {
+  const chromiumPath = (await provision({ docker: false, temporal: false, chromium: true, log: (l) => console.log(l) })).chromium!;
   h = await startHarness('keeper', [ID]);
   await h.writePipeline(config());
+  api = await startTestApi(h, [
+    { name: 'alice', roles: ['DEPLOYMENT_MANAGER'], token: TOKENS.alice },
+    { name: 'carol', roles: ['DEVELOPER'], token: TOKENS.carol },
+  ]);
+  browser = await chromium.launch({ executablePath: chromiumPath, args: CHROME_FLAGS });
 });
 afterAll(async () => {
+  await browser?.close();
+  await api?.app.close();
   // A keeper never ends by itself: stopped first, so it cannot recreate what the harness then removes.
   await h?.client.workflow.getHandle(keeperWorkflowId(ID, 'prod')).terminate('test over').catch(() => undefined);
   await h?.close();
@@ -107,19 +123,50 @@ describe('the keeper of a 2-pair Production', () => {
     expect([dispatcher.State.Running, dispatcher.Image, publish.Image]).toEqual([true, dispatcherImage, appImage]);
   });
 
-  it('scales 2 → 3 → 2 pairs under load: 0 non-2xx, no gap of a second, the new pair on the released image', async () => {
+  it('scales 2 → 3 (through the API) → 2 (through the console, in a browser) pairs under load: 0 non-2xx, no gap of a second, the new pair on the released image', async () => {
     const scaled = (pairs: number) => (s: KeeperState) =>
       s.audit.filter((a) => a.what === 'scale' && a.detail.includes(`→ ${pairs} pair(s)`) && !a.detail.startsWith('accepted')).length > 0 &&
       s.nodes.length === pairs + 1 && s.nodes.every((n) => n.condition === 'healthy');
+    const keeperUrl = `${api.base}/api/program/1/pipeline/${ID}/keeper/prod`;
+    const putScale = (who: keyof typeof TOKENS, pairs: number) => fetch(`${keeperUrl}/scale`, {
+      method: 'PUT', body: JSON.stringify({ pairs }), headers: { authorization: `Bearer ${TOKENS[who]}`, 'content-type': 'application/json' },
+    }).then(async (res) => ({ status: res.status, body: await res.json() as { message?: string; detail?: string } }));
+
+    // The API's view is the keeper's state, with a scale link while it watches.
+    const watched = await fetch(keeperUrl, { headers: { authorization: `Bearer ${TOKENS.carol}` } }).then((r) => r.json()) as KeeperState & { _links: Record<string, { href: string }> };
+    expect(watched).toMatchObject({ status: 'WATCHING', nodes: [{ name: 'author', condition: 'healthy' }, { name: 'pair-1', condition: 'healthy' }, { name: 'pair-2', condition: 'healthy' }] });
+    expect(watched._links.scale.href).toBe(`/api/program/1/pipeline/${ID}/keeper/prod/scale`);
+    // A developer may read, not change Production's capacity: refused by the API's roles, nothing asked of the keeper.
+    expect(await putScale('carol', 3)).toMatchObject({ status: 403, body: { detail: expect.stringMatching(/carol may not scale/) } });
+
     const load = startLoad(prodUrl, { maxSeconds: 240 });
     const marks: Array<[string, number]> = [['scale to 3', Date.now()]];
-    await keeper().executeUpdate(keeperScaleUpdate, { args: [{ pairs: 3, by: 'alice' }] });
+    expect(await putScale('alice', 3)).toMatchObject({ status: 202, body: { message: expect.stringMatching(/^alice \(declared\) scales .* from 2 to 3 pair\(s\)$/) } });
+    // Another scale while this one runs is refused (412) and the keeper's log keeps the refusal with its reason.
+    expect(await putScale('alice', 4)).toMatchObject({ status: 412, body: { detail: expect.stringMatching(/another scale runs/) } });
     await waitForKeeper('Production at 3 pairs', scaled(3), 180_000);
     marks.push(['at 3 pairs', Date.now()]);
     const publish3 = await h.docker.getContainer(containerName(ID, 'prod', publishNodeName(3))).inspect();
     expect([publish3.State.Running, publish3.Image]).toEqual([true, appImage]);
+
+    // Back to 2 in the console: alice's keeper page shows each node's health and the last heal, and takes the scale.
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${api.base}/`);
+    await page.getByLabel('API token').fill(TOKENS.alice);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
+    await page.goto(`${api.base}/console/pipelines/${ID}`);
+    await page.locator('li[data-keeper="prod"] a').click();
+    await page.getByRole('heading', { name: /^Keeper of / }).waitFor();
+    expect(await page.locator('tr[data-node] td:nth-child(2)').allInnerTexts()).toEqual(['healthy', 'healthy', 'healthy', 'healthy']);
+    await expect(page.locator('[data-heal]').innerText()).resolves.toMatch(/^pair-1: healed \(stopped: dispatcher-1 is not running\)/);
+    await expect(page.locator('li[data-what="refused"]').first().innerText()).resolves.toMatch(/scale to 4 pair\(s\) by alice: .*another scale runs/);
     marks.push(['scale to 2', Date.now()]);
-    await keeper().executeUpdate(keeperScaleUpdate, { args: [{ pairs: 2, by: 'alice' }] });
+    await page.getByLabel('Pairs').fill('2');
+    await page.getByRole('button', { name: 'Scale' }).click();
+    await expect(page.locator('.notice').innerText()).resolves.toMatch(/alice \(declared\) scales .* from 3 to 2 pair\(s\)/);
+    await page.context().close();
     await waitForKeeper('Production back at 2 pairs', scaled(2), 180_000);
     marks.push(['at 2 pairs', Date.now()]);
     const samples = await load.stop();
