@@ -220,6 +220,9 @@ describe('HTTP API', () => {
       'GET /api/program/{programId}/environment/{environmentId}', 'GET /api/logs/download',
       // Observability: Prometheus metrics and the DORA figures (docs/operations.md, "Observability").
       'GET /metrics', 'GET /api/program/{programId}/pipeline/{pipelineId}/dora/metrics', 'GET /api/program/{programId}/dora/metrics',
+      // The environment keeper (test/e2e/keeper.test.ts).
+      'GET /api/program/{programId}/pipeline/{pipelineId}/keeper/{environmentType}',
+      'PUT /api/program/{programId}/pipeline/{pipelineId}/keeper/{environmentType}/scale',
     ].sort());
 
     const none = await call('GET', `${pipelinePath}/executions`);
