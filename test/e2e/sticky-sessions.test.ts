@@ -125,4 +125,21 @@ describe('version-sticky sessions during a rolling deployment', () => {
     expect(runtime['pair-1']).not.toBe(before);
     expect(file).toEqual(runtime);
   }, 10 * 60_000);
+
+  it('a HAProxy started again loads the versions the worker last set, and visitors keep their version', async () => {
+    const { runtime: before } = await versionMap();
+    const [haproxy] = await h.docker.listContainers({ filters: { label: [`${LABEL.pipeline}=${ID}`, `${LABEL.environment}=prod`, `${LABEL.node}=${LOAD_BALANCER_PROCESS}`] } });
+    await h.docker.getContainer(haproxy.Id).restart({ t: 1 });
+    const runtime = await eventually('the runtime API answers the version map again', async () => {
+      const map = await versionMap().catch(() => undefined);
+      return map && Object.keys(map.runtime).length === 3 ? map.runtime : undefined;
+    }, 60_000);
+    expect(runtime).toEqual(before);
+    const res = await eventually('the site answers again', async () => {
+      const answer = await fetch(url, { headers: { cookie: `${VERSION_COOKIE}=${before['pair-1']}` } }).catch(() => undefined);
+      return answer?.ok ? answer : undefined;
+    }, 30_000);
+    expect(res.headers.get('x-app-version')).toBe('5.0.1');
+    expect(res.headers.getSetCookie()).toEqual([]);
+  }, 3 * 60_000);
 });
