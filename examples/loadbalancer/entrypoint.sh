@@ -29,6 +29,8 @@ fi
   && printf '%s\n' "$HAPROXY_RUNTIME_API_PEM" > "$RUNTIME_API_DIR/server.pem" \
   && printf '%s\n' "$HAPROXY_RUNTIME_API_CA" > "$RUNTIME_API_DIR/ca.pem")
 unset HAPROXY_RUNTIME_API_PEM HAPROXY_RUNTIME_API_CA
+# Version-sticky sessions: server -> version, kept in the run volume by the worker; empty until it writes one.
+[ -e /run/haproxy/versions.map ] || : > /run/haproxy/versions.map
 
 if ! out=$(haproxy -c -f "$CFG" 2>&1); then
   echo "loadbalancer: invalid HAProxy configuration:" >&2

@@ -8,18 +8,23 @@
  * balancer runs (a remote engine, a shared network namespace), whatever Docker does with the ports of a container on
  * several networks (docs/operations.md, "The admin plane").
  */
+import { createHash } from 'node:crypto';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP } from '../topology/haproxy-config';
+import tarStream from 'tar-stream';
+import { HAPROXY_BACKEND, HAPROXY_MAINTENANCE_MAP, HAPROXY_VERSION_MAP } from '../topology/haproxy-config';
 import type { EnvironmentConfig } from '../shared/types';
 import { publishedPort } from './containers';
 import type { DockerProvider } from './docker-hosts';
-import { LABEL, LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName, labelFilter } from '../topology/names';
-import { publishAddress } from '../topology/placement';
+import {
+  LABEL, LOAD_BALANCER_NODE, LOAD_BALANCER_PROCESS, containerName, labelFilter, pairMemberName, pairNumber, type PairMember,
+} from '../topology/names';
+import { engineOf, publishAddress } from '../topology/placement';
 import { ActivityFailure, NonRetryable } from '../shared/errors';
 import { runtimeApiClientCredentials, type RuntimeApiClientCredentials } from './runtime-api-credentials';
 
@@ -81,6 +86,11 @@ export function parseShowStat(csv: string): ServerStat[] {
 }
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';
+
+/** `show map <file>` answers `<pointer> <key> <value>` a line: the entries, as key and value. */
+export function parseMapEntries(reply: string): Array<[string, string]> {
+  return reply.split('\n').map((l) => /^0x[0-9a-f]+ (\S+) (\S+)$/.exec(l.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2]]);
+}
 
 /**
  * Where an environment's runtime API is: published by its load balancer's holder (the `lb` node's container), spoken
@@ -153,14 +163,70 @@ export function createLoadBalancerActivities(deps: { docker: DockerProvider; sec
     return stat;
   }
 
-  /** `set server dispatchers/<server> state drain|maint|ready`; answers the status HAProxy reports afterwards. */
+  /**
+   * `set server dispatchers/<server> state drain|maint|ready`; answers the status HAProxy reports afterwards. With
+   * version-sticky sessions, the server's entry in the version map follows: removed before it leaves service (no
+   * cookie sends a request to it), set to the version of the pair it now runs before it comes back.
+   */
   async function setServerState(input: {
     pipelineId: string; environment: EnvironmentConfig; server: string; state: ServerAdminState;
-  }): Promise<{ status: string }> {
+  }): Promise<{ status: string; version?: string }> {
     const api = await runtimeEndpoint(input.pipelineId, input.environment);
+    const version = input.environment.stickyVersions === false ? undefined
+      : await setServerVersion(api, input, input.state === 'ready' ? await pairVersion(input) : undefined);
     const reply = (await haproxyCommand(api, `set server ${HAPROXY_BACKEND}/${input.server} state ${input.state}`)).trim();
     if (reply) throw new Error(`HAProxy refused "set server ${input.server} state ${input.state}": ${reply}`);
-    return { status: (await serverStat(api, input.server)).status };
+    return { status: (await serverStat(api, input.server)).status, ...(version ? { version } : {}) };
+  }
+
+  /**
+   * A pair's version: its publish and dispatcher images (a digest of their IDs, the same on every engine, since an
+   * image is moved between engines whole). What the version cookie holds; opaque to visitors.
+   */
+  async function pairVersion({ pipelineId, environment, server }: { pipelineId: string; environment: EnvironmentConfig; server: string }): Promise<string> {
+    const pair = pairNumber(server);
+    if (pair === undefined) throw ApplicationFailure.nonRetryable(`${server} is not a pair's server`, ActivityFailure.InvalidTopology);
+    const imageOf = async (member: PairMember) => {
+      const node = pairMemberName(member, pair);
+      const info = await deps.docker(engineOf(environment, node).docker).getContainer(containerName(pipelineId, environment.name, node)).inspect()
+        .catch(() => undefined);
+      return info?.Image ?? '';
+    };
+    const images = await Promise.all([imageOf('publish'), imageOf('dispatcher')]);
+    return createHash('sha256').update(images.join(' ')).digest('hex').slice(0, 12);
+  }
+
+  /**
+   * Sets (a version) or removes (none) the server's entry in the version map, then writes the map to the run volume
+   * for the next HAProxy to load. A load balancer whose configuration has no version map (made before it existed) is
+   * left alone: its next configuration brings it. Answers the version set.
+   */
+  async function setServerVersion(
+    api: RuntimeEndpoint, target: { pipelineId: string; environment: EnvironmentConfig; server: string }, version: string | undefined,
+  ): Promise<string | undefined> {
+    const del = (await haproxyCommand(api, `del map ${HAPROXY_VERSION_MAP} ${target.server}`)).trim();
+    if (/unknown map/i.test(del)) return undefined;
+    if (del && !/not found/i.test(del)) throw new Error(`HAProxy refused "del map ${HAPROXY_VERSION_MAP} ${target.server}": ${del}`);
+    if (version) {
+      const add = (await haproxyCommand(api, `add map ${HAPROXY_VERSION_MAP} ${target.server} ${version}`)).trim();
+      if (add) throw new Error(`HAProxy refused "add map ${HAPROXY_VERSION_MAP}": ${add}`);
+    }
+    await saveVersionMap(target, parseMapEntries(await haproxyCommand(api, `show map ${HAPROXY_VERSION_MAP}`)));
+    return version;
+  }
+
+  /** The version map as a file in the run volume (through the HAProxy container serving now, which mounts it). */
+  async function saveVersionMap({ pipelineId, environment }: { pipelineId: string; environment: EnvironmentConfig }, entries: Array<[string, string]>): Promise<void> {
+    const engine = deps.docker(environment.docker);
+    const running = await engine.listContainers({
+      filters: { label: [labelFilter(LABEL.pipeline, pipelineId), labelFilter(LABEL.environment, environment.name), labelFilter(LABEL.node, LOAD_BALANCER_PROCESS)] },
+    });
+    if (running.length === 0) return;
+    const slash = HAPROXY_VERSION_MAP.lastIndexOf('/');
+    const pack = tarStream.pack();
+    pack.entry({ name: HAPROXY_VERSION_MAP.slice(slash + 1), mode: 0o644 }, entries.map(([k, v]) => `${k} ${v}\n`).join(''));
+    pack.finalize();
+    await engine.getContainer(running[0].Id).putArchive(pack as unknown as Readable, { path: HAPROXY_VERSION_MAP.slice(0, slash) });
   }
 
   /**

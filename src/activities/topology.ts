@@ -54,6 +54,8 @@ export function environmentHaproxyConfig(environment: EnvironmentConfig): string
     ...(environment.strategy === 'maintenance'
       ? { maintenanceHold: { maxMs: msToNumber((environment.holdTimeout ?? '60s') as never) } }
       : {}),
+    // On unless the environment says otherwise (absent in older executions).
+    stickyVersions: environment.stickyVersions !== false,
   });
 }
 

@@ -76,6 +76,7 @@ const environment = (type: 'stage' | 'prod') => z.object({
   minInService: z.number().int().min(1).max(64).default(1),
   capacityTimeout: durationAtMost(60 * 60_000, 'at most 1 hour').default('5 minutes'),
   rolloutHistoryLimit: z.number().int().min(1).max(9000).default(DEFAULT_ROLLOUT_HISTORY_LIMIT),
+  stickyVersions: z.boolean().default(true),
   keeper: z.object({
     enabled: z.boolean().default(DEFAULT_KEEPER.enabled),
     // Each check inspects every container and asks the load balancer: a few seconds of work at most.

@@ -105,6 +105,11 @@ export interface EnvironmentConfig {
    * then), carrying its state: a large topology never nears Temporal's history limits. Absent in older executions.
    */
   rolloutHistoryLimit?: number;
+  /**
+   * Version-sticky sessions (default on; absent in older executions): the load balancer keeps a visitor on the version
+   * it last saw while a rollout mixes versions (src/topology/haproxy-config.ts).
+   */
+  stickyVersions?: boolean;
   /** The environment keeper (shared/keeper.ts): heals lost or unhealthy nodes between deployments. Absent in older executions. */
   keeper?: KeeperConfig;
 }

@@ -27,6 +27,13 @@
  *   the runtime API: `add map` / `del map`), a request that finds no usable server in the backend is held by a Lua
  *   action (examples/loadbalancer/maintenance.lua) until one is, at most `maxMs`; past that it is answered with a 503
  *   maintenance page. Answers carry `X-Held-Ms` when their request was held.
+ * - with `stickyVersions` (the default for an environment): each answer sets the cookie `stagecoach_version` to the
+ *   version of the server that answered, read from the version map (server name -> version; the worker changes it
+ *   through the runtime API as pairs leave and join, and keeps a copy of it in the run volume a new or restarted
+ *   HAProxy loads). A request carrying that cookie goes to a server of that version that is UP, picked at random
+ *   among them, and carries `X-Stagecoach-Version` (the dispatcher's cache key keeps versions apart); when none is
+ *   UP, or with no cookie, it is balanced as usual. A server being drained has no entry in the map, so the cookie
+ *   never sends a request to it. A visitor thus changes version at most once during a rollout, and never back.
  */
 
 export const HAPROXY_BACKEND = 'dispatchers';
@@ -36,8 +43,17 @@ export const HAPROXY_MONITOR_URI = '/lb-health';
 /** Map file whose key `hold` switches the maintenance hold on (examples/loadbalancer ships it empty). */
 export const HAPROXY_MAINTENANCE_MAP = '/etc/haproxy/maintenance.map';
 export const HAPROXY_MAINTENANCE_LUA = '/etc/haproxy/maintenance.lua';
+/** The cookie that keeps a visitor on the version it last saw. */
+export const VERSION_COOKIE = 'stagecoach_version';
+/** The request header that tells the dispatcher which version a request is for (its cache key). */
+export const VERSION_HEADER = 'X-Stagecoach-Version';
 /** The directory every HAProxy process of one load balancer mounts (a volume): the hand-over socket lives there. */
 export const HAPROXY_RUN_DIR = '/run/haproxy';
+/**
+ * Server name -> version of the pair behind it, for version-sticky sessions: in the run volume, so a new HAProxy (a
+ * hand-over) and one restarted start from the versions the runtime API was last told (the entrypoint makes it empty).
+ */
+export const HAPROXY_VERSION_MAP = `${HAPROXY_RUN_DIR}/versions.map`;
 /** Stats socket (level admin, listeners exposed) a new process takes the running one's listening sockets through. */
 export const HAPROXY_HANDOVER_SOCKET = `${HAPROXY_RUN_DIR}/handover.sock`;
 /** Server states a new process starts from; written into its container just before it starts, removed once loaded. */
@@ -67,6 +83,8 @@ export interface HaproxyConfigInput {
   backendName?: string;
   /** Maintenance mode: hold requests while no server is usable, at most `maxMs` (checked every `stepMs`). */
   maintenanceHold?: { maxMs: number; stepMs?: number };
+  /** Version-sticky sessions (the cookie and the version map above). */
+  stickyVersions?: boolean;
 }
 
 const IDENTIFIER = /^[A-Za-z0-9_.-]+$/;
@@ -189,8 +207,34 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     '    balance roundrobin',
     '    option httpchk GET /health',
     '    http-check expect status 200',
+    ...(input.stickyVersions ? stickyVersionLines(backendName, input.servers.map((x) => x.name)) : []),
     ...serverLines,
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The backend's rules for version-sticky sessions. `use-server` names one server, so each server has a rule: first
+ * the server a random draw picks, if it runs the cookie's version and is UP (spreading sticky visitors over every
+ * server of their version), then the first server that does; no rule matches when none is UP (normal balancing).
+ */
+function stickyVersionLines(backend: string, servers: string[]): string[] {
+  // Variable names take letters, digits, `_` and `.` only.
+  const versionVar = (server: string) => `txn.version_${server.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const serves = (server: string) => `{ var(txn.sticky_version),strcmp(${versionVar(server)}) eq 0 } { srv_is_up(${backend}/${server}) }`;
+  return [
+    `    http-request del-header ${VERSION_HEADER}`,
+    `    http-request set-var(txn.sticky_version) req.cook(${VERSION_COOKIE}) if { req.cook(${VERSION_COOKIE}) -m len gt 0 }`,
+    ...servers.map((s) => `    http-request set-var(${versionVar(s)}) str(${s}),map(${HAPROXY_VERSION_MAP})`),
+    `    http-request set-var(txn.pick) rand(${servers.length})`,
+    // Only a version a server here runs now reaches the dispatcher (the cookie's value is the visitor's to change).
+    ...servers.map((s) => `    http-request set-header ${VERSION_HEADER} %[var(txn.sticky_version)] if ${serves(s)}`),
+    ...servers.map((s, i) => `    use-server ${s} if { var(txn.pick) -m int ${i} } ${serves(s)}`),
+    ...servers.map((s) => `    use-server ${s} if ${serves(s)}`),
+    // The version of the server that answered, when the visitor's cookie does not say it already.
+    `    http-response set-var(txn.served_version) srv_name,map(${HAPROXY_VERSION_MAP})`,
+    `    http-response add-header Set-Cookie "${VERSION_COOKIE}=%[var(txn.served_version)]; Path=/; HttpOnly; SameSite=Lax"` +
+      ' if { var(txn.served_version) -m found } !{ var(txn.served_version),strcmp(txn.sticky_version) eq 0 }',
+  ];
 }

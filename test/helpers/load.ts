@@ -61,3 +61,61 @@ export function summarize(samples: LoadSample[]) {
     versions: [...new Set(ok.map((s) => s.version))],
   };
 }
+
+/** One simulated visitor's answers, in order: the version each came from, and the status. */
+export interface VisitorTrace { answers: Array<{ status: number; version: string | null }>; errors: string[] }
+
+export interface VisitorRun {
+  stop(): Promise<VisitorTrace[]>;
+  /** How many answers every visitor together has had so far. */
+  answered(): number;
+}
+
+/**
+ * Simulated visitors on one 127.0.0.1 URL, each sending one GET after another (bounded by `maxSeconds`). With
+ * `cookies`, each keeps a cookie jar of its own (what the answers set is sent back, as a browser does); without, it
+ * forgets every cookie, as a client that does not keep them.
+ */
+export function startVisitors(url: string, options: { visitors: number; cookies: boolean; pauseMs?: number; maxSeconds?: number }): VisitorRun {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load tests target 127.0.0.1 only, not ${url}`);
+  const deadline = Date.now() + (options.maxSeconds ?? 180) * 1000;
+  const traces: VisitorTrace[] = Array.from({ length: options.visitors }, () => ({ answers: [], errors: [] }));
+  let running = true;
+  const visit = async (trace: VisitorTrace) => {
+    const jar = new Map<string, string>();
+    while (running && Date.now() < deadline) {
+      try {
+        const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+        const res = await fetch(url, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(5000) });
+        await res.arrayBuffer();
+        if (options.cookies) {
+          for (const set of res.headers.getSetCookie()) {
+            const [pair] = set.split(';');
+            const eq = pair.indexOf('=');
+            if (eq > 0) jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+          }
+        }
+        trace.answers.push({ status: res.status, version: res.headers.get('x-app-version') });
+      } catch (err) {
+        trace.errors.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, options.pauseMs ?? 400));
+    }
+  };
+  const visitors = traces.map(visit);
+  return {
+    answered: () => traces.reduce((n, t) => n + t.answers.length, 0),
+    async stop() {
+      running = false;
+      await Promise.all(visitors);
+      return traces;
+    },
+  };
+}
+
+/** The versions one visitor saw, each run of equal answers once: `['1', '2']` is one change, `['1', '2', '1']` a flip back. */
+export function versionChanges(trace: VisitorTrace): Array<string | null> {
+  const seen: Array<string | null> = [];
+  for (const a of trace.answers) if (seen.at(-1) !== a.version) seen.push(a.version);
+  return seen;
+}

@@ -38,6 +38,11 @@ sub vcl_hash {
     # One site per dispatcher: the cache key is the URL only, so a cache warmed through the dispatcher's own
     # address serves requests arriving through the load balancer (different Host header).
     hash_data(req.url);
+    # The version the load balancer routed the request for (version-sticky sessions): a page cached for one version
+    # is never an answer for another. Absent (no sticky cookie, or a direct request such as the warm-up): URL only.
+    if (req.http.X-Stagecoach-Version) {
+        hash_data(req.http.X-Stagecoach-Version);
+    }
     return (lookup);
 }
 
